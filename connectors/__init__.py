@@ -1,0 +1,1 @@
+"""Connectors publish a post to one platform. They import nothing from ``lockdown``."""

@@ -1,0 +1,179 @@
+"""CSV import (all rows or none, errors by line and field) and export (formula-safe)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from lockdown.accounts import FIELDS, REQUIRED, FieldError, check_account, check_naming
+from lockdown.accounts import insert_accounts, list_accounts  # noqa: I001
+from lockdown.context import Context
+from lockdown.errors import InvalidInput
+from lockdown.users import User, active_users_by_email
+
+MAX_ERRORS_SHOWN = 100
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+TRUE_WORDS = {"true", "yes", "y", "1"}
+FALSE_WORDS = {"false", "no", "n", "0", ""}
+
+
+def neutralise(cell: str) -> str:
+    """Make a cell that a spreadsheet would run as a formula read as text instead."""
+    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
+
+
+def _unneutralise(cell: str) -> str:
+    return cell[1:] if cell.startswith("'") and cell[1:].startswith(FORMULA_STARTS) else cell
+
+
+def _decode(body: bytes) -> str:
+    try:
+        return body.decode("utf-8-sig")  # a spreadsheet's BOM is not part of the first header
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(
+            f"the CSV is not UTF-8 (byte {exc.start}); save it as 'CSV UTF-8'", field="body"
+        ) from None
+
+
+def _row_to_data(row: dict[str, str], line: int, errors: list[dict[str, Any]]) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for name, raw in row.items():
+        cell = _unneutralise(raw.strip())
+        if name == "editors":
+            data[name] = [email for email in cell.replace(";", " ").split() if email]
+        elif name == "central":
+            if cell.lower() not in TRUE_WORDS | FALSE_WORDS:
+                errors.append({"line": line, "field": name, "message": "central must be true or false"})
+            data[name] = cell.lower() in TRUE_WORDS
+        elif name == "connector":
+            data[name] = _connector_cell(cell, line, errors)
+        elif cell or name in REQUIRED:
+            data[name] = cell
+    return data
+
+
+def _connector_cell(cell: str, line: int, errors: list[dict[str, Any]]) -> Any:
+    if not cell:
+        return None
+    if not cell.startswith("{"):
+        return {"kind": cell}
+    try:
+        return json.loads(cell)
+    except json.JSONDecodeError:
+        errors.append(
+            {"line": line, "field": "connector", "message": "connector is neither a kind nor JSON"}
+        )
+        return None
+
+
+def _records(text: str) -> Iterator[tuple[int, dict[str, str] | None, list[str]]]:
+    """Yield (first physical line, row or None if its cell count is wrong, header)."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header: list[str] = []
+    line = 1
+    for cells in reader:
+        if not header:
+            header = [name.strip().lower() for name in cells]
+            yield 1, None, header
+        elif any(cell.strip() for cell in cells):
+            yield line, dict(zip(header, cells, strict=False)) if len(cells) == len(header) else None, header
+        line = reader.line_num + 1
+
+
+def import_accounts(ctx: Context, actor: User, body: bytes) -> dict[str, Any]:
+    """Register every row of a CSV in one transaction, or none with every error by line."""
+    actor.require("ermc")
+    text = _decode(body)
+    errors: list[dict[str, Any]] = []
+    users = active_users_by_email(ctx.db)
+    taken = {
+        (key, platform): account_id
+        for key, platform, account_id in ctx.db.conn.execute(
+            "SELECT handle_key, platform, id FROM accounts WHERE archived_at IS NULL"
+        )
+    }
+    seen: dict[tuple[str, str], int] = {}
+    rows: list[dict[str, Any]] = []
+    header: list[str] = []
+    for line, row, header in _records(text):
+        if line == 1:
+            missing = [name for name in REQUIRED if name not in header]
+            unknown = [name for name in header if name not in FIELDS]
+            for name in missing:
+                errors.append({"line": 1, "field": name, "message": f"the header has no {name} column"})
+            for name in unknown:
+                errors.append({"line": 1, "field": name, "message": f"{name!r} is not a column; columns: {', '.join(FIELDS)}"})
+            if errors:
+                break
+            continue
+        if row is None:
+            errors.append({"line": line, "field": "row", "message": f"has a different number of cells from the header ({len(header)})"})
+            continue
+        data = _row_to_data(row, line, errors)
+        clean, problems = check_account(data, users)
+        check_naming(clean, problems)
+        errors += [_at(line, problem) for problem in problems]
+        if problems or "handle_key" not in clean or "platform" not in clean:
+            continue
+        key = (clean["handle_key"], clean["platform"])
+        if key in seen:
+            errors.append({"line": line, "field": "handle", "message": f"{clean['handle']} on {key[1]} is also on line {seen[key]}"})
+        elif key in taken:
+            errors.append({"line": line, "field": "handle", "message": f"{clean['handle']} on {key[1]} is registered already (account {taken[key]})"})
+        seen.setdefault(key, line)
+        rows.append(clean)
+    if not header:
+        raise InvalidInput("the CSV is empty; the first line must name the columns", field="body")
+    if errors:
+        first = errors[0]
+        raise InvalidInput(
+            f"line {first['line']}, {first['field']}: {first['message']}"
+            + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else "")
+            + "; nothing was imported",
+            field="body",
+            errors=errors[:MAX_ERRORS_SHOWN],
+            error_count=len(errors),
+        )
+    if not rows:
+        raise InvalidInput("the CSV has a header but no rows", field="body")
+    with ctx.change() as change:
+        ids = insert_accounts(change, actor, rows)
+        change.audit(actor.email, "account.import", "register", created=len(ids))
+    return {"created": len(ids), "ids": ids}
+
+
+def _at(line: int, problem: FieldError) -> dict[str, Any]:
+    return {"line": line, "field": problem.field, "message": problem.message}
+
+
+def export_accounts(ctx: Context, actor: User) -> Iterator[str]:
+    """The active register as CSV in the import's columns, formula cells neutralised."""
+    actor.require("ermc")
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(FIELDS)
+    cursor: str | None = None
+    while True:
+        chunk = list_accounts(ctx.db, limit=1000, cursor=cursor)
+        for account in chunk["items"]:
+            writer.writerow([neutralise(_cell(account, name)) for name in FIELDS])
+        yield out.getvalue()
+        out.seek(0)
+        out.truncate()
+        cursor = chunk["next"]
+        if cursor is None:
+            return
+
+
+def _cell(account: dict[str, Any], name: str) -> str:
+    value = account[name]
+    if name == "editors":
+        return ";".join(value)
+    if name == "central":
+        return "true" if value else "false"
+    if name == "connector":
+        return value["kind"] if list(value) == ["kind"] else json.dumps(value, sort_keys=True)
+    return "" if value is None else str(value)

@@ -1,0 +1,102 @@
+"""The register: /api/v1/accounts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apiflask import APIBlueprint
+from flask import Response, request, stream_with_context
+
+from lockdown import account_csv, accounts
+from lockdown.api.auth import auth
+from lockdown.api.schemas import AccountIn, AccountOut, AccountPage, AccountPatch, AccountQuery
+from lockdown.api.schemas import ImportResult
+from lockdown.api.state import current_user, request_context
+
+bp = APIBlueprint("accounts", __name__, url_prefix="/api/v1/accounts", tag="Register")
+
+
+@bp.get("")
+@bp.auth_required(auth)
+@bp.input(AccountQuery, location="query", arg_name="query")
+@bp.output(AccountPage)
+@bp.doc(responses=[400, 401])
+def list_accounts(query: dict[str, Any]) -> dict[str, Any]:
+    """List the register (any role)."""
+    return accounts.list_accounts(request_context().db, **query)
+
+
+@bp.post("")
+@bp.auth_required(auth)
+@bp.input(AccountIn, arg_name="body")
+@bp.output(AccountOut, status_code=201)
+@bp.doc(responses=[400, 401, 403, 409])
+def register_account(body: dict[str, Any]) -> dict[str, Any]:
+    """Register an account (ermc)."""
+    return accounts.register_account(request_context(), current_user(), body)
+
+
+@bp.get("/<int:account_id>")
+@bp.auth_required(auth)
+@bp.output(AccountOut)
+@bp.doc(responses=[401, 404])
+def get_account(account_id: int) -> dict[str, Any]:
+    """One account, archived or not (any role)."""
+    return accounts.get_account(request_context().db, account_id)
+
+
+@bp.patch("/<int:account_id>")
+@bp.auth_required(auth)
+@bp.input(AccountPatch, arg_name="body")
+@bp.output(AccountOut)
+@bp.doc(responses=[400, 401, 403, 404, 409])
+def update_account(account_id: int, body: dict[str, Any]) -> dict[str, Any]:
+    """Change an account (ermc; its manager for purpose, monitored hours and editors)."""
+    return accounts.update_account(request_context(), current_user(), account_id, body)
+
+
+@bp.delete("/<int:account_id>")
+@bp.auth_required(auth)
+@bp.output(AccountOut)
+@bp.doc(responses=[401, 403, 404, 409])
+def archive_account(account_id: int) -> dict[str, Any]:
+    """Archive an account (ermc); it stays readable by id and in the audit trail."""
+    return accounts.archive_account(request_context(), current_user(), account_id)
+
+
+@bp.post("/import")
+@bp.auth_required(auth)
+@bp.output(ImportResult, status_code=201)
+@bp.doc(responses=[400, 401, 403, 413])
+def import_accounts() -> dict[str, Any]:
+    """Register every row of a CSV body (text/csv) or none (ermc); errors name line and field."""
+    return account_csv.import_accounts(request_context(), current_user(), request.get_data())
+
+
+@bp.get("/export")
+@bp.auth_required(auth)
+@bp.doc(
+    responses={
+        200: {
+            "description": "the register as CSV, formula cells neutralised",
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+        },
+        401: "Authentication error",
+        403: "Forbidden",
+    }
+)
+def export_accounts() -> Response:
+    """Export the active register as CSV (ermc)."""
+    chunks = account_csv.export_accounts(request_context(), current_user())
+    first = next(chunks)  # runs the role check before the response starts
+    body = stream_with_context(_chain(first, chunks))
+    return Response(
+        body,
+        mimetype="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="accounts.csv"'},
+    )
+
+
+def _chain(first: str, rest: Any) -> Any:
+    yield first
+    yield from rest

@@ -1,0 +1,187 @@
+"""Request and response shapes for the API document. Rules live in the services, not here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apiflask import Schema, fields, validators
+from marshmallow import ValidationError
+
+from lockdown.accounts import PLATFORMS
+from lockdown.pagination import MAX_LIMIT
+
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string", "description": "snake_case error code"},
+                "message": {"type": "string", "description": "what a person can act on"},
+                "field": {"type": "string", "description": "the field at fault, if one is"},
+                "errors": {
+                    "type": "array",
+                    "description": "every broken rule, when there are several",
+                    "items": {"type": "object"},
+                },
+            },
+        }
+    },
+}
+
+
+class StrictBoolean(fields.Boolean):
+    """A JSON boolean that refuses 0, 1 and "yes" (marshmallow accepts them, and since
+    ``1 == True`` a ``truthy={True}`` set would too)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise ValidationError("must be true or false")
+        return value
+
+
+def strict_bool(**kwargs: Any) -> fields.Boolean:
+    """A JSON boolean: exactly ``true`` or ``false``."""
+    return StrictBoolean(**kwargs)
+
+
+def query_bool(**kwargs: Any) -> fields.Boolean:
+    """A query-string boolean: exactly ``true`` or ``false``."""
+    return fields.Boolean(truthy={"true"}, falsy={"false"}, **kwargs)
+
+
+def text(**kwargs: Any) -> fields.String:
+    """Text of at most a few thousand characters."""
+    return fields.String(validate=validators.Length(max=5000), **kwargs)
+
+
+class PageQuery(Schema):
+    limit = fields.Integer(
+        load_default=None, validate=validators.Range(min=1, max=MAX_LIMIT), metadata={"example": 100}
+    )
+    cursor = fields.String(load_default=None, validate=validators.Length(max=200))
+
+
+class AccountIn(Schema):
+    handle = text(required=True, metadata={"example": "@livuni_chemistry"})
+    platform = fields.String(required=True, validate=validators.OneOf(PLATFORMS))
+    unit = text(required=True, metadata={"example": "Department of Chemistry"})
+    purpose = text(required=True)
+    monitored_hours = text(required=True, metadata={"example": "Mon-Fri 09:00-17:00"})
+    manager = text(required=True, metadata={"description": "the manager's user email"})
+    editors = fields.List(text(), metadata={"description": "user emails"})
+    central = strict_bool()
+    connector = fields.Dict(
+        keys=fields.String(), metadata={"example": {"kind": "outbox"}}
+    )
+    naming_exception = text(allow_none=True)
+
+
+class AccountPatch(Schema):
+    handle = text()
+    platform = fields.String(validate=validators.OneOf(PLATFORMS))
+    unit = text()
+    purpose = text()
+    monitored_hours = text()
+    manager = text()
+    editors = fields.List(text())
+    central = strict_bool()
+    connector = fields.Dict(keys=fields.String())
+    naming_exception = text(allow_none=True)
+
+
+class AccountOut(Schema):
+    id = fields.Integer(required=True)
+    handle = fields.String(required=True)
+    platform = fields.String(required=True)
+    unit = fields.String(required=True)
+    purpose = fields.String(required=True)
+    monitored_hours = fields.String(required=True)
+    manager = fields.String(required=True)
+    editors = fields.List(fields.String(), required=True)
+    central = fields.Boolean(required=True)
+    connector = fields.Dict(required=True)
+    naming_exception = fields.String(allow_none=True, required=True)
+    created_at = fields.String(required=True)
+    updated_at = fields.String(required=True)
+    archived_at = fields.String(allow_none=True, required=True)
+
+
+class AccountItem(AccountOut):
+    """AccountOut under its own name: APIFlask registers a schema used both nested and alone
+    twice, so list items get a class of their own."""
+
+
+class AccountPage(Schema):
+    items = fields.List(fields.Nested(AccountItem), required=True)
+    next = fields.String(allow_none=True, required=True)
+
+
+class AccountQuery(PageQuery):
+    platform = fields.String(load_default=None, validate=validators.OneOf(PLATFORMS))
+    manager = fields.String(load_default=None, validate=validators.Length(max=320))
+    central = query_bool(load_default=None)
+    unit = fields.String(load_default=None, validate=validators.Length(max=200))
+    q = fields.String(
+        load_default=None,
+        validate=validators.Length(max=100),
+        metadata={"description": "handle or unit begins with this"},
+    )
+    archived = query_bool(load_default=False)
+
+
+class ImportResult(Schema):
+    created = fields.Integer(required=True)
+    ids = fields.List(fields.Integer(), required=True)
+
+
+class AuditQuery(PageQuery):
+    subject = fields.String(load_default=None, validate=validators.Length(max=200))
+
+
+class AuditEntry(Schema):
+    seq = fields.Integer(required=True)
+    at = fields.String(required=True)
+    actor = fields.String(required=True)
+    action = fields.String(required=True)
+    subject = fields.String(required=True)
+    details = fields.Dict(required=True)
+    prev_hash = fields.String(required=True)
+    hash = fields.String(required=True)
+
+
+class AuditPage(Schema):
+    items = fields.List(fields.Nested(AuditEntry), required=True)
+    next = fields.String(allow_none=True, required=True)
+
+
+class VerifyQuery(Schema):
+    expect_head = fields.String(
+        load_default=None,
+        validate=validators.Regexp(r"^[0-9a-f]{64}$"),
+        metadata={"description": "a head hash kept off the machine; detects a cut tail"},
+    )
+
+
+class VerifyOut(Schema):
+    ok = fields.Boolean(required=True)
+    entries = fields.Integer(required=True)
+    head = fields.String(required=True)
+    first_bad = fields.Integer(allow_none=True, required=True)
+    reason = fields.String(allow_none=True, required=True)
+
+
+class UserOut(Schema):
+    id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    email = fields.String(required=True)
+    roles = fields.List(fields.String(), required=True)
+    disabled = fields.Boolean(required=True)
+
+
+class HealthOut(Schema):
+    ok = fields.Boolean(required=True)
+    database = fields.String(required=True)
+    scheduler = fields.Dict(required=True)

@@ -1,0 +1,162 @@
+"""The Flask application factory. Nothing starts at import; the scheduler has its own command."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from apiflask import APIFlask
+from apiflask.exceptions import HTTPError
+from flask import Response, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from lockdown import __version__, audit
+from lockdown.api import accounts, meta
+from lockdown.api import audit as audit_views
+from lockdown.api.schemas import ERROR_SCHEMA
+from lockdown.api.state import AppState, close_request_context
+from lockdown.db import connect
+from lockdown.errors import LockdownError
+from lockdown.migrations import migrate
+from lockdown.settings import Settings
+from lockdown.timeutil import Clock, utcnow
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 32 * 1024 * 1024  # a 10,000-row register CSV is about 2 MB
+STATUS_CODES = {
+    400: "invalid_input",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "body_too_large",
+    415: "unsupported_media_type",
+    422: "rule_broken",
+    423: "account_held",
+    500: "internal_error",
+}
+CSV_BODY_PATHS = ("/api/v1/accounts/import",)
+
+
+def create_app(config: Settings | None = None, *, clock: Clock | None = None) -> APIFlask:
+    """Build an app on the given settings (default: the environment) and migrate its database."""
+    settings = config if config is not None else Settings.from_env()
+    key = audit.audit_key(settings.require_secret_key())
+    app = APIFlask(
+        "lockdown", title="Lockdown API", version=__version__, spec_path="/openapi.json"
+    )
+    app.config.update(
+        OPENAPI_VERSION="3.0.3",
+        VALIDATION_ERROR_STATUS_CODE=400,
+        VALIDATION_ERROR_SCHEMA=ERROR_SCHEMA,
+        HTTP_ERROR_SCHEMA=ERROR_SCHEMA,
+        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
+        SECRET_KEY=settings.secret_key,
+        SECURITY_SCHEMES={"BearerAuth": {"type": "http", "scheme": "bearer"}},
+    )
+    app.extensions["lockdown"] = AppState(settings, key, clock or utcnow)
+    with connect(settings.db_path, busy_timeout=settings.busy_timeout_seconds) as db:
+        migrate(db)
+    app.teardown_appcontext(close_request_context)
+    app.before_request(_refuse_wrong_media_type)
+    for blueprint in (meta.bp, accounts.bp, audit_views.bp):
+        app.register_blueprint(blueprint)
+    _install_error_handlers(app)
+    app.spec_processor(_finish_spec)
+    return app
+
+
+def _install_error_handlers(app: APIFlask) -> None:
+    @app.error_processor
+    def http_error(error: HTTPError) -> tuple[dict[str, Any], int, Any]:
+        return _http_error_body(error), error.status_code, error.headers
+
+    @app.errorhandler(LockdownError)
+    def service_error(error: LockdownError) -> tuple[Response, int]:
+        return jsonify(error.body()), error.status
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception) -> tuple[Response, int]:
+        if isinstance(error, HTTPException):  # pragma: no cover - APIFlask handles these first
+            raise error
+        log.exception("unexpected error")
+        body = {"error": {"code": "internal_error", "message": "something went wrong; it was logged"}}
+        return jsonify(body), 500
+
+
+def _http_error_body(error: HTTPError) -> dict[str, Any]:
+    """The one error shape for errors raised by Flask, Werkzeug and the request parser."""
+    status = error.status_code
+    body: dict[str, Any] = {"code": STATUS_CODES.get(status, "error"), "message": error.message}
+    detail = error.detail if isinstance(error.detail, dict) else {}
+    problems = [
+        (f"{name}" if location in ("json", "query") else location, messages)
+        for location, fields in detail.items()
+        for name, messages in (fields.items() if isinstance(fields, dict) else [("", fields)])
+    ]
+    if problems:
+        field, messages = problems[0]
+        text = _first(messages)
+        if isinstance(messages, dict):  # a nested field: name its first part
+            inner, inner_messages = next(iter(messages.items()))
+            field, text = f"{field}.{inner}", _first(inner_messages)
+        body["message"] = f"{field}: {text}" if field else str(text)
+        if field:
+            body["field"] = field
+        body["errors"] = [{"field": name, "message": _first(m)} for name, m in problems]
+    if status == 404 and not problems:
+        body["message"] = f"there is nothing at {request.path}; the API is described at /openapi.json"
+    if status == 405 and not problems:
+        allowed = error.headers.get("Allow", "") if error.headers else ""
+        body["message"] = f"{request.method} is not allowed here; allowed: {allowed}"
+    if status == 400 and not problems and request.is_json and not _parses(request.get_data()):
+        body.update(code="malformed_json", message="the request body is not valid JSON")
+    return {"error": body}
+
+
+def _first(messages: Any) -> str:
+    return str(messages[0]) if isinstance(messages, list) and messages else str(messages)
+
+
+def _parses(data: bytes) -> bool:
+    try:
+        json.loads(data)
+    except ValueError:
+        return False
+    return True
+
+
+def _refuse_wrong_media_type() -> tuple[Response, int] | None:
+    """A body in the wrong format is 415 naming the expected type, not a list of missing fields."""
+    if request.method not in ("POST", "PUT", "PATCH") or not request.path.startswith("/api/"):
+        return None
+    if not request.content_length:
+        return None
+    wanted = "text/csv" if request.path in CSV_BODY_PATHS else "application/json"
+    if request.mimetype == wanted or (wanted == "application/json" and request.is_json):
+        return None
+    message = f"send the body as {wanted} (Content-Type: {wanted}), not {request.mimetype or 'no type'}"
+    return jsonify({"error": {"code": "unsupported_media_type", "message": message}}), 415
+
+
+def _finish_spec(spec: dict[str, Any]) -> dict[str, Any]:
+    """Mark JSON bodies required, describe the CSV body, and secure every /api/v1 path."""
+    for path, operations in spec.get("paths", {}).items():
+        for operation in operations.values():
+            if not isinstance(operation, dict):
+                continue
+            if "requestBody" in operation:
+                operation["requestBody"]["required"] = True
+                operation["responses"]["415"] = {
+                    "description": "The body is not in the expected format",
+                    "content": {"application/json": {"schema": ERROR_SCHEMA}},
+                }
+            if path in CSV_BODY_PATHS:
+                operation["requestBody"] = {
+                    "required": True,
+                    "content": {"text/csv": {"schema": {"type": "string"}}},
+                }
+    return spec

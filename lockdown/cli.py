@@ -1,0 +1,203 @@
+"""The ``lockdown`` command. Commands parse, call a service, print; errors become ClickException."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import wraps
+from typing import Any, TypeVar
+
+import click
+
+from lockdown import audit
+from lockdown.context import Context
+from lockdown.db import connect
+from lockdown.errors import LockdownError
+from lockdown.migrations import migrate
+from lockdown.settings import Settings, SettingsError, demo_key_path
+from lockdown.users import ROLES, add_user, disable_user, issue_token, list_users
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def friendly_errors(command: F) -> F:
+    """Turn service and settings errors into a one-line message and exit status 1."""
+
+    @wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except LockdownError as exc:
+            raise click.ClickException(exc.message) from exc
+        except SettingsError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+    return run  # type: ignore[return-value]
+
+
+def cli_actor() -> str:
+    """Who the audit trail names for a command run at the terminal."""
+    return f"cli:{getpass.getuser()}"
+
+
+@contextmanager
+def open_context(settings: Settings | None = None) -> Iterator[Context]:
+    """Settings from the environment, a migrated database and the audit key."""
+    settings = settings or Settings.from_env()
+    key = audit.audit_key(settings.require_secret_key())
+    db = connect(settings.db_path, busy_timeout=settings.busy_timeout_seconds)
+    try:
+        migrate(db)
+        yield Context(db, key)
+    finally:
+        db.close()
+
+
+@click.group()
+@click.version_option(package_name="lockdown")
+def main() -> None:
+    """Lockdown: hold every department account during a live incident, speak only through
+    the central @livuni accounts, and prove it afterwards."""
+
+
+@main.command()
+@friendly_errors
+def init() -> None:
+    """Create or upgrade the database named by LOCKDOWN_DB."""
+    settings = Settings.from_env()
+    db = connect(settings.db_path, busy_timeout=settings.busy_timeout_seconds)
+    try:
+        applied = migrate(db)
+    finally:
+        db.close()
+    click.echo(f"{settings.db_path}: " + (f"applied {', '.join(applied)}" if applied else "up to date"))
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 64))
+@click.option(
+    "--demo",
+    is_flag=True,
+    help="Seed a demo register (first run), generate a demo secret key and print demo tokens.",
+)
+@friendly_errors
+def serve(host: str, port: int, threads: int, demo: bool) -> None:
+    """Serve the API on waitress, a production WSGI server."""
+    import waitress
+
+    from lockdown.app import create_app
+
+    settings = Settings.from_env(demo=demo)
+    if demo:
+        _print_demo_logins(settings)
+    app = create_app(settings)
+    click.echo(f"Lockdown {settings.db_path} on http://{host}:{port}/ (API document: /openapi.json)")
+    waitress.serve(app, host=host, port=port, threads=threads, ident="lockdown")
+
+
+@main.command()
+@friendly_errors
+def demo() -> None:
+    """Seed the demo register without serving, and print the demo users' tokens."""
+    _print_demo_logins(Settings.from_env(demo=True))
+
+
+def _print_demo_logins(settings: Settings) -> None:
+    from lockdown.demo import seed_demo
+
+    with open_context(settings) as ctx:
+        logins = seed_demo(ctx, actor=cli_actor())
+        accounts = ctx.db.conn.execute("SELECT COUNT(*) FROM accounts").fetchone()[0]
+    click.echo(f"Demo register: {accounts} accounts in {settings.db_path}")
+    click.echo(f"Demo secret key: {demo_key_path(settings.db_path)} (export LOCKDOWN_SECRET_KEY_FILE="
+               f"{demo_key_path(settings.db_path)} for other commands)")
+    click.echo("Demo API tokens (new ones are issued at every demo start):")
+    for login in logins:
+        click.echo(f"  {'+'.join(login.roles):14} {login.email:40} {login.token}")
+    first = logins[0]
+    click.echo(
+        f"Try: curl -H 'Authorization: Bearer {first.token}' http://127.0.0.1:8080/api/v1/accounts",
+        
+    )
+
+
+@main.group()
+def users() -> None:
+    """People and their API tokens."""
+
+
+@users.command("add")
+@click.argument("name")
+@click.option("--email", required=True, help="Their work email; also their identity.")
+@click.option(
+    "--role", "roles", multiple=True, required=True, type=click.Choice(ROLES),
+    help="A role to grant; repeat for several.",
+)  # fmt: skip
+@friendly_errors
+def users_add(name: str, email: str, roles: tuple[str, ...]) -> None:
+    """Add a user and print their API token as the only line on stdout."""
+    with open_context() as ctx:
+        _user, token = add_user(ctx, cli_actor(), name=name, email=email, roles=roles)
+    click.echo(token)
+
+
+@users.command("list")
+@friendly_errors
+def users_list() -> None:
+    """List users with their roles."""
+    with open_context() as ctx:
+        for user in list_users(ctx.db):
+            state = "disabled" if user.disabled_at else "active"
+            click.echo(f"{user.email}\t{user.name}\t{','.join(sorted(user.roles))}\t{state}")
+
+
+@users.command("disable")
+@click.argument("email")
+@friendly_errors
+def users_disable(email: str) -> None:
+    """Disable a user; their token stops working at once."""
+    with open_context() as ctx:
+        user = disable_user(ctx, cli_actor(), email)
+    click.echo(f"disabled {user.email}")
+
+
+@users.command("token")
+@click.argument("email")
+@friendly_errors
+def users_token(email: str) -> None:
+    """Issue a new API token for a user (the old one stops working) and print it."""
+    with open_context() as ctx:
+        click.echo(issue_token(ctx, cli_actor(), email))
+
+
+@main.group("audit")
+def audit_group() -> None:
+    """The tamper-evident audit trail."""
+
+
+@audit_group.command("verify")
+@click.option("--expect-head", help="A head hash kept off the machine: also detects a cut tail.")
+@friendly_errors
+def audit_verify(expect_head: str | None) -> None:
+    """Walk the chain; exit 0 when it holds, 1 with the first bad entry when it does not."""
+    with open_context() as ctx:
+        result = audit.verify(ctx.db, ctx.audit_key, expect_head)
+    if result.ok:
+        click.echo(f"ok: {result.entries} entries, head {result.head}")
+        return
+    click.echo(f"BROKEN at entry {result.first_bad}: {result.reason}")
+    sys.exit(1)
+
+
+@audit_group.command("head")
+@friendly_errors
+def audit_head() -> None:
+    """Print the head hash, to keep somewhere the database's owner cannot rewrite."""
+    with open_context() as ctx:
+        seq, digest = audit.head(ctx.db)
+    click.echo(f"{digest}")
+    click.echo(f"(entry {seq})")

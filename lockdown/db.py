@@ -1,0 +1,37 @@
+"""Connections to the one SQLite file, and the write transaction every change goes through."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlite_utils import Database
+
+
+def connect(path: Path | str, *, busy_timeout: float = 5.0) -> Database:
+    """Open a connection for one thread: foreign keys on, a busy timeout, default transactions."""
+    if str(path) != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(str(path), timeout=busy_timeout)
+    db = Database(conn)
+    db.execute("PRAGMA foreign_keys = ON")
+    db.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+    return db
+
+
+@contextmanager
+def write_transaction(db: Database) -> Iterator[Database]:
+    """``BEGIN IMMEDIATE`` ... commit, or roll back on any error.
+
+    Every change reads before it writes (at least the audit chain's head), so the write lock is
+    taken first: a deferred BEGIN would fail with "database is locked" instead of waiting.
+    """
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.rollback()
+        raise
+    db.commit()

@@ -1,0 +1,184 @@
+"""Settings read once from the environment into a frozen object; bad values are refused at start."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from lockdown.hours import HoursError, WeeklyHours, parse_weekly_hours
+
+MIN_SECRET_KEY_BYTES = 32
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the service reads from its environment."""
+
+    db_path: Path = Path("instance/lockdown.db")
+    tick_seconds: float = 1.0
+    office_hours: WeeklyHours | None = field(
+        default_factory=lambda: parse_weekly_hours("Mon-Fri 09:00-17:00")
+    )
+    timezone: str = "Europe/London"
+    secret_key: bytes | None = None
+    vault_keys: tuple[bytes, ...] = ()
+    smtp_url: str | None = None
+    mail_from: str = "lockdown@localhost"
+    busy_timeout_seconds: float = 5.0
+    demo: bool = False
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The time zone that office hours are read in."""
+        return ZoneInfo(self.timezone)
+
+    def require_secret_key(self) -> bytes:
+        """The secret key, or a clear refusal when the installation has none."""
+        if self.secret_key is None:
+            raise SettingsError(
+                "LOCKDOWN_SECRET_KEY (or LOCKDOWN_SECRET_KEY_FILE) is not set: it keys the audit "
+                "trail and must be the same for every command of this installation. Generate one "
+                "with `python3 -c 'import secrets; print(secrets.token_hex(32))'`, or run "
+                "`lockdown serve --demo` to try the product with a generated demo key."
+            )
+        return self.secret_key
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, *, demo: bool = False) -> Settings:
+        """Read LOCKDOWN_* variables, raising SettingsError that names the bad variable."""
+        env = os.environ if env is None else env
+        db_path = Path(env.get("LOCKDOWN_DB") or "instance/lockdown.db")
+        return cls(
+            db_path=db_path,
+            tick_seconds=_positive_float(env, "LOCKDOWN_TICK_SECONDS", 1.0),
+            office_hours=_office_hours(env),
+            timezone=_timezone(env),
+            secret_key=_secret_key(env, db_path if demo else None),
+            vault_keys=_vault_keys(env),
+            smtp_url=_smtp_url(env),
+            mail_from=env.get("LOCKDOWN_MAIL_FROM") or "lockdown@localhost",
+            busy_timeout_seconds=_positive_float(env, "LOCKDOWN_BUSY_TIMEOUT", 5.0),
+            demo=demo,
+        )
+
+
+def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if not 0 < value < 86400:
+        raise SettingsError(f"{name} must be more than 0 and less than a day, got {raw!r}")
+    return value
+
+
+def _office_hours(env: Mapping[str, str]) -> WeeklyHours | None:
+    raw = env.get("LOCKDOWN_OFFICE_HOURS") or "Mon-Fri 09:00-17:00"
+    if raw.strip().lower() == "none":
+        return None
+    try:
+        return parse_weekly_hours(raw)
+    except HoursError as exc:
+        raise SettingsError(f"LOCKDOWN_OFFICE_HOURS: {exc}; or 'none'") from None
+
+
+def _timezone(env: Mapping[str, str]) -> str:
+    raw = env.get("LOCKDOWN_TIMEZONE") or "Europe/London"
+    try:
+        ZoneInfo(raw)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(
+            f"LOCKDOWN_TIMEZONE: {raw!r} is not an IANA time zone such as 'Europe/London'"
+        ) from None
+    return raw
+
+
+def _read_secret_file(name: str, path_text: str) -> str:
+    try:
+        return Path(path_text).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise SettingsError(f"{name}: cannot read {path_text!r}: {exc.strerror}") from None
+
+
+def _secret_key(env: Mapping[str, str], demo_db: Path | None) -> bytes | None:
+    raw = env.get("LOCKDOWN_SECRET_KEY")
+    name = "LOCKDOWN_SECRET_KEY"
+    if not raw and env.get("LOCKDOWN_SECRET_KEY_FILE"):
+        name = "LOCKDOWN_SECRET_KEY_FILE"
+        raw = _read_secret_file(name, env["LOCKDOWN_SECRET_KEY_FILE"])
+    if not raw:
+        return _demo_secret_key(demo_db) if demo_db is not None else None
+    if len(raw.encode()) < MIN_SECRET_KEY_BYTES:
+        raise SettingsError(
+            f"{name} must be at least {MIN_SECRET_KEY_BYTES} characters of random text"
+        )
+    return raw.encode()
+
+
+def demo_key_path(db_path: Path) -> Path:
+    """Where ``--demo`` keeps the secret key it generated, beside the database."""
+    return db_path.parent / "demo-secret.key"
+
+
+def _demo_secret_key(db_path: Path) -> bytes:
+    """A demo installation's key: generated once, readable by its owner only."""
+    path = demo_key_path(db_path)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32) + "\n")
+    return path.read_text(encoding="utf-8").strip().encode()
+
+
+def _vault_keys(env: Mapping[str, str]) -> tuple[bytes, ...]:
+    name, raw = "LOCKDOWN_VAULT_KEY", env.get("LOCKDOWN_VAULT_KEY") or ""
+    texts = [part for part in raw.split(",") if part.strip()]
+    if not texts and env.get("LOCKDOWN_VAULT_KEY_FILE"):
+        name = "LOCKDOWN_VAULT_KEY_FILE"
+        content = _read_secret_file(name, env["LOCKDOWN_VAULT_KEY_FILE"])
+        texts = [line for line in content.splitlines() if line.strip()]
+    keys = []
+    for number, text in enumerate(texts, start=1):
+        try:
+            key = base64.b64decode(text.strip(), validate=True)
+        except (binascii.Error, ValueError):
+            raise SettingsError(f"{name}: key {number} is not valid base64") from None
+        if len(key) != 32:
+            raise SettingsError(
+                f"{name}: key {number} decodes to {len(key)} bytes; a key is 32 bytes "
+                "(32 random bytes, base64-encoded)"
+            )
+        keys.append(key)
+    return tuple(keys)
+
+
+def _smtp_url(env: Mapping[str, str]) -> str | None:
+    raw = env.get("LOCKDOWN_SMTP_URL")
+    if not raw:
+        return None
+    parts = urlsplit(raw)
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if parts.scheme not in ("smtp", "smtps") or not parts.hostname or port == -1:
+        raise SettingsError(
+            f"LOCKDOWN_SMTP_URL must look like smtp://host:port or smtps://user:pass@host:port, "
+            f"got {parts.scheme or 'no scheme'}://{parts.hostname or ''}"
+        )
+    return raw
