@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from apiflask import APIBlueprint
+from marshmallow import RAISE
 from flask import Response, request, stream_with_context
 
 from lockdown import account_csv, accounts
@@ -13,12 +14,14 @@ from lockdown.api.schemas import AccountIn, AccountOut, AccountPage, AccountPatc
 from lockdown.api.schemas import ImportResult
 from lockdown.api.state import current_user, request_context
 
+# SQLite integers stop at 2**63 - 1; a larger id in a URL is simply not found.
+ACCOUNT = f"/<int(max={2**63 - 1}):account_id>"
 bp = APIBlueprint("accounts", __name__, url_prefix="/api/v1/accounts", tag="Register")
 
 
 @bp.get("")
 @bp.auth_required(auth)
-@bp.input(AccountQuery, location="query", arg_name="query")
+@bp.input(AccountQuery, location="query", arg_name="query", unknown=RAISE)
 @bp.output(AccountPage)
 @bp.doc(responses=[400, 401])
 def list_accounts(query: dict[str, Any]) -> dict[str, Any]:
@@ -36,7 +39,7 @@ def register_account(body: dict[str, Any]) -> dict[str, Any]:
     return accounts.register_account(request_context(), current_user(), body)
 
 
-@bp.get("/<int:account_id>")
+@bp.get(ACCOUNT)
 @bp.auth_required(auth)
 @bp.output(AccountOut)
 @bp.doc(responses=[401, 404])
@@ -45,7 +48,7 @@ def get_account(account_id: int) -> dict[str, Any]:
     return accounts.get_account(request_context().db, account_id)
 
 
-@bp.patch("/<int:account_id>")
+@bp.patch(ACCOUNT)
 @bp.auth_required(auth)
 @bp.input(AccountPatch, arg_name="body")
 @bp.output(AccountOut)
@@ -55,7 +58,7 @@ def update_account(account_id: int, body: dict[str, Any]) -> dict[str, Any]:
     return accounts.update_account(request_context(), current_user(), account_id, body)
 
 
-@bp.delete("/<int:account_id>")
+@bp.delete(ACCOUNT)
 @bp.auth_required(auth)
 @bp.output(AccountOut)
 @bp.doc(responses=[401, 403, 404, 409])

@@ -6,6 +6,7 @@ from dataclasses import asdict
 from typing import Any
 
 from apiflask import APIBlueprint
+from marshmallow import RAISE
 
 from lockdown import audit
 from lockdown.api.auth import auth
@@ -18,7 +19,7 @@ bp = APIBlueprint("audit", __name__, url_prefix="/api/v1/audit", tag="Audit")
 
 @bp.get("")
 @bp.auth_required(auth)
-@bp.input(AuditQuery, location="query", arg_name="query")
+@bp.input(AuditQuery, location="query", arg_name="query", unknown=RAISE)
 @bp.output(AuditPage)
 @bp.doc(responses=[400, 401, 403])
 def list_entries(query: dict[str, Any]) -> dict[str, Any]:
@@ -36,7 +37,7 @@ def list_entries(query: dict[str, Any]) -> dict[str, Any]:
 
 @bp.get("/verify")
 @bp.auth_required(auth)
-@bp.input(VerifyQuery, location="query", arg_name="query")
+@bp.input(VerifyQuery, location="query", arg_name="query", unknown=RAISE)
 @bp.output(VerifyOut)
 @bp.doc(responses=[400, 401, 403])
 def verify(query: dict[str, Any]) -> dict[str, Any]:

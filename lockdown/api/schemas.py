@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from apiflask import Schema, fields, validators
-from marshmallow import ValidationError
+from marshmallow import RAISE, ValidationError
 
 from lockdown.accounts import PLATFORMS
-from lockdown.pagination import MAX_LIMIT
+from lockdown.pagination import CURSOR_PATTERN, MAX_LIMIT
 
 ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -57,11 +57,22 @@ def text(**kwargs: Any) -> fields.String:
     return fields.String(validate=validators.Length(max=5000), **kwargs)
 
 
-class PageQuery(Schema):
+class StrictQuery(Schema):
+    """Query parameters; an unknown one (a misspelt filter) is refused rather than ignored."""
+
+    class Meta:
+        unknown = RAISE
+
+
+class PageQuery(StrictQuery):
     limit = fields.Integer(
         load_default=None, validate=validators.Range(min=1, max=MAX_LIMIT), metadata={"example": 100}
     )
-    cursor = fields.String(load_default=None, validate=validators.Length(max=200))
+    cursor = fields.String(
+        load_default=None,
+        validate=validators.Regexp(CURSOR_PATTERN),
+        metadata={"description": "the 'next' value of the previous page"},
+    )
 
 
 class AccountIn(Schema):
@@ -157,7 +168,7 @@ class AuditPage(Schema):
     next = fields.String(allow_none=True, required=True)
 
 
-class VerifyQuery(Schema):
+class VerifyQuery(StrictQuery):
     expect_head = fields.String(
         load_default=None,
         validate=validators.Regexp(r"^[0-9a-f]{64}$"),
