@@ -65,7 +65,9 @@ def validate_connector(raw: Any) -> dict[str, str]:
         if name not in known:
             allowed = ", ".join(known) or "none"
             raise SettingsInvalid(
-                f"connector.{name}", f"connector.{name} is not a setting of {kind} (settings: {allowed}); tokens go in the vault"
+                f"connector.{name}",
+                f"connector.{name} is not a setting of {kind} (settings: {allowed}); "
+                "tokens go in the vault",
             )
         if not isinstance(value, str) or not value.strip():
             raise SettingsInvalid(f"connector.{name}", f"connector.{name} must be non-blank text")

@@ -8,8 +8,15 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from lockdown.accounts import FIELDS, REQUIRED, FieldError, check_account, check_naming
-from lockdown.accounts import insert_accounts, list_accounts  # noqa: I001
+from lockdown.accounts import (
+    FIELDS,
+    REQUIRED,
+    FieldError,
+    check_account,
+    check_naming,
+    insert_accounts,
+    list_accounts,
+)
 from lockdown.context import Context
 from lockdown.errors import InvalidInput
 from lockdown.users import User, active_users_by_email
@@ -46,7 +53,9 @@ def _row_to_data(row: dict[str, str], line: int, errors: list[dict[str, Any]]) -
             data[name] = [email for email in cell.replace(";", " ").split() if email]
         elif name == "central":
             if cell.lower() not in TRUE_WORDS | FALSE_WORDS:
-                errors.append({"line": line, "field": name, "message": "central must be true or false"})
+                errors.append(
+                    {"line": line, "field": name, "message": "central must be true or false"}
+                )
             data[name] = cell.lower() in TRUE_WORDS
         elif name == "connector":
             data[name] = _connector_cell(cell, line, errors)
@@ -79,7 +88,11 @@ def _records(text: str) -> Iterator[tuple[int, dict[str, str] | None, list[str]]
             header = [name.strip().lower() for name in cells]
             yield 1, None, header
         elif any(cell.strip() for cell in cells):
-            yield line, dict(zip(header, cells, strict=False)) if len(cells) == len(header) else None, header
+            yield (
+                line,
+                dict(zip(header, cells, strict=False)) if len(cells) == len(header) else None,
+                header,
+            )
         line = reader.line_num + 1
 
 
@@ -103,14 +116,28 @@ def import_accounts(ctx: Context, actor: User, body: bytes) -> dict[str, Any]:
             missing = [name for name in REQUIRED if name not in header]
             unknown = [name for name in header if name not in FIELDS]
             for name in missing:
-                errors.append({"line": 1, "field": name, "message": f"the header has no {name} column"})
+                errors.append(
+                    {"line": 1, "field": name, "message": f"the header has no {name} column"}
+                )
             for name in unknown:
-                errors.append({"line": 1, "field": name, "message": f"{name!r} is not a column; columns: {', '.join(FIELDS)}"})
+                errors.append(
+                    {
+                        "line": 1,
+                        "field": name,
+                        "message": f"{name!r} is not a column; columns: {', '.join(FIELDS)}",
+                    }
+                )
             if errors:
                 break
             continue
         if row is None:
-            errors.append({"line": line, "field": "row", "message": f"has a different number of cells from the header ({len(header)})"})
+            errors.append(
+                {
+                    "line": line,
+                    "field": "row",
+                    "message": f"has a different number of cells from the header ({len(header)})",
+                }
+            )
             continue
         data = _row_to_data(row, line, errors)
         clean, problems = check_account(data, users)
@@ -120,9 +147,22 @@ def import_accounts(ctx: Context, actor: User, body: bytes) -> dict[str, Any]:
             continue
         key = (clean["handle_key"], clean["platform"])
         if key in seen:
-            errors.append({"line": line, "field": "handle", "message": f"{clean['handle']} on {key[1]} is also on line {seen[key]}"})
+            errors.append(
+                {
+                    "line": line,
+                    "field": "handle",
+                    "message": f"{clean['handle']} on {key[1]} is also on line {seen[key]}",
+                }
+            )
         elif key in taken:
-            errors.append({"line": line, "field": "handle", "message": f"{clean['handle']} on {key[1]} is registered already (account {taken[key]})"})
+            errors.append(
+                {
+                    "line": line,
+                    "field": "handle",
+                    "message": f"{clean['handle']} on {key[1]} is registered already "
+                    f"(account {taken[key]})",
+                }
+            )
         seen.setdefault(key, line)
         rows.append(clean)
     if not header:

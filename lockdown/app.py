@@ -9,6 +9,7 @@ from typing import Any
 from apiflask import APIFlask
 from apiflask.exceptions import HTTPError
 from flask import Response, jsonify, request
+from werkzeug.datastructures import Headers
 from werkzeug.exceptions import HTTPException
 
 from lockdown import __version__, audit
@@ -45,9 +46,7 @@ def create_app(config: Settings | None = None, *, clock: Clock | None = None) ->
     """Build an app on the given settings (default: the environment) and migrate its database."""
     settings = config if config is not None else Settings.from_env()
     key = audit.audit_key(settings.require_secret_key())
-    app = APIFlask(
-        "lockdown", title="Lockdown API", version=__version__, spec_path="/openapi.json"
-    )
+    app = APIFlask("lockdown", title="Lockdown API", version=__version__, spec_path="/openapi.json")
     app.config.update(
         OPENAPI_VERSION="3.0.3",
         VALIDATION_ERROR_STATUS_CODE=400,
@@ -83,7 +82,9 @@ def _install_error_handlers(app: APIFlask) -> None:
         if isinstance(error, HTTPException):  # pragma: no cover - APIFlask handles these first
             raise error
         log.exception("unexpected error")
-        body = {"error": {"code": "internal_error", "message": "something went wrong; it was logged"}}
+        body = {
+            "error": {"code": "internal_error", "message": "something went wrong; it was logged"}
+        }
         return jsonify(body), 500
 
 
@@ -108,9 +109,11 @@ def _http_error_body(error: HTTPError) -> dict[str, Any]:
             body["field"] = field
         body["errors"] = [{"field": name, "message": _first(m)} for name, m in problems]
     if status == 404 and not problems:
-        body["message"] = f"there is nothing at {request.path}; the API is described at /openapi.json"
+        body["message"] = (
+            f"there is nothing at {request.path}; the API is described at /openapi.json"
+        )
     if status == 405 and not problems:
-        allowed = error.headers.get("Allow", "") if error.headers else ""
+        allowed = Headers(error.headers).get("Allow", "")
         body["message"] = f"{request.method} is not allowed here; allowed: {allowed}"
     if status == 400 and not problems and request.is_json and not _parses(request.get_data()):
         body.update(code="malformed_json", message="the request body is not valid JSON")
@@ -138,12 +141,16 @@ def _refuse_wrong_media_type() -> tuple[Response, int] | None:
     wanted = "text/csv" if request.path in CSV_BODY_PATHS else "application/json"
     if request.mimetype == wanted or (wanted == "application/json" and request.is_json):
         return None
-    message = f"send the body as {wanted} (Content-Type: {wanted}), not {request.mimetype or 'no type'}"
+    message = (
+        f"send the body as {wanted} (Content-Type: {wanted}), not {request.mimetype or 'no type'}"
+    )
     return jsonify({"error": {"code": "unsupported_media_type", "message": message}}), 415
 
 
-def _finish_spec(spec: dict[str, Any]) -> dict[str, Any]:
-    """Mark JSON bodies required, describe the CSV body, and secure every /api/v1 path."""
+def _finish_spec(spec: dict[Any, Any] | str) -> dict[Any, Any] | str:
+    """Mark request bodies required (APIFlask leaves them optional) and describe the CSV body."""
+    if isinstance(spec, str):
+        return spec
     for path, operations in spec.get("paths", {}).items():
         for operation in operations.values():
             if not isinstance(operation, dict):

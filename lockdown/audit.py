@@ -9,7 +9,7 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlite_utils import Database
 
@@ -135,7 +135,7 @@ def list_entries(
     db: Database, *, after: int = 0, limit: int = 100, subject: str | None = None
 ) -> list[dict[str, Any]]:
     """Entries oldest first, after a seq, optionally for one subject."""
-    where, params = "seq > ?", [after]
+    where, params = "seq > ?", [cast(Any, after)]
     if subject:
         where += " AND subject = ?"
         params.append(subject)

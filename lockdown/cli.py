@@ -72,7 +72,9 @@ def init() -> None:
         applied = migrate(db)
     finally:
         db.close()
-    click.echo(f"{settings.db_path}: " + (f"applied {', '.join(applied)}" if applied else "up to date"))
+    click.echo(
+        f"{settings.db_path}: " + (f"applied {', '.join(applied)}" if applied else "up to date")
+    )
 
 
 @main.command()
@@ -95,8 +97,11 @@ def serve(host: str, port: int, threads: int, demo: bool) -> None:
     if demo:
         _print_demo_logins(settings)
     app = create_app(settings)
-    click.echo(f"Lockdown {settings.db_path} on http://{host}:{port}/ (API document: /openapi.json)")
-    waitress.serve(app, host=host, port=port, threads=threads, ident="lockdown")
+    click.echo(
+        f"Lockdown {settings.db_path} on http://{host}:{port}/ (API document: /openapi.json)",
+        err=True,
+    )
+    waitress.serve(app, host=host, port=port, threads=threads)
 
 
 @main.command()
@@ -113,15 +118,16 @@ def _print_demo_logins(settings: Settings) -> None:
         logins = seed_demo(ctx, actor=cli_actor())
         accounts = ctx.db.conn.execute("SELECT COUNT(*) FROM accounts").fetchone()[0]
     click.echo(f"Demo register: {accounts} accounts in {settings.db_path}")
-    click.echo(f"Demo secret key: {demo_key_path(settings.db_path)} (export LOCKDOWN_SECRET_KEY_FILE="
-               f"{demo_key_path(settings.db_path)} for other commands)")
+    click.echo(
+        f"Demo secret key: {demo_key_path(settings.db_path)} (export LOCKDOWN_SECRET_KEY_FILE="
+        f"{demo_key_path(settings.db_path)} for other commands)"
+    )
     click.echo("Demo API tokens (new ones are issued at every demo start):")
     for login in logins:
         click.echo(f"  {'+'.join(login.roles):14} {login.email:40} {login.token}")
     first = logins[0]
     click.echo(
         f"Try: curl -H 'Authorization: Bearer {first.token}' http://127.0.0.1:8080/api/v1/accounts",
-        
     )
 
 
@@ -162,7 +168,7 @@ def users_disable(email: str) -> None:
     """Disable a user; their token stops working at once."""
     with open_context() as ctx:
         user = disable_user(ctx, cli_actor(), email)
-    click.echo(f"disabled {user.email}")
+    click.echo(f"disabled {user.email}", err=True)
 
 
 @users.command("token")
@@ -189,7 +195,7 @@ def audit_verify(expect_head: str | None) -> None:
     if result.ok:
         click.echo(f"ok: {result.entries} entries, head {result.head}")
         return
-    click.echo(f"BROKEN at entry {result.first_bad}: {result.reason}")
+    click.echo(f"BROKEN at entry {result.first_bad}: {result.reason}", err=True)
     sys.exit(1)
 
 
@@ -200,4 +206,4 @@ def audit_head() -> None:
     with open_context() as ctx:
         seq, digest = audit.head(ctx.db)
     click.echo(f"{digest}")
-    click.echo(f"(entry {seq})")
+    click.echo(f"(entry {seq})", err=True)

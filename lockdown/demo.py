@@ -69,7 +69,12 @@ def seed_demo(ctx: Context, actor: str = "demo") -> list[DemoLogin]:
     """Seed the demo register once; on later runs, issue fresh tokens to the showcase users."""
     if ctx.db.conn.execute("SELECT 1 FROM accounts LIMIT 1").fetchone():
         return [
-            DemoLogin(name, f"{local}@{DEMO_DOMAIN}", roles, issue_token(ctx, actor, f"{local}@{DEMO_DOMAIN}"))
+            DemoLogin(
+                name,
+                f"{local}@{DEMO_DOMAIN}",
+                roles,
+                issue_token(ctx, actor, f"{local}@{DEMO_DOMAIN}"),
+            )
             for name, local, roles in SHOWCASE
         ]
     with ctx.change():  # all of the demo or none of it
@@ -83,14 +88,22 @@ def _seed(ctx: Context, actor: str) -> list[DemoLogin]:
         logins.append(DemoLogin(user.name, user.email, roles, token))
     add_user(ctx, actor, name="Sam Carter", email=f"ermc.deputy@{DEMO_DOMAIN}", roles=["ermc"])
     add_user(ctx, actor, name="Lena Fischer", email=f"press.night@{DEMO_DOMAIN}", roles=["press"])
-    rng = random.Random(2026)
-    managers = [f"manager.{_slug(unit)}@{DEMO_DOMAIN}" for units in FACULTIES.values() for unit in units]
+    rng = random.Random(2026)  # noqa: S311 - a repeatable demo, not a secret
+    managers = [
+        f"manager.{_slug(unit)}@{DEMO_DOMAIN}" for units in FACULTIES.values() for unit in units
+    ]
     for email in managers:
         if email not in active_users_by_email(ctx.db):
             local = email.split("@")[0].split(".", 1)[1]
             add_user(ctx, actor, name=f"{local.title()} Manager", email=email, roles=["manager"])
     for number in range(1, 31):
-        add_user(ctx, actor, name=f"Editor {number}", email=f"editor{number}@{DEMO_DOMAIN}", roles=["manager"])
+        add_user(
+            ctx,
+            actor,
+            name=f"Editor {number}",
+            email=f"editor{number}@{DEMO_DOMAIN}",
+            roles=["manager"],
+        )
     users = active_users_by_email(ctx.db)
     raw = _central_accounts() + _unit_accounts(rng)
     rows = []
@@ -144,7 +157,9 @@ def _unit_accounts(rng: random.Random) -> list[dict[str, object]]:
                         "monitored_hours": rng.choice(HOURS),
                         "manager": manager,
                         "editors": rng.sample(editors, k=rng.choice((0, 1, 2))),
-                        "naming_exception": "registered before the 2019 naming rule" if legacy else None,
+                        "naming_exception": "registered before the 2019 naming rule"
+                        if legacy
+                        else None,
                     }
                 )
     return accounts

@@ -11,7 +11,10 @@ _SEGMENT = re.compile(
     r"^(?P<days>[A-Za-z]{3}(?:-[A-Za-z]{3})?(?:,[A-Za-z]{3}(?:-[A-Za-z]{3})?)*)\s+"
     r"(?P<start>\d{2}:\d{2})-(?P<end>\d{2}:\d{2})$"
 )
-FORMAT_HINT = "'Mon-Fri 09:00-17:00', several joined with ';' (e.g. 'Mon-Fri 08:00-18:00; Sat 10:00-14:00'), or '24/7'"
+FORMAT_HINT = (
+    "'Mon-Fri 09:00-17:00', several joined with ';' "
+    "(e.g. 'Mon-Fri 08:00-18:00; Sat 10:00-14:00'), or '24/7'"
+)
 
 
 class HoursError(ValueError):
@@ -84,4 +87,3 @@ def parse_weekly_hours(text: str) -> WeeklyHours:
             )
         windows.append(Window(_weekdays(match["days"], whole), start, end))
     return WeeklyHours(whole, tuple(windows))
-

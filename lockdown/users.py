@@ -16,7 +16,7 @@ from lockdown.errors import Conflict, Forbidden, InvalidInput, NotFound, Unautho
 from lockdown.timeutil import to_iso
 
 ROLES = ("ermc", "press", "manager")
-TOKEN_PREFIX = "ld_"
+TOKEN_PREFIX = "ld_"  # noqa: S105 - a prefix, not a token
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 

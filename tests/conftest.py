@@ -23,7 +23,9 @@ SECRET = "test-secret-key-that-is-long-enough-0123456789"
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings.from_env({"LOCKDOWN_DB": str(tmp_path / "lockdown.db"), "LOCKDOWN_SECRET_KEY": SECRET})
+    return Settings.from_env(
+        {"LOCKDOWN_DB": str(tmp_path / "lockdown.db"), "LOCKDOWN_SECRET_KEY": SECRET}
+    )
 
 
 @pytest.fixture
@@ -115,7 +117,9 @@ def register(client: FlaskClient, ermc: Login) -> Callable[..., dict[str, Any]]:
 
     def do(manager: Login, **overrides: Any) -> dict[str, Any]:
         response = client.post(
-            "/api/v1/accounts", json=account_payload(manager.email, **overrides), headers=ermc.headers
+            "/api/v1/accounts",
+            json=account_payload(manager.email, **overrides),
+            headers=ermc.headers,
         )
         assert response.status_code == 201, response.json
         body: dict[str, Any] = response.json

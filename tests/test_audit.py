@@ -34,12 +34,15 @@ def check(ctx: Context, expect_head: str | None = None) -> audit.Verification:
 
 def test_an_untouched_trail_verifies(trail: Context) -> None:
     result = check(trail)
-    assert result.ok and result.first_bad is None
+    assert result.ok
+    assert result.first_bad is None
     assert result.entries == count_rows(trail, "audit_log")
     assert result.head == audit.head(trail.db)[1]
 
 
-def test_the_trail_refuses_updates_and_deletes_while_its_triggers_stand(ctx: Context, manager: Login) -> None:
+def test_the_trail_refuses_updates_and_deletes_while_its_triggers_stand(
+    ctx: Context, manager: Login
+) -> None:
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
         ctx.db.conn.execute("UPDATE audit_log SET actor = 'x'")
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
@@ -54,7 +57,9 @@ def test_an_edited_entry_is_found(trail: Context) -> None:
 
 
 def test_an_edited_entry_with_its_hash_recomputed_without_the_key_is_found(trail: Context) -> None:
-    forged = audit._entry_hash(b"guessed key", 5, "2026-01-01T00:00:00.000000Z", ("x", "y", "z", "{}"), "0" * 64)
+    forged = audit._entry_hash(
+        b"guessed key", 5, "2026-01-01T00:00:00.000000Z", ("x", "y", "z", "{}"), "0" * 64
+    )
     trail.db.conn.execute("UPDATE audit_log SET hash = ? WHERE seq = 5", [forged])
     trail.db.conn.commit()
     assert check(trail).first_bad == 5
@@ -81,7 +86,8 @@ def test_an_inserted_entry_is_found(trail: Context) -> None:
     conn = trail.db.conn
     last_seq, last_hash = audit.head(trail.db)
     conn.execute(
-        "INSERT INTO audit_log VALUES (?, '2026-01-01T00:00:00.000000Z', 'x', 'account.archive', 'account:1', '{}', ?, ?)",
+        "INSERT INTO audit_log VALUES "
+        "(?, '2026-01-01T00:00:00.000000Z', 'x', 'account.archive', 'account:1', '{}', ?, ?)",
         [last_seq + 1, last_hash, "f" * 64],
     )
     conn.commit()
@@ -94,7 +100,8 @@ def test_an_entry_inserted_in_the_middle_by_renumbering_is_found(trail: Context)
         conn.execute("UPDATE audit_log SET seq = seq + 1 WHERE seq = ?", [seq])
     row = conn.execute("SELECT hash FROM audit_log WHERE seq = 5").fetchone()
     conn.execute(
-        "INSERT INTO audit_log VALUES (6, '2026-01-01T00:00:00.000000Z', 'x', 'y', 'z', '{}', ?, ?)",
+        "INSERT INTO audit_log VALUES "
+        "(6, '2026-01-01T00:00:00.000000Z', 'x', 'y', 'z', '{}', ?, ?)",
         [row[0], "e" * 64],
     )
     conn.commit()
@@ -111,7 +118,9 @@ def test_a_truncated_tail_is_found_only_with_the_kept_head(trail: Context) -> No
     assert (result.ok, result.first_bad) == (False, total - 2)
 
 
-def test_a_kept_head_older_than_the_tail_still_verifies(trail: Context, manager: Login, ermc: Login) -> None:
+def test_a_kept_head_older_than_the_tail_still_verifies(
+    trail: Context, manager: Login, ermc: Login
+) -> None:
     kept = audit.head(trail.db)[1]
     register_account(trail, ermc.user, account_payload(manager.email))
     assert check(trail, kept).ok
@@ -126,7 +135,9 @@ def test_a_change_whose_audit_write_fails_is_not_made(
         raise sqlite3.OperationalError("disk I/O error")
 
     monkeypatch.setattr(audit, "record_many", broken)
-    response = client.post("/api/v1/accounts", json=account_payload(manager.email), headers=ermc.headers)
+    response = client.post(
+        "/api/v1/accounts", json=account_payload(manager.email), headers=ermc.headers
+    )
     assert response.status_code == 500
     assert response.json["error"]["code"] == "internal_error"
     assert "disk" not in response.get_data(as_text=True)
@@ -135,7 +146,8 @@ def test_a_change_whose_audit_write_fails_is_not_made(
 
 def test_the_api_reports_verification(client: FlaskClient, ermc: Login, trail: Context) -> None:
     good = client.get("/api/v1/audit/verify", headers=ermc.headers).json
-    assert good["ok"] is True and good["first_bad"] is None
+    assert good["ok"] is True
+    assert good["first_bad"] is None
     trail.db.conn.execute("UPDATE audit_log SET details = '{\"x\":1}' WHERE seq = 2")
     trail.db.conn.commit()
     bad = client.get("/api/v1/audit/verify", headers=ermc.headers).json
@@ -157,7 +169,11 @@ def test_concurrent_writers_keep_one_unbroken_chain(
         try:
             worker = Context(db, key)
             for n in range(15):
-                register_account(worker, ermc.user, account_payload(manager.email, handle=f"@livuni_t{number}_{n}"))
+                register_account(
+                    worker,
+                    ermc.user,
+                    account_payload(manager.email, handle=f"@livuni_t{number}_{n}"),
+                )
         except BaseException as exc:  # pragma: no cover - reported below
             failures.append(exc)
         finally:

@@ -19,7 +19,9 @@ def test_registering_an_account_returns_it_with_its_id(
     client: FlaskClient, ermc: Login, manager: Login, make_user: Callable[..., Login]
 ) -> None:
     editor = make_user("manager")
-    response = post(client, ermc, account_payload(manager.email, editors=[editor.email], central=True))
+    response = post(
+        client, ermc, account_payload(manager.email, editors=[editor.email], central=True)
+    )
     assert response.status_code == 201
     account = response.json
     assert account["id"] > 0
@@ -27,7 +29,8 @@ def test_registering_an_account_returns_it_with_its_id(
     assert account["editors"] == [editor.email]
     assert account["central"] is True
     assert account["connector"] == {"kind": "outbox"}
-    assert account["created_at"].endswith("Z") and len(account["created_at"]) == 27
+    assert account["created_at"].endswith("Z")
+    assert len(account["created_at"]) == 27
     fetched = client.get(f"/api/v1/accounts/{account['id']}", headers=manager.headers).json
     assert fetched == account
 
@@ -60,7 +63,12 @@ def test_registering_an_account_returns_it_with_its_id(
     ],
 )
 def test_a_broken_rule_is_400_naming_the_field_and_writes_nothing(
-    client: FlaskClient, ermc: Login, manager: Login, ctx: Any, overrides: dict[str, Any], field: str
+    client: FlaskClient,
+    ermc: Login,
+    manager: Login,
+    ctx: Any,
+    overrides: dict[str, Any],
+    field: str,
 ) -> None:
     before = (count_rows(ctx, "accounts"), count_rows(ctx, "audit_log"))
     response = post(client, ermc, account_payload(manager.email, **overrides))
@@ -71,7 +79,9 @@ def test_a_broken_rule_is_400_naming_the_field_and_writes_nothing(
     assert (count_rows(ctx, "accounts"), count_rows(ctx, "audit_log")) == before
 
 
-@pytest.mark.parametrize("missing", ["handle", "platform", "unit", "purpose", "monitored_hours", "manager"])
+@pytest.mark.parametrize(
+    "missing", ["handle", "platform", "unit", "purpose", "monitored_hours", "manager"]
+)
 def test_each_required_field_is_named_when_missing(
     client: FlaskClient, ermc: Login, manager: Login, missing: str
 ) -> None:
@@ -85,13 +95,17 @@ def test_each_required_field_is_named_when_missing(
 def test_a_handle_without_livuni_is_accepted_with_a_naming_exception(
     client: FlaskClient, ermc: Login, manager: Login
 ) -> None:
-    payload = account_payload(manager.email, handle="@UoLChemistry", naming_exception="Registered in 2012")
+    payload = account_payload(
+        manager.email, handle="@UoLChemistry", naming_exception="Registered in 2012"
+    )
     response = post(client, ermc, payload)
     assert response.status_code == 201
     assert response.json["naming_exception"] == "Registered in 2012"
 
 
-def test_livuni_prefix_ignores_case_and_a_leading_at(client: FlaskClient, ermc: Login, manager: Login) -> None:
+def test_livuni_prefix_ignores_case_and_a_leading_at(
+    client: FlaskClient, ermc: Login, manager: Login
+) -> None:
     for handle in ("LivUni_Music", "@LIVUNI_history"):
         assert post(client, ermc, account_payload(manager.email, handle=handle)).status_code == 201
 
@@ -117,11 +131,15 @@ def test_a_disabled_user_cannot_be_named(
 def test_registering_the_same_handle_and_platform_twice_is_409(
     client: FlaskClient, ermc: Login, manager: Login
 ) -> None:
-    assert post(client, ermc, account_payload(manager.email, handle="@livuni_law")).status_code == 201
+    assert (
+        post(client, ermc, account_payload(manager.email, handle="@livuni_law")).status_code == 201
+    )
     again = post(client, ermc, account_payload(manager.email, handle="LIVUNI_LAW"))
     assert again.status_code == 409
     assert again.json["error"]["code"] == "conflict"
-    other_platform = post(client, ermc, account_payload(manager.email, handle="@livuni_law", platform="instagram"))
+    other_platform = post(
+        client, ermc, account_payload(manager.email, handle="@livuni_law", platform="instagram")
+    )
     assert other_platform.status_code == 201
 
 
@@ -132,13 +150,19 @@ def test_archiving_frees_the_handle_and_keeps_the_account_readable(
     archived = client.delete(f"/api/v1/accounts/{account['id']}", headers=ermc.headers)
     assert archived.status_code == 200
     assert archived.json["archived_at"] is not None
-    assert client.delete(f"/api/v1/accounts/{account['id']}", headers=ermc.headers).status_code == 409
+    assert (
+        client.delete(f"/api/v1/accounts/{account['id']}", headers=ermc.headers).status_code == 409
+    )
     listed = client.get("/api/v1/accounts", headers=ermc.headers).json["items"]
     assert account["id"] not in [a["id"] for a in listed]
     shown = client.get("/api/v1/accounts?archived=true", headers=ermc.headers).json["items"]
     assert [a["id"] for a in shown] == [account["id"]]
-    assert post(client, ermc, account_payload(manager.email, handle="@livuni_old")).status_code == 201
-    patch = client.patch(f"/api/v1/accounts/{account['id']}", json={"purpose": "x"}, headers=ermc.headers)
+    assert (
+        post(client, ermc, account_payload(manager.email, handle="@livuni_old")).status_code == 201
+    )
+    patch = client.patch(
+        f"/api/v1/accounts/{account['id']}", json={"purpose": "x"}, headers=ermc.headers
+    )
     assert patch.status_code == 409
 
 
@@ -147,19 +171,34 @@ def test_updating_applies_the_same_rules(
 ) -> None:
     account = register(manager)
     url = f"/api/v1/accounts/{account['id']}"
-    assert client.patch(url, json={"handle": "@chem"}, headers=ermc.headers).json["error"]["field"] == "handle"
-    assert client.patch(url, json={"purpose": " "}, headers=ermc.headers).json["error"]["field"] == "purpose"
+    assert (
+        client.patch(url, json={"handle": "@chem"}, headers=ermc.headers).json["error"]["field"]
+        == "handle"
+    )
+    assert (
+        client.patch(url, json={"purpose": " "}, headers=ermc.headers).json["error"]["field"]
+        == "purpose"
+    )
     assert client.patch(url, json={}, headers=ermc.headers).status_code == 400
-    renamed = client.patch(url, json={"handle": "@chem", "naming_exception": "legacy"}, headers=ermc.headers)
+    renamed = client.patch(
+        url, json={"handle": "@chem", "naming_exception": "legacy"}, headers=ermc.headers
+    )
     assert renamed.status_code == 200
     assert renamed.json["handle"] == "@chem"
     other = register(manager)
-    clash = client.patch(f"/api/v1/accounts/{other['id']}", json={"handle": "chem", "naming_exception": "x"}, headers=ermc.headers)
+    clash = client.patch(
+        f"/api/v1/accounts/{other['id']}",
+        json={"handle": "chem", "naming_exception": "x"},
+        headers=ermc.headers,
+    )
     assert clash.status_code == 409
 
 
 def test_a_manager_may_change_purpose_hours_and_editors_of_their_own_account_only(
-    client: FlaskClient, manager: Login, make_user: Callable[..., Login], register: Callable[..., dict[str, Any]]
+    client: FlaskClient,
+    manager: Login,
+    make_user: Callable[..., Login],
+    register: Callable[..., dict[str, Any]],
 ) -> None:
     editor = make_user("manager")
     mine = register(manager)
@@ -171,13 +210,17 @@ def test_a_manager_may_change_purpose_hours_and_editors_of_their_own_account_onl
     )
     assert changed.status_code == 200
     assert (changed.json["purpose"], changed.json["monitored_hours"], changed.json["editors"]) == (
-        "Research news", "24/7", [editor.email],
+        "Research news",
+        "24/7",
+        [editor.email],
     )
     refused = client.patch(url, json={"central": True}, headers=manager.headers)
     assert refused.status_code == 403
     assert refused.json["error"]["field"] == "central"
     theirs = register(make_user("manager"))
-    other = client.patch(f"/api/v1/accounts/{theirs['id']}", json={"purpose": "x"}, headers=manager.headers)
+    other = client.patch(
+        f"/api/v1/accounts/{theirs['id']}", json={"purpose": "x"}, headers=manager.headers
+    )
     assert other.status_code == 403
 
 
@@ -185,16 +228,28 @@ def test_every_change_is_in_the_audit_trail(
     client: FlaskClient, ermc: Login, manager: Login, register: Callable[..., dict[str, Any]]
 ) -> None:
     account = register(manager)
-    client.patch(f"/api/v1/accounts/{account['id']}", json={"purpose": "Changed"}, headers=ermc.headers)
+    client.patch(
+        f"/api/v1/accounts/{account['id']}", json={"purpose": "Changed"}, headers=ermc.headers
+    )
     client.delete(f"/api/v1/accounts/{account['id']}", headers=ermc.headers)
-    entries = client.get(f"/api/v1/audit?subject=account:{account['id']}", headers=ermc.headers).json["items"]
-    assert [e["action"] for e in entries] == ["account.register", "account.update", "account.archive"]
+    entries = client.get(
+        f"/api/v1/audit?subject=account:{account['id']}", headers=ermc.headers
+    ).json["items"]
+    assert [e["action"] for e in entries] == [
+        "account.register",
+        "account.update",
+        "account.archive",
+    ]
     assert all(e["actor"] == ermc.email for e in entries)
     assert entries[1]["details"]["changed"]["purpose"]["to"] == "Changed"
 
 
 def test_filters_narrow_the_list(
-    client: FlaskClient, ermc: Login, manager: Login, make_user: Callable[..., Login], register: Callable[..., dict[str, Any]]
+    client: FlaskClient,
+    ermc: Login,
+    manager: Login,
+    make_user: Callable[..., Login],
+    register: Callable[..., dict[str, Any]],
 ) -> None:
     other = make_user("manager")
     a = register(manager, platform="x", central=True, unit="ERMC")
@@ -213,8 +268,14 @@ def test_filters_narrow_the_list(
     assert ids("unit=Physics") == [c["id"]]
     assert ids("q=PHY") == [c["id"]]
     assert ids("platform=x&central=false") == [c["id"]]
-    assert client.get("/api/v1/accounts?platform=myspace", headers=ermc.headers).json["error"]["field"] == "platform"
-    assert client.get("/api/v1/accounts?central=1", headers=ermc.headers).json["error"]["field"] == "central"
+    assert (
+        client.get("/api/v1/accounts?platform=myspace", headers=ermc.headers).json["error"]["field"]
+        == "platform"
+    )
+    assert (
+        client.get("/api/v1/accounts?central=1", headers=ermc.headers).json["error"]["field"]
+        == "central"
+    )
 
 
 def test_cursor_pagination_walks_every_account_once(
@@ -233,8 +294,12 @@ def test_cursor_pagination_walks_every_account_once(
     assert pages == 3
 
 
-@pytest.mark.parametrize("query", ["limit=0", "limit=1001", "limit=x", "cursor=garbage!", "cursor=-1", "cursor=1e9"])
-def test_bad_paging_is_400_naming_the_parameter(client: FlaskClient, ermc: Login, query: str) -> None:
+@pytest.mark.parametrize(
+    "query", ["limit=0", "limit=1001", "limit=x", "cursor=garbage!", "cursor=-1", "cursor=1e9"]
+)
+def test_bad_paging_is_400_naming_the_parameter(
+    client: FlaskClient, ermc: Login, query: str
+) -> None:
     response = client.get(f"/api/v1/accounts?{query}", headers=ermc.headers)
     assert response.status_code == 400
     assert response.json["error"]["field"] == query.split("=")[0]

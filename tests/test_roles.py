@@ -18,16 +18,61 @@ _csv_numbers = itertools.count()
 # A manager's "own" account is one they manage; ermc and press have no own accounts, so both
 # columns are the same for them.
 MATRIX: list[tuple[str, str, str, dict[str, tuple[int, int]]]] = [
-    ("GET", "/api/v1/accounts", "", {"ermc": (200, 200), "press": (200, 200), "manager": (200, 200)}),
-    ("POST", "/api/v1/accounts", "register", {"ermc": (201, 201), "press": (403, 403), "manager": (403, 403)}),
-    ("GET", "/api/v1/accounts/{id}", "", {"ermc": (200, 200), "press": (200, 200), "manager": (200, 200)}),
-    ("PATCH", "/api/v1/accounts/{id}", "purpose", {"ermc": (200, 200), "press": (403, 403), "manager": (200, 403)}),
-    ("PATCH", "/api/v1/accounts/{id}", "unit", {"ermc": (200, 200), "press": (403, 403), "manager": (403, 403)}),
-    ("DELETE", "/api/v1/accounts/{id}", "", {"ermc": (200, 200), "press": (403, 403), "manager": (403, 403)}),
-    ("POST", "/api/v1/accounts/import", "csv", {"ermc": (201, 201), "press": (403, 403), "manager": (403, 403)}),
-    ("GET", "/api/v1/accounts/export", "", {"ermc": (200, 200), "press": (403, 403), "manager": (403, 403)}),
+    (
+        "GET",
+        "/api/v1/accounts",
+        "",
+        {"ermc": (200, 200), "press": (200, 200), "manager": (200, 200)},
+    ),
+    (
+        "POST",
+        "/api/v1/accounts",
+        "register",
+        {"ermc": (201, 201), "press": (403, 403), "manager": (403, 403)},
+    ),
+    (
+        "GET",
+        "/api/v1/accounts/{id}",
+        "",
+        {"ermc": (200, 200), "press": (200, 200), "manager": (200, 200)},
+    ),
+    (
+        "PATCH",
+        "/api/v1/accounts/{id}",
+        "purpose",
+        {"ermc": (200, 200), "press": (403, 403), "manager": (200, 403)},
+    ),
+    (
+        "PATCH",
+        "/api/v1/accounts/{id}",
+        "unit",
+        {"ermc": (200, 200), "press": (403, 403), "manager": (403, 403)},
+    ),
+    (
+        "DELETE",
+        "/api/v1/accounts/{id}",
+        "",
+        {"ermc": (200, 200), "press": (403, 403), "manager": (403, 403)},
+    ),
+    (
+        "POST",
+        "/api/v1/accounts/import",
+        "csv",
+        {"ermc": (201, 201), "press": (403, 403), "manager": (403, 403)},
+    ),
+    (
+        "GET",
+        "/api/v1/accounts/export",
+        "",
+        {"ermc": (200, 200), "press": (403, 403), "manager": (403, 403)},
+    ),
     ("GET", "/api/v1/audit", "", {"ermc": (200, 200), "press": (403, 403), "manager": (403, 403)}),
-    ("GET", "/api/v1/audit/verify", "", {"ermc": (200, 200), "press": (403, 403), "manager": (403, 403)}),
+    (
+        "GET",
+        "/api/v1/audit/verify",
+        "",
+        {"ermc": (200, 200), "press": (403, 403), "manager": (403, 403)},
+    ),
     ("GET", "/api/v1/me", "", {"ermc": (200, 200), "press": (200, 200), "manager": (200, 200)}),
 ]
 CASES = [
@@ -39,7 +84,9 @@ CASES = [
 ]  # fmt: skip
 
 
-def _request(client: FlaskClient, method: str, url: str, body: str, headers: dict[str, str], manager: str) -> Any:
+def _request(
+    client: FlaskClient, method: str, url: str, body: str, headers: dict[str, str], manager: str
+) -> Any:
     if body == "register":
         return client.open(url, method=method, json=account_payload(manager), headers=headers)
     if body == "csv":
@@ -77,11 +124,22 @@ def test_role_matrix(
 
 @pytest.mark.parametrize(("method", "path", "body", "statuses"), [m for m in MATRIX])
 def test_every_endpoint_needs_a_valid_token(
-    client: FlaskClient, make_user: Callable[..., Login], ctx: Any, method: str, path: str, body: str, statuses: Any
+    client: FlaskClient,
+    make_user: Callable[..., Login],
+    ctx: Any,
+    method: str,
+    path: str,
+    body: str,
+    statuses: Any,
 ) -> None:
     disabled = make_user("ermc")
     disable_user(ctx, "test", disabled.email)
-    for headers in ({}, {"Authorization": "Bearer ld_not-a-token"}, {"Authorization": "Basic eDp5"}, disabled.headers):
+    for headers in (
+        {},
+        {"Authorization": "Bearer ld_not-a-token"},
+        {"Authorization": "Basic eDp5"},
+        disabled.headers,
+    ):
         response = _request(client, method, path.format(id=1), body, headers, "x@livuni.ac.uk")
         assert response.status_code == 401, (headers, response.get_data(as_text=True))
         assert response.json["error"]["code"] == "unauthorized"
@@ -92,5 +150,7 @@ def test_a_user_with_several_roles_has_the_rights_of_each(
 ) -> None:
     both = make_user("press", "ermc")
     account = register(make_user("manager"))
-    assert client.delete(f"/api/v1/accounts/{account['id']}", headers=both.headers).status_code == 200
+    assert (
+        client.delete(f"/api/v1/accounts/{account['id']}", headers=both.headers).status_code == 200
+    )
     assert client.get("/api/v1/me", headers=both.headers).json["roles"] == ["ermc", "press"]

@@ -44,7 +44,12 @@ def test_every_operation_holds_its_document_for_every_role(
     for operation in found:
 
         @given(case=operation.as_strategy(generation_mode=mode))
-        @settings(max_examples=EXAMPLES[mode], deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @settings(
+            max_examples=EXAMPLES[mode],
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            database=None,
+        )
         def run(case: schemathesis.Case) -> None:
             for login in callers:
                 case.call_and_validate(headers=login.headers, excluded_checks=EXCLUDED)

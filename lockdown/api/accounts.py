@@ -5,13 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from apiflask import APIBlueprint
-from marshmallow import RAISE
 from flask import Response, request, stream_with_context
+from marshmallow import RAISE
 
 from lockdown import account_csv, accounts
 from lockdown.api.auth import auth
-from lockdown.api.schemas import AccountIn, AccountOut, AccountPage, AccountPatch, AccountQuery
-from lockdown.api.schemas import ImportResult
+from lockdown.api.schemas import (
+    AccountIn,
+    AccountOut,
+    AccountPage,
+    AccountPatch,
+    AccountQuery,
+    ImportResult,
+)
 from lockdown.api.state import current_user, request_context
 
 # SQLite integers stop at 2**63 - 1; a larger id in a URL is simply not found.
@@ -76,18 +82,19 @@ def import_accounts() -> dict[str, Any]:
     return account_csv.import_accounts(request_context(), current_user(), request.get_data())
 
 
+CSV_RESPONSES: Any = {
+    200: {
+        "description": "the register as CSV, formula cells neutralised",
+        "content": {"text/csv": {"schema": {"type": "string"}}},
+    },
+    401: "Authentication error",
+    403: "Forbidden",
+}
+
+
 @bp.get("/export")
 @bp.auth_required(auth)
-@bp.doc(
-    responses={
-        200: {
-            "description": "the register as CSV, formula cells neutralised",
-            "content": {"text/csv": {"schema": {"type": "string"}}},
-        },
-        401: "Authentication error",
-        403: "Forbidden",
-    }
-)
+@bp.doc(responses=CSV_RESPONSES)
 def export_accounts() -> Response:
     """Export the active register as CSV (ermc)."""
     chunks = account_csv.export_accounts(request_context(), current_user())

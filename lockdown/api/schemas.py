@@ -66,7 +66,9 @@ class StrictQuery(Schema):
 
 class PageQuery(StrictQuery):
     limit = fields.Integer(
-        load_default=None, validate=validators.Range(min=1, max=MAX_LIMIT), metadata={"example": 100}
+        load_default=None,
+        validate=validators.Range(min=1, max=MAX_LIMIT),
+        metadata={"example": 100},
     )
     cursor = fields.String(
         load_default=None,
@@ -84,9 +86,7 @@ class AccountIn(Schema):
     manager = text(required=True, metadata={"description": "the manager's user email"})
     editors = fields.List(text(), metadata={"description": "user emails"})
     central = strict_bool()
-    connector = fields.Dict(
-        keys=fields.String(), metadata={"example": {"kind": "outbox"}}
-    )
+    connector = fields.Dict(keys=fields.String(), metadata={"example": {"kind": "outbox"}})
     naming_exception = text(allow_none=True)
 
 

@@ -1,0 +1,138 @@
+"""Settings: read once from the environment, bad values refused with the variable named."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from lockdown.hours import HoursError, parse_weekly_hours
+from lockdown.settings import Settings, SettingsError
+
+KEY = "k" * 40
+
+
+def test_defaults_follow_the_api_contract() -> None:
+    settings = Settings.from_env({})
+    assert settings.db_path == Path("instance/lockdown.db")
+    assert settings.tick_seconds == 1.0
+    assert settings.timezone == "Europe/London"
+    assert settings.office_hours is not None
+    assert settings.office_hours.text == "Mon-Fri 09:00-17:00"
+    assert settings.secret_key is None
+
+
+def test_settings_are_frozen() -> None:
+    settings = Settings.from_env({})
+    with pytest.raises(AttributeError):
+        settings.tick_seconds = 5  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        ({"LOCKDOWN_TICK_SECONDS": "fast"}, "LOCKDOWN_TICK_SECONDS"),
+        ({"LOCKDOWN_TICK_SECONDS": "0"}, "LOCKDOWN_TICK_SECONDS"),
+        ({"LOCKDOWN_TICK_SECONDS": "-1"}, "LOCKDOWN_TICK_SECONDS"),
+        ({"LOCKDOWN_OFFICE_HOURS": "nine to five"}, "LOCKDOWN_OFFICE_HOURS"),
+        ({"LOCKDOWN_TIMEZONE": "Mars/Olympus"}, "LOCKDOWN_TIMEZONE"),
+        ({"LOCKDOWN_SECRET_KEY": "short"}, "LOCKDOWN_SECRET_KEY"),
+        ({"LOCKDOWN_SECRET_KEY_FILE": "/nonexistent/key"}, "LOCKDOWN_SECRET_KEY_FILE"),
+        ({"LOCKDOWN_VAULT_KEY": "not base64!"}, "LOCKDOWN_VAULT_KEY"),
+        ({"LOCKDOWN_VAULT_KEY": base64.b64encode(b"x" * 16).decode()}, "LOCKDOWN_VAULT_KEY"),
+        ({"LOCKDOWN_SMTP_URL": "http://mail"}, "LOCKDOWN_SMTP_URL"),
+        ({"LOCKDOWN_SMTP_URL": "smtp://host:notaport"}, "LOCKDOWN_SMTP_URL"),
+    ],
+)
+def test_a_bad_value_is_refused_naming_the_variable(env: dict[str, str], variable: str) -> None:
+    with pytest.raises(SettingsError, match=variable):
+        Settings.from_env(env)
+
+
+def test_good_values_are_read() -> None:
+    keys = [base64.b64encode(bytes([n]) * 32).decode() for n in (1, 2)]
+    settings = Settings.from_env(
+        {
+            "LOCKDOWN_TICK_SECONDS": "0.25",
+            "LOCKDOWN_OFFICE_HOURS": "none",
+            "LOCKDOWN_TIMEZONE": "UTC",
+            "LOCKDOWN_SECRET_KEY": KEY,
+            "LOCKDOWN_VAULT_KEY": ",".join(keys),
+            "LOCKDOWN_SMTP_URL": "smtp://127.0.0.1:8025",
+        }
+    )
+    assert settings.tick_seconds == 0.25
+    assert settings.office_hours is None
+    assert settings.vault_keys == (b"\x01" * 32, b"\x02" * 32)
+    assert settings.require_secret_key() == KEY.encode()
+
+
+def test_secrets_can_come_from_files(tmp_path: Path) -> None:
+    (tmp_path / "secret").write_text(KEY + "\n")
+    (tmp_path / "vault").write_text(base64.b64encode(b"\x03" * 32).decode() + "\n\n")
+    settings = Settings.from_env(
+        {
+            "LOCKDOWN_SECRET_KEY_FILE": str(tmp_path / "secret"),
+            "LOCKDOWN_VAULT_KEY_FILE": str(tmp_path / "vault"),
+        }
+    )
+    assert settings.secret_key == KEY.encode()
+    assert settings.vault_keys == (b"\x03" * 32,)
+
+
+def test_without_a_secret_key_a_start_is_refused_with_what_to_do() -> None:
+    with pytest.raises(SettingsError, match=r"LOCKDOWN_SECRET_KEY.*--demo"):
+        Settings.from_env({}).require_secret_key()
+
+
+def test_demo_generates_a_key_file_readable_by_its_owner_only(tmp_path: Path) -> None:
+    env = {"LOCKDOWN_DB": str(tmp_path / "db" / "lockdown.db")}
+    first = Settings.from_env(env, demo=True)
+    key_file = tmp_path / "db" / "demo-secret.key"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert Settings.from_env(env, demo=True).secret_key == first.secret_key
+    assert len(first.require_secret_key()) >= 32
+
+
+def test_the_app_factory_refuses_to_start_without_a_key(tmp_path: Path) -> None:
+    from lockdown.app import create_app
+
+    with pytest.raises(SettingsError, match="LOCKDOWN_SECRET_KEY"):
+        create_app(Settings.from_env({"LOCKDOWN_DB": str(tmp_path / "x.db")}))
+    assert not (tmp_path / "x.db").exists(), "nothing is written before the settings are valid"
+
+
+@pytest.mark.parametrize(
+    ("text", "moment", "inside"),
+    [
+        ("Mon-Fri 09:00-17:00", datetime(2026, 11, 23, 9, 0), True),  # a Monday
+        ("Mon-Fri 09:00-17:00", datetime(2026, 11, 23, 17, 0), False),
+        ("Mon-Fri 09:00-17:00", datetime(2026, 11, 22, 12, 0), False),  # a Sunday
+        ("Mon,Wed 08:00-10:00; Sat 10:00-14:00", datetime(2026, 11, 25, 9, 59), True),
+        ("Mon,Wed 08:00-10:00; Sat 10:00-14:00", datetime(2026, 11, 24, 9, 0), False),
+        ("Mon,Wed 08:00-10:00; Sat 10:00-14:00", datetime(2026, 11, 28, 13, 0), True),
+        ("Sat-Sun 00:00-24:00", datetime(2026, 11, 29, 23, 59), True),
+        ("24/7", datetime(2026, 11, 24, 3, 0), True),
+    ],
+)
+def test_weekly_hours(text: str, moment: datetime, inside: bool) -> None:
+    assert parse_weekly_hours(text).contains(moment) is inside
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "Mon-Fri",
+        "Mon-Fri 9:00-17:00",
+        "Funday 09:00-10:00",
+        "Mon 10:00-09:00",
+        "Mon 09:60-10:00",
+        "Sun-Mon 09:00-10:00",
+    ],
+)
+def test_unreadable_hours_are_refused(text: str) -> None:
+    with pytest.raises(HoursError):
+        parse_weekly_hours(text)
