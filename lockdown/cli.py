@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import logging
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -93,6 +94,9 @@ def serve(host: str, port: int, threads: int, demo: bool) -> None:
 
     from lockdown.app import create_app
 
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     settings = Settings.from_env(demo=demo)
     if demo:
         _print_demo_logins(settings)
