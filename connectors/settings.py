@@ -1,13 +1,14 @@
-"""The non-secret settings each connector kind takes, checked when an account is registered.
+"""Check an account's non-secret connector settings against its connector's declared ones.
 
 Tokens never go here: they are secrets and live in the vault.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
+
+from connectors.registry import CONNECTORS, connector_class
 
 
 class SettingsInvalid(ValueError):
@@ -17,27 +18,6 @@ class SettingsInvalid(ValueError):
         super().__init__(message)
         self.field = field
         self.message = message
-
-
-@dataclass(frozen=True)
-class Setting:
-    """One setting of a connector kind."""
-
-    name: str
-    required: bool = True
-    url: bool = False
-
-
-KINDS: dict[str, tuple[Setting, ...]] = {
-    "outbox": (),
-    "webhook": (Setting("url", url=True),),
-    "x": (),
-    "facebook": (Setting("page_id"),),
-    "instagram": (Setting("ig_user_id"),),
-    "linkedin": (Setting("author"),),
-    "mastodon": (Setting("base_url", url=True),),
-    "bluesky": (Setting("identifier"), Setting("service_url", required=False, url=True)),
-}
 
 
 def _check_url(field: str, value: str) -> None:
@@ -53,11 +33,12 @@ def validate_connector(raw: Any) -> dict[str, str]:
     if not isinstance(raw, dict):
         raise SettingsInvalid("connector", 'connector must be an object such as {"kind": "outbox"}')
     kind = raw.get("kind", "outbox")
-    if kind not in KINDS:
+    if kind not in CONNECTORS:
         raise SettingsInvalid(
-            "connector.kind", f"connector.kind must be one of {', '.join(KINDS)}, got {kind!r}"
+            "connector.kind", f"connector.kind must be one of {', '.join(CONNECTORS)}, got {kind!r}"
         )
-    known = {setting.name: setting for setting in KINDS[kind]}
+    declared = connector_class(kind).settings
+    known = {setting.name: setting for setting in declared}
     cleaned = {"kind": kind}
     for name, value in raw.items():
         if name == "kind":
@@ -72,7 +53,7 @@ def validate_connector(raw: Any) -> dict[str, str]:
         if not isinstance(value, str) or not value.strip():
             raise SettingsInvalid(f"connector.{name}", f"connector.{name} must be non-blank text")
         cleaned[name] = value.strip()
-    for setting in KINDS[kind]:
+    for setting in declared:
         field = f"connector.{setting.name}"
         if setting.name not in cleaned:
             if setting.required:

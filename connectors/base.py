@@ -1,0 +1,94 @@
+"""The one small contract every connector keeps: publish a post, delete it, fail in one way."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One non-secret setting of a connector kind (kept in the account's ``connector``)."""
+
+    name: str
+    required: bool = True
+    url: bool = False
+
+
+@dataclass(frozen=True)
+class OutgoingPost:
+    """What a connector is given to publish: nothing from the database but this."""
+
+    post_id: int
+    account_id: int
+    handle: str
+    platform: str
+    body: str
+    scheduled_at: str
+    idempotency_key: str
+    # What an earlier, interrupted attempt achieved (e.g. an Instagram container id).
+    progress: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Published:
+    """The platform accepted the post."""
+
+    remote_id: str | None
+    url: str | None = None
+
+
+class ConnectorError(Exception):
+    """Every connector failure. ``permanent``: do not try again. ``ambiguous``: the platform
+    may have published it (the request was sent, no answer came back), so a person decides.
+    Neither: safe to try again later, not before ``retry_after`` seconds if given."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        permanent: bool,
+        ambiguous: bool = False,
+        retry_after: float | None = None,
+        status: int | None = None,
+        progress: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.permanent = permanent
+        self.ambiguous = ambiguous
+        self.retry_after = retry_after
+        self.status = status
+        self.progress = dict(progress or {})
+
+    def __repr__(self) -> str:
+        kind = "permanent" if self.permanent else "ambiguous" if self.ambiguous else "transient"
+        return f"ConnectorError({kind}, status={self.status}, {self.message!r})"
+
+
+class Connector(ABC):
+    """One platform. Built per send from the account's settings and decrypted secrets."""
+
+    kind: ClassVar[str]
+    settings: ClassVar[tuple[Setting, ...]] = ()
+    secrets: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, settings: Mapping[str, Any], secrets: Mapping[str, str]) -> None:
+        missing = [name for name in self.secrets if not secrets.get(name)]
+        if missing:
+            raise ConnectorError(
+                f"the {self.kind} connector has no {', '.join(missing)} in the vault",
+                permanent=True,
+            )
+        self.config = dict(settings)
+        self.secret = dict(secrets)
+
+    @abstractmethod
+    def publish(self, post: OutgoingPost) -> Published:
+        """Publish the post, or raise ConnectorError."""
+
+    @abstractmethod
+    def delete(self, remote_id: str) -> None:
+        """Delete a post this connector published, or raise ConnectorError."""

@@ -1,0 +1,125 @@
+"""The one way connectors speak HTTP: a session with connect and read timeouts and no hidden
+retries, and one mapping from HTTP outcomes to ConnectorError."""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import MaxRetryError, NewConnectionError
+
+from connectors.base import ConnectorError
+
+CONNECT_TIMEOUT = 3.05
+READ_TIMEOUT = 15.0
+# 4xx answers are the request's fault and final, except these, which say "later".
+TRANSIENT_4XX = frozenset({408, 425, 429})
+
+
+class TimeoutAdapter(HTTPAdapter):
+    """An adapter that applies default timeouts and never retries on its own."""
+
+    def __init__(self, timeout: tuple[float, float] = (CONNECT_TIMEOUT, READ_TIMEOUT)) -> None:
+        super().__init__(max_retries=0)
+        self.timeout = timeout
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self.timeout
+        return super().send(request, **kwargs)
+
+
+def new_session(session: requests.Session | None = None) -> requests.Session:
+    """A session (or the given one, e.g. tweepy's) with timeouts on every request."""
+    session = session or requests.Session()
+    adapter = TimeoutAdapter()
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+def _never_sent(exc: requests.ConnectionError) -> bool:
+    reason = exc.args[0] if exc.args else None
+    if isinstance(reason, MaxRetryError):
+        reason = reason.reason
+    return isinstance(exc, requests.ConnectTimeout) or isinstance(reason, NewConnectionError)
+
+
+def network_error(exc: requests.RequestException, *, idempotent: bool) -> ConnectorError:
+    """Map a requests exception: not sent is transient; sent but unanswered is ambiguous
+    unless the platform de-duplicates (an Idempotency-Key), when a retry is safe."""
+    if isinstance(exc, requests.ConnectionError) and _never_sent(exc):
+        return ConnectorError(f"could not connect: {exc}", permanent=False)
+    if isinstance(exc, requests.ConnectionError | requests.Timeout):
+        return ConnectorError(
+            f"no answer after sending: {exc}", permanent=False, ambiguous=not idempotent
+        )
+    return ConnectorError(f"request failed: {exc}", permanent=True)
+
+
+def retry_after_seconds(response: requests.Response, now: float | None = None) -> float | None:
+    """Seconds to wait from ``Retry-After`` (seconds or a date) or X's ``x-rate-limit-reset``."""
+    now = time.time() if now is None else now
+    value = response.headers.get("Retry-After")
+    if value:
+        if value.strip().isdigit():
+            return float(value)
+        try:
+            return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - now)
+        except (TypeError, ValueError):
+            pass
+    reset = response.headers.get("x-rate-limit-reset")
+    if reset and reset.strip().isdigit():
+        return max(0.0, float(reset) - now)
+    return None
+
+
+def platform_message(response: requests.Response) -> str:
+    """The platform's own words for a failure, as far as they can be found."""
+    try:
+        body = response.json()
+    except ValueError:
+        return f"HTTP {response.status_code}: {response.text[:300]}".strip()
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, dict):
+            error = error.get("message") or error.get("error_user_msg")
+        for candidate in (
+            error, body.get("detail"), body.get("message"), body.get("title"),
+            body.get("error_description"),
+        ):  # fmt: skip
+            if isinstance(candidate, str) and candidate:
+                return f"HTTP {response.status_code}: {candidate}"
+        errors = body.get("errors")
+        if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+            return f"HTTP {response.status_code}: {errors[0].get('message') or errors[0]}"
+    return f"HTTP {response.status_code}: {str(body)[:300]}"
+
+
+def check_response(response: requests.Response) -> requests.Response:
+    """Return a 2xx response; raise ConnectorError saying whether anything else is permanent."""
+    status = response.status_code
+    if 200 <= status < 300:
+        return response
+    message = platform_message(response)
+    if 400 <= status < 500 and status not in TRANSIENT_4XX:
+        return _raise(message, True, status, None)
+    return _raise(message, False, status, retry_after_seconds(response))
+
+
+def _raise(message: str, permanent: bool, status: int, retry: float | None) -> requests.Response:
+    raise ConnectorError(message, permanent=permanent, status=status, retry_after=retry)
+
+
+def send(
+    session: requests.Session, method: str, url: str, *, idempotent: bool = False, **kwargs: Any
+) -> requests.Response:
+    """One request through the session, every failure turned into ConnectorError."""
+    try:
+        response = session.request(method, url, **kwargs)
+    except requests.RequestException as exc:
+        raise network_error(exc, idempotent=idempotent) from exc
+    return check_response(response)

@@ -1,0 +1,20 @@
+"""The explicit registry of connector kinds, imported lazily so one broken client library
+cannot stop the others (or the register) from loading."""
+
+from __future__ import annotations
+
+import importlib
+
+from connectors.base import Connector
+
+CONNECTORS: dict[str, str] = {
+    "outbox": "connectors.outbox.OutboxConnector",
+    "webhook": "connectors.webhook.WebhookConnector",
+}
+
+
+def connector_class(kind: str) -> type[Connector]:
+    """The class for a connector kind; KeyError for an unknown kind."""
+    module_name, _, class_name = CONNECTORS[kind].rpartition(".")
+    cls: type[Connector] = getattr(importlib.import_module(module_name), class_name)
+    return cls
