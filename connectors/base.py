@@ -92,3 +92,9 @@ class Connector(ABC):
     @abstractmethod
     def delete(self, remote_id: str) -> None:
         """Delete a post this connector published, or raise ConnectorError."""
+
+    def close(self) -> None:
+        """Release the HTTP session's connections (a connector is built for each send)."""
+        session = getattr(self, "session", None)
+        if session is not None:
+            session.close()

@@ -10,6 +10,12 @@ from connectors.base import Connector
 CONNECTORS: dict[str, str] = {
     "outbox": "connectors.outbox.OutboxConnector",
     "webhook": "connectors.webhook.WebhookConnector",
+    "x": "connectors.x.XConnector",
+    "facebook": "connectors.facebook.FacebookConnector",
+    "instagram": "connectors.instagram.InstagramConnector",
+    "linkedin": "connectors.linkedin.LinkedInConnector",
+    "mastodon": "connectors.mastodon.MastodonConnector",
+    "bluesky": "connectors.bluesky.BlueskyConnector",
 }
 
 

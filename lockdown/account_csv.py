@@ -18,37 +18,18 @@ from lockdown.accounts import (
     list_accounts,
 )
 from lockdown.context import Context
+from lockdown.csv_io import decode, header_errors, neutralise, records, refuse, unneutralise
 from lockdown.errors import InvalidInput
 from lockdown.users import User, active_users_by_email
 
-MAX_ERRORS_SHOWN = 100
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 TRUE_WORDS = {"true", "yes", "y", "1"}
 FALSE_WORDS = {"false", "no", "n", "0", ""}
-
-
-def neutralise(cell: str) -> str:
-    """Make a cell that a spreadsheet would run as a formula read as text instead."""
-    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
-
-
-def _unneutralise(cell: str) -> str:
-    return cell[1:] if cell.startswith("'") and cell[1:].startswith(FORMULA_STARTS) else cell
-
-
-def _decode(body: bytes) -> str:
-    try:
-        return body.decode("utf-8-sig")  # a spreadsheet's BOM is not part of the first header
-    except UnicodeDecodeError as exc:
-        raise InvalidInput(
-            f"the CSV is not UTF-8 (byte {exc.start}); save it as 'CSV UTF-8'", field="body"
-        ) from None
 
 
 def _row_to_data(row: dict[str, str], line: int, errors: list[dict[str, Any]]) -> dict[str, Any]:
     data: dict[str, Any] = {}
     for name, raw in row.items():
-        cell = _unneutralise(raw.strip())
+        cell = unneutralise(raw.strip())
         if name == "editors":
             data[name] = [email for email in cell.replace(";", " ").split() if email]
         elif name == "central":
@@ -78,28 +59,10 @@ def _connector_cell(cell: str, line: int, errors: list[dict[str, Any]]) -> Any:
         return None
 
 
-def _records(text: str) -> Iterator[tuple[int, dict[str, str] | None, list[str]]]:
-    """Yield (first physical line, row or None if its cell count is wrong, header)."""
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header: list[str] = []
-    line = 1
-    for cells in reader:
-        if not header:
-            header = [name.strip().lower() for name in cells]
-            yield 1, None, header
-        elif any(cell.strip() for cell in cells):
-            yield (
-                line,
-                dict(zip(header, cells, strict=False)) if len(cells) == len(header) else None,
-                header,
-            )
-        line = reader.line_num + 1
-
-
 def import_accounts(ctx: Context, actor: User, body: bytes) -> dict[str, Any]:
     """Register every row of a CSV in one transaction, or none with every error by line."""
     actor.require("ermc")
-    text = _decode(body)
+    text = decode(body)
     errors: list[dict[str, Any]] = []
     users = active_users_by_email(ctx.db)
     taken = {
@@ -111,22 +74,9 @@ def import_accounts(ctx: Context, actor: User, body: bytes) -> dict[str, Any]:
     seen: dict[tuple[str, str], int] = {}
     rows: list[dict[str, Any]] = []
     header: list[str] = []
-    for line, row, header in _records(text):
+    for line, row, header in records(text):
         if line == 1:
-            missing = [name for name in REQUIRED if name not in header]
-            unknown = [name for name in header if name not in FIELDS]
-            for name in missing:
-                errors.append(
-                    {"line": 1, "field": name, "message": f"the header has no {name} column"}
-                )
-            for name in unknown:
-                errors.append(
-                    {
-                        "line": 1,
-                        "field": name,
-                        "message": f"{name!r} is not a column; columns: {', '.join(FIELDS)}",
-                    }
-                )
+            errors += header_errors(header, REQUIRED, FIELDS)
             if errors:
                 break
             continue
@@ -167,16 +117,7 @@ def import_accounts(ctx: Context, actor: User, body: bytes) -> dict[str, Any]:
         rows.append(clean)
     if not header:
         raise InvalidInput("the CSV is empty; the first line must name the columns", field="body")
-    if errors:
-        first = errors[0]
-        raise InvalidInput(
-            f"line {first['line']}, {first['field']}: {first['message']}"
-            + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else "")
-            + "; nothing was imported",
-            field="body",
-            errors=errors[:MAX_ERRORS_SHOWN],
-            error_count=len(errors),
-        )
+    refuse(errors)
     if not rows:
         raise InvalidInput("the CSV has a header but no rows", field="body")
     with ctx.change() as change:

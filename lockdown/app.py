@@ -11,12 +11,14 @@ from apiflask.exceptions import HTTPError
 from flask import Response, jsonify, request
 from werkzeug.datastructures import Headers
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 from lockdown import __version__, audit
-from lockdown.api import accounts, meta
+from lockdown.api import accounts, meta, posts
 from lockdown.api import audit as audit_views
 from lockdown.api.schemas import ERROR_SCHEMA
 from lockdown.api.state import AppState, close_request_context
+from lockdown.crypto import Vault
 from lockdown.db import connect
 from lockdown.errors import LockdownError
 from lockdown.migrations import migrate
@@ -39,7 +41,7 @@ STATUS_CODES = {
     423: "account_held",
     500: "internal_error",
 }
-CSV_BODY_PATHS = ("/api/v1/accounts/import",)
+CSV_BODY_PATHS = ("/api/v1/accounts/import", "/api/v1/posts/import")
 
 
 def create_app(config: Settings | None = None, *, clock: Clock | None = None) -> APIFlask:
@@ -56,16 +58,27 @@ def create_app(config: Settings | None = None, *, clock: Clock | None = None) ->
         SECRET_KEY=settings.secret_key,
         SECURITY_SCHEMES={"BearerAuth": {"type": "http", "scheme": "bearer"}},
     )
-    app.extensions["lockdown"] = AppState(settings, key, clock or utcnow)
+    app.extensions["lockdown"] = AppState(
+        settings, key, clock or utcnow, Vault(settings.vault_keys)
+    )
     with connect(settings.db_path, busy_timeout=settings.busy_timeout_seconds) as db:
         migrate(db)
+    app.url_map.converters["int"] = IdConverter
     app.teardown_appcontext(close_request_context)
     app.before_request(_refuse_wrong_media_type)
-    for blueprint in (meta.bp, accounts.bp, audit_views.bp):
+    app.before_request(_refuse_repeated_parameters)
+    for blueprint in (meta.bp, accounts.bp, posts.bp, audit_views.bp):
         app.register_blueprint(blueprint)
     _install_error_handlers(app)
     app.spec_processor(_finish_spec)
     return app
+
+
+class IdConverter(IntegerConverter):
+    """Ids in URLs: at most 18 digits, so every one fits SQLite's integers; a longer one
+    matches no route and is a plain 404 (a converter's max= check makes Werkzeug answer 405)."""
+
+    regex = r"\d{1,18}"
 
 
 def _install_error_handlers(app: APIFlask) -> None:
@@ -130,6 +143,19 @@ def _parses(data: bytes) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _refuse_repeated_parameters() -> tuple[Response, int] | None:
+    """Every query parameter takes one value: ``?central=true&central=false`` is ambiguous."""
+    for name, values in request.args.lists():
+        if len(values) > 1:
+            error = {
+                "code": "invalid_input",
+                "message": f"{name} is given {len(values)} times; give it once",
+                "field": name,
+            }
+            return jsonify({"error": error}), 400
+    return None
 
 
 def _refuse_wrong_media_type() -> tuple[Response, int] | None:

@@ -17,8 +17,19 @@ from lockdown.context import Context
 from lockdown.db import connect
 from lockdown.errors import LockdownError
 from lockdown.migrations import migrate
+from lockdown.post_csv import import_posts
+from lockdown.posts import STATES as POST_STATES
+from lockdown.posts import list_posts, mark_published, reschedule_post
 from lockdown.settings import Settings, SettingsError, demo_key_path
-from lockdown.users import ROLES, add_user, disable_user, issue_token, list_users
+from lockdown.users import (
+    ROLES,
+    User,
+    add_user,
+    disable_user,
+    issue_token,
+    list_users,
+    user_by_email,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -85,14 +96,20 @@ def init() -> None:
 @click.option(
     "--demo",
     is_flag=True,
-    help="Seed a demo register (first run), generate a demo secret key and print demo tokens.",
+    help="Seed a demo register (first run), generate demo keys and print demo tokens.",
+)
+@click.option(
+    "--no-scheduler",
+    is_flag=True,
+    help="Serve the API only; run exactly one `lockdown scheduler` elsewhere.",
 )
 @friendly_errors
-def serve(host: str, port: int, threads: int, demo: bool) -> None:
-    """Serve the API on waitress, a production WSGI server."""
+def serve(host: str, port: int, threads: int, demo: bool, no_scheduler: bool) -> None:
+    """Serve the API on waitress, a production WSGI server, with the scheduler inside."""
     import waitress
 
     from lockdown.app import create_app
+    from lockdown.scheduler import build_scheduler
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -105,7 +122,36 @@ def serve(host: str, port: int, threads: int, demo: bool) -> None:
         f"Lockdown {settings.db_path} on http://{host}:{port}/ (API document: /openapi.json)",
         err=True,
     )
-    waitress.serve(app, host=host, port=port, threads=threads)
+    if no_scheduler:
+        waitress.serve(app, host=host, port=port, threads=threads)
+        return
+    scheduler, dispatcher = build_scheduler(settings, blocking=False)
+    scheduler.start()
+    try:
+        waitress.serve(app, host=host, port=port, threads=threads)
+    finally:
+        scheduler.shutdown(wait=True)
+        dispatcher.close()
+
+
+@main.command()
+@friendly_errors
+def scheduler() -> None:
+    """Run the scheduler alone (dispatch ticks), for a deployment whose web runs --no-scheduler."""
+    from lockdown.scheduler import build_scheduler
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    settings = Settings.from_env()
+    blocking, dispatcher = build_scheduler(settings, blocking=True)
+    click.echo(f"Lockdown scheduler on {settings.db_path}, tick {settings.tick_seconds}s", err=True)
+    try:
+        blocking.start()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        dispatcher.close()
 
 
 @main.command()
@@ -211,3 +257,68 @@ def audit_head() -> None:
         seq, digest = audit.head(ctx.db)
     click.echo(f"{digest}")
     click.echo(f"(entry {seq})", err=True)
+
+
+@main.group()
+def posts() -> None:
+    """Scheduled posts."""
+
+
+def _acting_user(ctx: Context, email: str) -> User:
+    user = user_by_email(ctx.db, email)
+    if user.disabled_at:
+        raise click.ClickException(f"{email} is disabled")
+    return user
+
+
+@posts.command("list")
+@click.option("--state", type=click.Choice(POST_STATES), help="Only posts in this state.")
+@click.option("--account", "account_id", type=int, help="Only this account's posts.")
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 1000))
+@friendly_errors
+def posts_list(state: str | None, account_id: int | None, limit: int) -> None:
+    """List posts: id, state, account, time, and the last error if any."""
+    with open_context() as ctx:
+        listed = list_posts(ctx.db, state=state, account_id=account_id, limit=limit)
+    for post in listed["items"]:
+        error = f"\t{post['error']}" if post["error"] else ""
+        when = post["scheduled_at"]
+        click.echo(f"{post['id']}\t{post['state']}\taccount {post['account_id']}\t{when}{error}")
+
+
+@posts.command("import")
+@click.argument("file", type=click.File("rb"))
+@click.option("--as", "email", required=True, help="The uploader; a colleague approves the batch.")
+@friendly_errors
+def posts_import(file: Any, email: str) -> None:
+    """Import a CSV of posts as one batch awaiting review; prints the batch id."""
+    with open_context() as ctx:
+        result = import_posts(ctx, _acting_user(ctx, email), file.read())
+    click.echo(result["batch_id"])
+    click.echo(f"{result['created']} posts await review", err=True)
+
+
+@posts.command("mark-published")
+@click.argument("post_id", type=int)
+@click.option("--remote-id", required=True, help="The platform's id of the post.")
+@click.option("--as", "email", required=True, help="Who checked the platform.")
+@friendly_errors
+def posts_mark_published(post_id: int, remote_id: str, email: str) -> None:
+    """Record that a post whose fate was unknown did go out."""
+    with open_context() as ctx:
+        post = mark_published(ctx, _acting_user(ctx, email), post_id, {"remote_id": remote_id})
+    click.echo(f"post {post['id']} {post['state']} ({post['remote_id']})")
+
+
+@posts.command("reschedule")
+@click.argument("post_id", type=int)
+@click.option(
+    "--at", "when", required=True, help="ISO 8601 time with zone, e.g. 2026-12-01T09:00:00Z."
+)
+@click.option("--as", "email", required=True, help="Who decided.")
+@friendly_errors
+def posts_reschedule(post_id: int, when: str, email: str) -> None:
+    """Give a missed, failed or unknown post a new time."""
+    with open_context() as ctx:
+        post = reschedule_post(ctx, _acting_user(ctx, email), post_id, {"scheduled_at": when})
+    click.echo(f"post {post['id']} {post['state']} for {post['scheduled_at']}")

@@ -30,10 +30,11 @@ class Context:
     _open: Changes | None = field(default=None, init=False, repr=False)
 
     @contextmanager
-    def change(self) -> Iterator[Changes]:
+    def change(self, *, allow_empty: bool = False) -> Iterator[Changes]:
         """A write transaction whose audit entries commit with it, or nothing does.
 
         A change opened inside another joins it, so services compose into one transaction.
+        ``allow_empty`` is for sweeps that may find nothing to change (and then record nothing).
         """
         if self._open is not None:
             yield self._open
@@ -44,7 +45,7 @@ class Context:
                 yield changes
             finally:
                 self._open = None
-            if not changes.entries:
+            if not changes.entries and not allow_empty:
                 raise RuntimeError("a change must record at least one audit entry")
             audit.record_many(self.db, self.audit_key, changes.entries, changes.at)
 

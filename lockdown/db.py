@@ -18,6 +18,9 @@ def connect(path: Path | str, *, busy_timeout: float = 5.0) -> Database:
     db = Database(conn)
     db.execute("PRAGMA foreign_keys = ON")
     db.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+    # In WAL mode NORMAL is still safe against corruption; a power cut may lose the last
+    # commits, which exactly-once tolerates (a lost "published" leaves the post unknown).
+    db.execute("PRAGMA synchronous = NORMAL")
     return db
 
 

@@ -90,6 +90,78 @@ def m003_audit_log(db: Database) -> None:
     )
 
 
+@migrations()
+def m004_posts(db: Database) -> None:
+    """Scheduled posts. ``due_at`` is when the dispatcher next tries: the scheduled time, or a
+    retry's backoff. ``claimed_by`` names the dispatcher that set ``publishing``."""
+    db.executescript(
+        """
+        CREATE TABLE posts (
+            id INTEGER PRIMARY KEY,
+            account_id INTEGER NOT NULL REFERENCES accounts(id),
+            body TEXT NOT NULL,
+            scheduled_at TEXT NOT NULL,
+            due_at TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('pending_review', 'scheduled', 'publishing',
+                'published', 'failed', 'cancelled', 'needs_review', 'unknown')),
+            author_id INTEGER NOT NULL REFERENCES users(id),
+            approved_by INTEGER REFERENCES users(id),
+            approved_at TEXT,
+            batch_id TEXT,
+            idempotency_key TEXT NOT NULL UNIQUE,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            claimed_by TEXT,
+            dispatched_at TEXT,
+            published_at TEXT,
+            remote_id TEXT,
+            error TEXT,
+            progress TEXT NOT NULL DEFAULT '{}',
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX posts_due ON posts(due_at, id) WHERE state = 'scheduled';
+        CREATE INDEX posts_publishing ON posts(claimed_by) WHERE state = 'publishing';
+        CREATE INDEX posts_account ON posts(account_id, id);
+        CREATE INDEX posts_state ON posts(state, id);
+        CREATE INDEX posts_batch ON posts(batch_id) WHERE batch_id IS NOT NULL;
+        """
+    )
+
+
+@migrations()
+def m005_dispatchers(db: Database) -> None:
+    """Running dispatchers and their heartbeats: a claim whose dispatcher stopped beating is
+    from a crashed process, and its posts become ``unknown``."""
+    db.executescript(
+        """
+        CREATE TABLE dispatchers (
+            id TEXT PRIMARY KEY,
+            host TEXT NOT NULL,
+            pid INTEGER NOT NULL,
+            started_at TEXT NOT NULL,
+            last_tick_at TEXT,
+            heartbeat_at TEXT NOT NULL
+        );
+        """
+    )
+
+
+@migrations()
+def m006_connector_secrets(db: Database) -> None:
+    """Connector tokens, encrypted (lockdown.crypto); the key never sits in the database."""
+    db.executescript(
+        """
+        CREATE TABLE connector_secrets (
+            account_id INTEGER NOT NULL REFERENCES accounts(id),
+            name TEXT NOT NULL,
+            ciphertext TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (account_id, name)
+        ) WITHOUT ROWID;
+        """
+    )
+
+
 def migrate(db: Database) -> list[str]:
     """Turn on WAL and apply pending migrations; return the names applied."""
     if db.conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal" and db.memory is False:

@@ -36,6 +36,7 @@ class Settings:
     smtp_url: str | None = None
     mail_from: str = "lockdown@localhost"
     busy_timeout_seconds: float = 5.0
+    late_grace_seconds: float = 900.0
     demo: bool = False
 
     @property
@@ -65,10 +66,11 @@ class Settings:
             office_hours=_office_hours(env),
             timezone=_timezone(env),
             secret_key=_secret_key(env, db_path if demo else None),
-            vault_keys=_vault_keys(env),
+            vault_keys=_vault_keys(env) or (_demo_vault_key(db_path) if demo else ()),
             smtp_url=_smtp_url(env),
             mail_from=env.get("LOCKDOWN_MAIL_FROM") or "lockdown@localhost",
             busy_timeout_seconds=_positive_float(env, "LOCKDOWN_BUSY_TIMEOUT", 5.0),
+            late_grace_seconds=_positive_float(env, "LOCKDOWN_LATE_GRACE", 900.0),
             demo=demo,
         )
 
@@ -134,15 +136,31 @@ def demo_key_path(db_path: Path) -> Path:
     return db_path.parent / "demo-secret.key"
 
 
-def _demo_secret_key(db_path: Path) -> bytes:
-    """A demo installation's key: generated once, readable by its owner only."""
-    path = demo_key_path(db_path)
+def _owner_only_file(path: Path, content: str) -> str:
+    """Create ``path`` readable by its owner only, once; return what it holds."""
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_hex(32) + "\n")
-    return path.read_text(encoding="utf-8").strip().encode()
+            handle.write(content + "\n")
+    return path.read_text(encoding="utf-8").strip()
+
+
+def _demo_secret_key(db_path: Path) -> bytes:
+    """A demo installation's secret key: generated once, readable by its owner only."""
+    return _owner_only_file(demo_key_path(db_path), secrets.token_hex(32)).encode()
+
+
+def demo_vault_key_path(db_path: Path) -> Path:
+    """Where ``--demo`` keeps the vault key it generated, beside the database."""
+    return db_path.parent / "demo-vault.key"
+
+
+def _demo_vault_key(db_path: Path) -> tuple[bytes, ...]:
+    text = _owner_only_file(
+        demo_vault_key_path(db_path), base64.b64encode(secrets.token_bytes(32)).decode()
+    )
+    return (base64.b64decode(text),)
 
 
 def _vault_keys(env: Mapping[str, str]) -> tuple[bytes, ...]:

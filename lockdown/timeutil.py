@@ -20,7 +20,10 @@ def to_iso(moment: datetime) -> str:
 
 def parse_iso(text: str) -> datetime:
     """Read an ISO 8601 time that states its zone; raise ValueError otherwise."""
-    moment = datetime.fromisoformat(text.strip().replace("z", "Z"))
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("z", "Z"))
+    except ValueError:
+        raise ValueError(f"{text!r} is not an ISO 8601 time such as 2026-12-01T09:00:00Z") from None
     if moment.tzinfo is None:
         raise ValueError(f"{text!r} has no time zone; add 'Z' or an offset such as '+01:00'")
     return moment.astimezone(UTC)

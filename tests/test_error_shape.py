@@ -55,7 +55,7 @@ def test_every_route_answers_unsupported_methods_with_the_error_shape(
     for rule in app.url_map.iter_rules():
         if rule.endpoint == "static":
             continue
-        url = re.sub(r"<int[^>]*:account_id>", "1", rule.rule).replace("<path:filename>", "x")
+        url = re.sub(r"<int[^>]*:\w+>", "1", rule.rule).replace("<path:filename>", "x")
         for method in {"GET", "POST", "PUT", "PATCH", "DELETE"} - set(rule.methods or ()):
             response = client.open(url, method=method, headers=ermc.headers)
             if response.status_code == 405:
@@ -146,3 +146,8 @@ def test_healthz_needs_no_token(client: FlaskClient) -> None:
     assert body["ok"] is True
     assert body["database"] == "ok"
     assert "last_tick" in body["scheduler"]
+
+
+def test_a_repeated_query_parameter_is_400_naming_it(client: FlaskClient, ermc: Login) -> None:
+    response = client.get("/api/v1/accounts?central=true&central=false", headers=ermc.headers)
+    assert assert_error_shape(response, 400, "invalid_input")["field"] == "central"

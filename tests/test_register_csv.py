@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from lockdown.account_csv import neutralise
+from lockdown.csv_io import neutralise
 from tests.conftest import Login, count_rows
 
 HEADER = (

@@ -8,10 +8,11 @@ loader touches ``Item._nodeid``, which pytest 9 no longer has.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, reject, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
@@ -25,9 +26,42 @@ EXAMPLES = {GenerationMode.POSITIVE: 40, GenerationMode.NEGATIVE: 25}
 EXCLUDED = [schemathesis.checks.positive_data_acceptance]
 
 
+def lost_in_serialisation(case: Any, operation: Any, response: Any) -> bool:
+    """A negative case whose violation was an extra query parameter that the client dropped
+    (a null value) sends a clean request, which the API rightly accepts: skip only that."""
+    if response.request.method != "GET" or response.status_code >= 400:
+        return False
+    sent = [
+        name for name, _ in parse_qsl(urlsplit(response.request.url).query, keep_blank_values=True)
+    ]
+    dropped = set(case.query or {}) - set(sent)
+    known = {parameter.name for parameter in operation.query}
+    return bool(dropped) and set(sent) <= known and len(sent) == len(set(sent))
+
+
 def operations(app: Any) -> list[Any]:
     schema = schemathesis.openapi.from_wsgi("/openapi.json", app)
     return [result.ok() for result in schema.get_all_operations()]
+
+
+def fuzz(operation: Any, mode: GenerationMode, callers: list[Login]) -> Any:
+    """A hypothesis test that sends the operation's generated cases as every caller."""
+
+    @given(case=operation.as_strategy(generation_mode=mode))
+    @settings(
+        max_examples=EXAMPLES[mode],
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        database=None,
+    )
+    def run(case: schemathesis.Case) -> None:
+        for login in callers:
+            response = case.call(headers=login.headers)
+            if mode is GenerationMode.NEGATIVE and lost_in_serialisation(case, operation, response):
+                reject()
+            case.validate_response(response, excluded_checks=EXCLUDED, headers=login.headers)
+
+    return run
 
 
 @pytest.mark.parametrize("mode", list(EXAMPLES), ids=lambda m: m.value)
@@ -42,18 +76,7 @@ def test_every_operation_holds_its_document_for_every_role(
     assert len(found) >= 9, [op.label for op in found]
     exercised: list[str] = []
     for operation in found:
-
-        @given(case=operation.as_strategy(generation_mode=mode))
-        @settings(
-            max_examples=EXAMPLES[mode],
-            deadline=None,
-            suppress_health_check=list(HealthCheck),
-            database=None,
-        )
-        def run(case: schemathesis.Case) -> None:
-            for login in callers:
-                case.call_and_validate(headers=login.headers, excluded_checks=EXCLUDED)
-
+        run = fuzz(operation, mode, callers)
         try:
             run()
         except Unsatisfiable:

@@ -8,7 +8,7 @@ from apiflask import APIBlueprint
 from flask import Response, request, stream_with_context
 from marshmallow import RAISE
 
-from lockdown import account_csv, accounts
+from lockdown import account_csv, accounts, connector_secrets
 from lockdown.api.auth import auth
 from lockdown.api.schemas import (
     AccountIn,
@@ -17,11 +17,12 @@ from lockdown.api.schemas import (
     AccountPatch,
     AccountQuery,
     ImportResult,
+    SecretsIn,
+    SecretStatus,
 )
-from lockdown.api.state import current_user, request_context
+from lockdown.api.state import app_state, current_user, request_context
 
-# SQLite integers stop at 2**63 - 1; a larger id in a URL is simply not found.
-ACCOUNT = f"/<int(max={2**63 - 1}):account_id>"
+ACCOUNT = "/<int:account_id>"
 bp = APIBlueprint("accounts", __name__, url_prefix="/api/v1/accounts", tag="Register")
 
 
@@ -80,6 +81,27 @@ def archive_account(account_id: int) -> dict[str, Any]:
 def import_accounts() -> dict[str, Any]:
     """Register every row of a CSV body (text/csv) or none (ermc); errors name line and field."""
     return account_csv.import_accounts(request_context(), current_user(), request.get_data())
+
+
+@bp.get(f"{ACCOUNT}/connector-secrets")
+@bp.auth_required(auth)
+@bp.output(SecretStatus)
+@bp.doc(responses=[401, 404])
+def connector_secret_status(account_id: int) -> dict[str, Any]:
+    """Which secrets the account's connector needs and which are set (never their values)."""
+    return connector_secrets.secret_status(request_context().db, account_id)
+
+
+@bp.put(f"{ACCOUNT}/connector-secrets")
+@bp.auth_required(auth)
+@bp.input(SecretsIn, arg_name="body")
+@bp.output(SecretStatus)
+@bp.doc(responses=[400, 401, 403, 404, 409])
+def set_connector_secrets(account_id: int, body: dict[str, Any]) -> dict[str, Any]:
+    """Store connector tokens, encrypted (the account's manager or ermc)."""
+    ctx = request_context()
+    connector_secrets.store_secrets(ctx, app_state().vault, current_user(), account_id, body)
+    return connector_secrets.secret_status(ctx.db, account_id)
 
 
 CSV_RESPONSES: Any = {

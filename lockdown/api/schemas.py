@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from apiflask import Schema, fields, validators
-from marshmallow import RAISE, ValidationError
+from marshmallow import INCLUDE, RAISE, ValidationError
 
 from lockdown.accounts import PLATFORMS
 from lockdown.pagination import CURSOR_PATTERN, MAX_LIMIT
+from lockdown.posts import STATES as POST_STATES
 
 ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -196,3 +197,79 @@ class HealthOut(Schema):
     ok = fields.Boolean(required=True)
     database = fields.String(required=True)
     scheduler = fields.Dict(required=True)
+
+
+class PostIn(Schema):
+    account_id = fields.Integer(required=True, validate=validators.Range(min=1, max=2**63 - 1))
+    body = fields.String(required=True, validate=validators.Length(max=100_000))
+    scheduled_at = fields.String(
+        required=True,
+        validate=validators.Length(max=64),
+        metadata={"example": "2026-12-01T09:00:00Z"},
+    )
+
+
+class PostPatch(Schema):
+    body = fields.String(validate=validators.Length(max=100_000))
+    scheduled_at = fields.String(validate=validators.Length(max=64))
+
+
+class RescheduleIn(Schema):
+    scheduled_at = fields.String(required=True, validate=validators.Length(max=64))
+
+
+class MarkPublishedIn(Schema):
+    remote_id = fields.String(required=True, validate=validators.Length(min=1, max=500))
+
+
+class PostOut(Schema):
+    id = fields.Integer(required=True)
+    account_id = fields.Integer(required=True)
+    body = fields.String(required=True)
+    state = fields.String(required=True)
+    scheduled_at = fields.String(required=True)
+    due_at = fields.String(required=True, metadata={"description": "when the next attempt is due"})
+    author = fields.String(required=True)
+    approved_by = fields.String(allow_none=True, required=True)
+    approved_at = fields.String(allow_none=True, required=True)
+    batch_id = fields.String(allow_none=True, required=True)
+    attempts = fields.Integer(required=True)
+    dispatched_at = fields.String(allow_none=True, required=True)
+    published_at = fields.String(allow_none=True, required=True)
+    remote_id = fields.String(allow_none=True, required=True)
+    error = fields.String(allow_none=True, required=True)
+    created_at = fields.String(required=True)
+    updated_at = fields.String(required=True)
+
+
+class PostItem(PostOut):
+    """PostOut under its own name for list items (see AccountItem)."""
+
+
+class PostPage(Schema):
+    items = fields.List(fields.Nested(PostItem), required=True)
+    next = fields.String(allow_none=True, required=True)
+
+
+class PostQuery(PageQuery):
+    account_id = fields.Integer(load_default=None, validate=validators.Range(min=1, max=2**63 - 1))
+    state = fields.String(load_default=None, validate=validators.OneOf(POST_STATES))
+    batch_id = fields.String(load_default=None, validate=validators.Regexp(r"^[0-9a-f]{32}$"))
+
+
+class BatchOut(Schema):
+    batch_id = fields.String(required=True)
+    created = fields.Integer()
+    approved = fields.Integer()
+
+
+class SecretsIn(Schema):
+    """Secret name to value, e.g. {"access_token": "..."}; names depend on the connector."""
+
+    class Meta:
+        unknown = INCLUDE
+
+
+class SecretStatus(Schema):
+    kind = fields.String(required=True)
+    secrets = fields.List(fields.Dict(), required=True)

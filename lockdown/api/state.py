@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from flask import current_app, g
 
 from lockdown.context import Context
+from lockdown.crypto import Vault
 from lockdown.db import connect
 from lockdown.settings import Settings
 from lockdown.timeutil import Clock
@@ -20,6 +21,7 @@ class AppState:
     settings: Settings
     audit_key: bytes
     clock: Clock
+    vault: Vault
 
 
 def app_state() -> AppState:

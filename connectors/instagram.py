@@ -1,0 +1,89 @@
+"""Instagram (professional account, through the Graph API's content publishing), two steps:
+``POST https://graph.facebook.com/v21.0/{ig_user_id}/media`` with ``image_url`` and
+``caption`` makes a media container; ``POST .../{ig_user_id}/media_publish`` with
+``creation_id`` publishes it and returns the media id.
+
+Settings: ``ig_user_id`` (the Instagram professional account's id) and ``image_url`` (a public
+JPEG or PNG every post carries: Instagram will not publish text alone). Secrets:
+``access_token`` (with ``instagram_content_publish``), sent as ``Authorization: Bearer``.
+
+Resumable: when the publish step fails the error carries ``progress={"container_id": ...}``,
+and a retry with that progress only publishes the container. Instagram's API cannot delete
+published media, so ``delete`` always fails permanently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from connectors.base import Connector, ConnectorError, OutgoingPost, Published, Setting
+from connectors.facebook import GRAPH, FacebookConnector
+from connectors.http import new_session
+
+# "The media you are trying to access has expired": the container must be made again.
+CONTAINER_EXPIRED = 2207020
+
+
+class InstagramConnector(Connector):
+    kind = "instagram"
+    settings = (Setting("ig_user_id"), Setting("image_url", url=True))
+    secrets = ("access_token",)
+
+    def __init__(self, settings: Mapping[str, Any], secrets: Mapping[str, str]) -> None:
+        super().__init__(settings, secrets)
+        for setting in self.settings:
+            if setting.required and not self.config.get(setting.name):
+                raise ConnectorError(
+                    f"{self.kind} needs the setting {setting.name}", permanent=True
+                )
+        self.session = new_session()
+        self.base = f"{GRAPH}/{self.config['ig_user_id']}"
+
+    def publish(self, post: OutgoingPost) -> Published:
+        container = post.progress.get("container_id") or self._create_container(post)
+        try:
+            # No idempotency key here: a lost answer may mean published media.
+            body = FacebookConnector.graph(
+                self.session,
+                "POST",
+                f"{self.base}/media_publish",
+                token=self.secret["access_token"],
+                data={"creation_id": container},
+            )
+        except ConnectorError as exc:
+            # An expired container is forgotten (made again next time); any other is kept.
+            # FacebookConnector.graph_error names the Graph error's subcode in the message.
+            keep = "" if f"subcode {CONTAINER_EXPIRED}" in exc.message else container
+            raise ConnectorError(
+                exc.message,
+                permanent=exc.permanent,
+                ambiguous=exc.ambiguous,
+                retry_after=exc.retry_after,
+                status=exc.status,
+                progress={"container_id": keep},
+            ) from exc
+        media_id = body.get("id")
+        return Published(remote_id=str(media_id) if media_id else None)
+
+    def delete(self, remote_id: str) -> None:
+        raise ConnectorError(
+            f"Instagram's API cannot delete published media ({remote_id}); "
+            "delete it in the Instagram app",
+            permanent=True,
+        )
+
+    def _create_container(self, post: OutgoingPost) -> str:
+        # A container is not a post: if its answer is lost, making another is harmless.
+        body = FacebookConnector.graph(
+            self.session,
+            "POST",
+            f"{self.base}/media",
+            token=self.secret["access_token"],
+            idempotent=True,
+            data={"image_url": self.config["image_url"], "caption": post.body},
+        )
+        container = body.get("id")
+        if not container:
+            raise ConnectorError("Instagram made a media container but gave no id", permanent=False)
+        return str(container)

@@ -1,0 +1,126 @@
+"""Mastodon: ``POST {base_url}/api/v1/statuses`` with ``status`` and ``visibility: public``
+publishes; ``DELETE {base_url}/api/v1/statuses/{id}`` deletes. Native schedules, for the
+scheduler: ``GET /api/v1/scheduled_statuses`` lists them, ``PUT`` and ``DELETE``
+``/api/v1/scheduled_statuses/{id}`` move and cancel one.
+
+Settings: ``base_url`` (the instance, e.g. ``https://mastodon.social``). Secrets:
+``access_token`` (an application token with ``write:statuses`` and ``read:statuses``).
+
+Every publish carries ``Idempotency-Key`` (the post's own key, the same on every attempt);
+Mastodon de-duplicates on it, so a request that got no answer is safe to send again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import requests
+
+from connectors.base import Connector, ConnectorError, OutgoingPost, Published, Setting
+from connectors.http import check_response, network_error, new_session
+
+MAX_PAGES = 50  # 40 scheduled statuses a page
+
+
+class MastodonConnector(Connector):
+    kind = "mastodon"
+    settings = (Setting("base_url", url=True),)
+    secrets = ("access_token",)
+
+    def __init__(self, settings: Mapping[str, Any], secrets: Mapping[str, str]) -> None:
+        super().__init__(settings, secrets)
+        for setting in self.settings:
+            if setting.required and not self.config.get(setting.name):
+                raise ConnectorError(
+                    f"{self.kind} needs the setting {setting.name}", permanent=True
+                )
+        self.session = new_session()
+        self.base = str(self.config["base_url"]).rstrip("/")
+        self.headers = {"Authorization": f"Bearer {self.secret['access_token']}"}
+
+    def publish(self, post: OutgoingPost) -> Published:
+        response = self._send(
+            "POST",
+            "/api/v1/statuses",
+            idempotent=True,
+            json={"status": post.body, "visibility": "public"},
+            headers={**self.headers, "Idempotency-Key": post.idempotency_key},
+        )
+        status = self._json(response)
+        if not isinstance(status, dict) or status.get("id") is None:
+            return Published(remote_id=None)
+        return Published(remote_id=str(status["id"]), url=status.get("url"))
+
+    def delete(self, remote_id: str) -> None:
+        self._send("DELETE", f"/api/v1/statuses/{remote_id}", headers=self.headers, idempotent=True)
+
+    def list_scheduled(self) -> list[dict[str, Any]]:
+        """Every scheduled status, following the ``Link: rel="next"`` pages on this instance."""
+        found: list[dict[str, Any]] = []
+        url: str | None = f"{self.base}/api/v1/scheduled_statuses?limit=40"
+        for _ in range(MAX_PAGES):
+            if url is None or not url.startswith(f"{self.base}/"):
+                break  # never send the token to another host
+            response = self._send("GET", url, headers=self.headers, idempotent=True)
+            page = self._json(response)
+            if not isinstance(page, list):
+                raise ConnectorError(
+                    "Mastodon's scheduled statuses were not a list", permanent=False
+                )
+            found.extend(item for item in page if isinstance(item, dict))
+            url = response.links.get("next", {}).get("url") if page else None
+        return found
+
+    def reschedule(self, scheduled_id: str, scheduled_at: str) -> None:
+        """Move a scheduled status (Mastodon wants it at least 5 minutes ahead)."""
+        self._send(
+            "PUT",
+            f"/api/v1/scheduled_statuses/{scheduled_id}",
+            headers=self.headers,
+            json={"scheduled_at": scheduled_at},
+            idempotent=True,
+        )
+
+    def cancel_scheduled(self, scheduled_id: str) -> None:
+        self._send(
+            "DELETE",
+            f"/api/v1/scheduled_statuses/{scheduled_id}",
+            headers=self.headers,
+            idempotent=True,
+        )
+
+    def _send(
+        self, method: str, path: str, *, idempotent: bool, **kwargs: Any
+    ) -> requests.Response:
+        url = path if path.startswith("http") else f"{self.base}{path}"
+        try:
+            response = self.session.request(method, url, **kwargs)
+        except requests.RequestException as exc:
+            raise network_error(exc, idempotent=idempotent) from exc
+        try:
+            return check_response(response)
+        except ConnectorError as exc:
+            if exc.status == 429 and exc.retry_after is None:
+                exc.retry_after = self._reset_in(response)
+            raise
+
+    @staticmethod
+    def _reset_in(response: requests.Response) -> float | None:
+        """Mastodon's 429 gives ``X-RateLimit-Reset`` as an ISO 8601 time, not seconds."""
+        try:
+            reset = datetime.fromisoformat(
+                response.headers["X-RateLimit-Reset"].replace("Z", "+00:00")
+            )
+        except (KeyError, ValueError):
+            return None
+        return max(0.0, reset.timestamp() - time.time())
+
+    @staticmethod
+    def _json(response: requests.Response) -> Any:
+        try:
+            return response.json()
+        except ValueError:
+            return None

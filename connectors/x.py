@@ -1,0 +1,88 @@
+"""X (formerly Twitter), API v2 through tweepy's ``Client`` with OAuth 1.0a user context:
+``POST /2/tweets`` (``create_tweet``) publishes, ``DELETE /2/tweets/{id}`` (``delete_tweet``)
+deletes. tweepy calls the host ``https://api.twitter.com``.
+
+Settings: none. Secrets: ``consumer_key`` and ``consumer_secret`` (the app's API key and
+secret), ``access_token`` and ``access_token_secret`` (the account's, read and write).
+
+tweepy sends without a timeout, so the timeout adapter is mounted on tweepy's own session; it
+never sleeps on a rate limit here (``wait_on_rate_limit=False``): a 429 is a transient error
+whose ``retry_after`` comes from ``x-rate-limit-reset``. X has no idempotency key, so a request
+that was sent but got no answer is ambiguous.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import requests
+import tweepy
+
+from connectors.base import Connector, ConnectorError, OutgoingPost, Published
+from connectors.http import TRANSIENT_4XX, network_error, new_session, retry_after_seconds
+
+
+class XConnector(Connector):
+    kind = "x"
+    secrets = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
+
+    def __init__(self, settings: Mapping[str, Any], secrets: Mapping[str, str]) -> None:
+        super().__init__(settings, secrets)
+        self.client = tweepy.Client(
+            consumer_key=self.secret["consumer_key"],
+            consumer_secret=self.secret["consumer_secret"],
+            access_token=self.secret["access_token"],
+            access_token_secret=self.secret["access_token_secret"],
+            wait_on_rate_limit=False,
+        )
+        # tweepy sends without a timeout: mount the timeout adapter on tweepy's own session.
+        self.session = new_session(self.client.session)
+
+    def publish(self, post: OutgoingPost) -> Published:
+        response = self._call(
+            lambda: self.client.create_tweet(text=post.body, user_auth=True), idempotent=False
+        )
+        tweet_id = (response.data or {}).get("id")
+        if tweet_id is None:
+            return Published(remote_id=None)
+        return Published(remote_id=str(tweet_id), url=f"https://x.com/i/web/status/{tweet_id}")
+
+    def delete(self, remote_id: str) -> None:
+        # Deleting twice deletes nothing more, so a lost answer is safe to try again.
+        response = self._call(
+            lambda: self.client.delete_tweet(remote_id, user_auth=True), idempotent=True
+        )
+        if not (response.data or {}).get("deleted"):
+            raise ConnectorError(f"X did not say post {remote_id} was deleted", permanent=True)
+
+    @staticmethod
+    def _call(request: Callable[[], Any], *, idempotent: bool) -> Any:
+        """Run one tweepy call, every failure turned into ConnectorError."""
+        try:
+            return request()
+        except tweepy.HTTPException as exc:
+            raise XConnector._http_error(exc) from exc
+        except requests.JSONDecodeError as exc:
+            # tweepy reads the body only after a 2xx: X took the request, its answer is garbled.
+            raise ConnectorError(
+                f"X accepted the request but its answer could not be read: {exc}",
+                permanent=False,
+                ambiguous=not idempotent,
+            ) from exc
+        except requests.RequestException as exc:
+            raise network_error(exc, idempotent=idempotent) from exc
+
+    @staticmethod
+    def _http_error(exc: Any) -> ConnectorError:
+        status: int = exc.response.status_code
+        said = "; ".join(str(message) for message in exc.api_messages) or str(exc)
+        transient = isinstance(exc, tweepy.TooManyRequests | tweepy.TwitterServerError) or (
+            status in TRANSIENT_4XX or status >= 500
+        )
+        return ConnectorError(
+            f"HTTP {status}: {said}",
+            permanent=not transient,
+            status=status,
+            retry_after=retry_after_seconds(exc.response) if transient else None,
+        )

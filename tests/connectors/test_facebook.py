@@ -1,0 +1,206 @@
+"""The Facebook Page connector against a fake Graph API."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs
+
+import pytest
+import requests
+import responses
+
+from connectors.base import ConnectorError, OutgoingPost
+from connectors.facebook import FacebookConnector
+
+FEED = "https://graph.facebook.com/v21.0/1234567890/feed"
+POST_ID = "1234567890_987654321"
+
+
+def graph_error(message: str, code: int, **extra: object) -> dict[str, object]:
+    return {"error": {"message": message, "type": "OAuthException", "code": code, **extra}}
+
+
+@pytest.fixture
+def facebook() -> FacebookConnector:
+    return FacebookConnector({"page_id": "1234567890"}, {"page_access_token": "page-tok"})
+
+
+def test_facebook_publishes_the_message_to_the_page_feed(
+    fake: responses.RequestsMock, facebook: FacebookConnector, post: OutgoingPost
+) -> None:
+    fake.post(FEED, json={"id": POST_ID})
+
+    published = facebook.publish(post)
+
+    assert published.remote_id == POST_ID
+    assert published.url == f"https://www.facebook.com/{POST_ID}"
+    (call,) = fake.calls
+    assert parse_qs(call.request.body) == {"message": [post.body]}
+    assert call.request.headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert call.request.headers["Authorization"] == "Bearer page-tok"
+    assert "page-tok" not in call.request.url
+
+
+def test_facebook_deletes_the_post(
+    fake: responses.RequestsMock, facebook: FacebookConnector
+) -> None:
+    fake.delete(f"https://graph.facebook.com/v21.0/{POST_ID}", json={"success": True})
+
+    facebook.delete(POST_ID)
+
+    assert fake.calls[0].request.headers["Authorization"] == "Bearer page-tok"
+
+
+def test_facebook_a_delete_graph_does_not_confirm_is_permanent(
+    fake: responses.RequestsMock, facebook: FacebookConnector
+) -> None:
+    fake.delete(f"https://graph.facebook.com/v21.0/{POST_ID}", json={"success": False})
+
+    with pytest.raises(ConnectorError) as caught:
+        facebook.delete(POST_ID)
+
+    assert caught.value.permanent
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "message"),
+    [
+        (400, 100, "(#100) Invalid parameter"),
+        (401, 190, "Error validating access token: Session has expired"),
+        (403, 200, "(#200) Requires pages_manage_posts permission"),
+        (400, 506, "Duplicate status message"),
+    ],
+)
+def test_facebook_client_errors_are_permanent_with_graphs_message(
+    fake: responses.RequestsMock,
+    facebook: FacebookConnector,
+    post: OutgoingPost,
+    status: int,
+    code: int,
+    message: str,
+) -> None:
+    fake.post(FEED, status=status, json=graph_error(message, code))
+
+    with pytest.raises(ConnectorError) as caught:
+        facebook.publish(post)
+
+    error = caught.value
+    assert (error.permanent, error.ambiguous, error.status) == (True, False, status)
+    assert message in error.message
+    assert f"code {code}" in error.message
+
+
+@pytest.mark.parametrize(
+    ("code", "message", "extra"),
+    [
+        (4, "(#4) Application request limit reached", {}),
+        (17, "(#17) User request limit reached", {}),
+        (32, "(#32) Page request limit reached", {}),
+        (613, "(#613) Calls to this api have exceeded the rate limit.", {}),
+        (999, "An unexpected error has occurred.", {"is_transient": True}),
+    ],
+)
+def test_facebook_rate_limits_sent_as_400_are_transient(
+    fake: responses.RequestsMock,
+    facebook: FacebookConnector,
+    post: OutgoingPost,
+    code: int,
+    message: str,
+    extra: dict[str, object],
+) -> None:
+    fake.post(FEED, status=400, json=graph_error(message, code, **extra))
+
+    with pytest.raises(ConnectorError) as caught:
+        facebook.publish(post)
+
+    error = caught.value
+    assert (error.permanent, error.ambiguous, error.status) == (False, False, 400)
+    assert message in error.message
+
+
+def test_facebook_429_is_transient_with_retry_after(
+    fake: responses.RequestsMock, facebook: FacebookConnector, post: OutgoingPost
+) -> None:
+    fake.post(
+        FEED, status=429, json=graph_error("Too many calls", 4), headers={"Retry-After": "120"}
+    )
+
+    with pytest.raises(ConnectorError) as caught:
+        facebook.publish(post)
+
+    error = caught.value
+    assert (error.permanent, error.status, error.retry_after) == (False, 429, 120)
+    assert "Too many calls" in error.message
+
+
+@pytest.mark.parametrize("status", [500, 503])
+def test_facebook_server_errors_are_transient(
+    fake: responses.RequestsMock, facebook: FacebookConnector, post: OutgoingPost, status: int
+) -> None:
+    fake.post(FEED, status=status, json=graph_error("Service temporarily unavailable", 2))
+
+    with pytest.raises(ConnectorError) as caught:
+        facebook.publish(post)
+
+    error = caught.value
+    assert (error.permanent, error.ambiguous, error.status) == (False, False, status)
+    assert "Service temporarily unavailable" in error.message
+
+
+def test_facebook_a_server_error_without_json_is_transient(
+    fake: responses.RequestsMock, facebook: FacebookConnector, post: OutgoingPost
+) -> None:
+    fake.post(FEED, status=502, body="<html>Bad Gateway</html>")
+
+    with pytest.raises(ConnectorError) as caught:
+        facebook.publish(post)
+
+    assert (caught.value.permanent, caught.value.status) == (False, 502)
+
+
+def test_facebook_a_failure_to_connect_is_transient(
+    fake: responses.RequestsMock,
+    facebook: FacebookConnector,
+    post: OutgoingPost,
+    never_sent: Exception,
+) -> None:
+    fake.post(FEED, body=never_sent)
+
+    with pytest.raises(ConnectorError) as caught:
+        facebook.publish(post)
+
+    assert (caught.value.permanent, caught.value.ambiguous) == (False, False)
+
+
+def test_facebook_a_publish_that_got_no_answer_is_ambiguous(
+    fake: responses.RequestsMock,
+    facebook: FacebookConnector,
+    post: OutgoingPost,
+    unanswered: Exception,
+) -> None:
+    fake.post(FEED, body=unanswered)
+
+    with pytest.raises(ConnectorError) as caught:
+        facebook.publish(post)
+
+    assert (caught.value.permanent, caught.value.ambiguous) == (False, True)
+
+
+def test_facebook_a_delete_that_got_no_answer_is_safe_to_retry(
+    fake: responses.RequestsMock, facebook: FacebookConnector
+) -> None:
+    fake.delete(
+        f"https://graph.facebook.com/v21.0/{POST_ID}", body=requests.ReadTimeout("read timed out")
+    )
+
+    with pytest.raises(ConnectorError) as caught:
+        facebook.delete(POST_ID)
+
+    assert (caught.value.permanent, caught.value.ambiguous) == (False, False)
+
+
+def test_facebook_needs_its_page_id() -> None:
+    with pytest.raises(ConnectorError) as caught:
+        FacebookConnector({}, {"page_access_token": "page-tok"})
+
+    assert caught.value.permanent
+    assert "page_id" in caught.value.message

@@ -1,0 +1,222 @@
+"""The Instagram connector against a fake Graph API: two steps, resumable between them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from urllib.parse import parse_qs
+
+import pytest
+import requests
+import responses
+
+from connectors.base import ConnectorError, OutgoingPost
+from connectors.instagram import InstagramConnector
+
+USER = "https://graph.facebook.com/v21.0/17841400000000000"
+IMAGE = "https://www.liverpool.ac.uk/media/open-day.jpg"
+
+
+def graph_error(message: str, code: int, subcode: int | None = None) -> dict[str, object]:
+    error: dict[str, object] = {"message": message, "type": "OAuthException", "code": code}
+    if subcode:
+        error["error_subcode"] = subcode
+    return {"error": error}
+
+
+@pytest.fixture
+def instagram() -> InstagramConnector:
+    settings = {"ig_user_id": "17841400000000000", "image_url": IMAGE}
+    return InstagramConnector(settings, {"access_token": "ig-tok"})
+
+
+def test_instagram_makes_a_container_then_publishes_it(
+    fake: responses.RequestsMock, instagram: InstagramConnector, post: OutgoingPost
+) -> None:
+    fake.post(f"{USER}/media", json={"id": "c-1"})
+    fake.post(f"{USER}/media_publish", json={"id": "m-9"})
+
+    published = instagram.publish(post)
+
+    assert published.remote_id == "m-9"
+    container, publish = fake.calls
+    assert parse_qs(container.request.body) == {"image_url": [IMAGE], "caption": [post.body]}
+    assert parse_qs(publish.request.body) == {"creation_id": ["c-1"]}
+    for call in fake.calls:
+        assert call.request.headers["Authorization"] == "Bearer ig-tok"
+        assert "ig-tok" not in call.request.url
+
+
+def test_instagram_a_failed_publish_step_carries_the_container_id(
+    fake: responses.RequestsMock, instagram: InstagramConnector, post: OutgoingPost
+) -> None:
+    fake.post(f"{USER}/media", json={"id": "c-1"})
+    fake.post(
+        f"{USER}/media_publish",
+        status=400,
+        json=graph_error("Media ID is not available", 9007, 2207027),
+    )
+
+    with pytest.raises(ConnectorError) as caught:
+        instagram.publish(post)
+
+    assert caught.value.progress == {"container_id": "c-1"}
+    assert "Media ID is not available" in caught.value.message
+
+
+def test_instagram_a_retry_with_the_container_id_only_publishes(
+    fake: responses.RequestsMock,
+    instagram: InstagramConnector,
+    make_post: Callable[..., OutgoingPost],
+) -> None:
+    fake.post(f"{USER}/media_publish", json={"id": "m-9"})
+
+    published = instagram.publish(make_post(progress={"container_id": "c-1"}))
+
+    assert published.remote_id == "m-9"
+    (call,) = fake.calls
+    assert call.request.url == f"{USER}/media_publish"
+    assert parse_qs(call.request.body) == {"creation_id": ["c-1"]}
+
+
+def test_instagram_an_expired_container_is_forgotten_so_the_next_attempt_makes_another(
+    fake: responses.RequestsMock,
+    instagram: InstagramConnector,
+    make_post: Callable[..., OutgoingPost],
+) -> None:
+    fake.post(
+        f"{USER}/media_publish",
+        status=400,
+        json=graph_error("The media you are trying to access has expired.", -2, 2207020),
+    )
+    fake.post(f"{USER}/media", json={"id": "c-2"})
+    fake.post(f"{USER}/media_publish", json={"id": "m-9"})
+
+    with pytest.raises(ConnectorError) as caught:
+        instagram.publish(make_post(progress={"container_id": "c-1"}))
+    assert caught.value.permanent is False
+    assert caught.value.progress == {"container_id": ""}
+
+    assert instagram.publish(make_post(progress=caught.value.progress)).remote_id == "m-9"
+    assert parse_qs(fake.calls[2].request.body) == {"creation_id": ["c-2"]}
+
+
+def test_instagram_a_lost_answer_to_the_publish_step_is_ambiguous_and_keeps_the_container(
+    fake: responses.RequestsMock,
+    instagram: InstagramConnector,
+    post: OutgoingPost,
+    unanswered: Exception,
+) -> None:
+    fake.post(f"{USER}/media", json={"id": "c-1"})
+    fake.post(f"{USER}/media_publish", body=unanswered)
+
+    with pytest.raises(ConnectorError) as caught:
+        instagram.publish(post)
+
+    assert (caught.value.permanent, caught.value.ambiguous) == (False, True)
+    assert caught.value.progress == {"container_id": "c-1"}
+
+
+def test_instagram_a_lost_answer_to_the_container_step_is_safe_to_retry(
+    fake: responses.RequestsMock, instagram: InstagramConnector, post: OutgoingPost
+) -> None:
+    fake.post(f"{USER}/media", body=requests.ReadTimeout("read timed out"))
+
+    with pytest.raises(ConnectorError) as caught:
+        instagram.publish(post)
+
+    assert (caught.value.permanent, caught.value.ambiguous) == (False, False)
+    assert caught.value.progress == {}
+
+
+def test_instagram_a_failure_to_connect_is_transient(
+    fake: responses.RequestsMock,
+    instagram: InstagramConnector,
+    post: OutgoingPost,
+    never_sent: Exception,
+) -> None:
+    fake.post(f"{USER}/media", body=never_sent)
+
+    with pytest.raises(ConnectorError) as caught:
+        instagram.publish(post)
+
+    assert (caught.value.permanent, caught.value.ambiguous) == (False, False)
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "subcode", "message"),
+    [
+        (400, 9004, 2207052, "Media download has failed: the image URL is not reachable"),
+        (401, 190, None, "Error validating access token"),
+        (403, 10, None, "(#10) Application does not have permission for this action"),
+    ],
+)
+def test_instagram_client_errors_are_permanent_with_graphs_message(
+    fake: responses.RequestsMock,
+    instagram: InstagramConnector,
+    post: OutgoingPost,
+    status: int,
+    code: int,
+    subcode: int | None,
+    message: str,
+) -> None:
+    fake.post(f"{USER}/media", status=status, json=graph_error(message, code, subcode))
+
+    with pytest.raises(ConnectorError) as caught:
+        instagram.publish(post)
+
+    error = caught.value
+    assert (error.permanent, error.ambiguous, error.status) == (True, False, status)
+    assert message in error.message
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "subcode", "message"),
+    [
+        (400, 9, 2207042, "You reached maximum number of posts allowed by the API"),
+        (400, 4, None, "(#4) Application request limit reached"),
+        (429, 4, None, "Too many calls"),
+        (500, 1, None, "An unknown error occurred"),
+        (503, 2, None, "Service temporarily unavailable"),
+    ],
+)
+def test_instagram_limits_and_server_errors_are_transient(
+    fake: responses.RequestsMock,
+    instagram: InstagramConnector,
+    post: OutgoingPost,
+    status: int,
+    code: int,
+    subcode: int | None,
+    message: str,
+) -> None:
+    fake.post(f"{USER}/media", json={"id": "c-1"})
+    fake.post(
+        f"{USER}/media_publish",
+        status=status,
+        json=graph_error(message, code, subcode),
+        headers={"Retry-After": "60"} if status == 429 else {},
+    )
+
+    with pytest.raises(ConnectorError) as caught:
+        instagram.publish(post)
+
+    error = caught.value
+    assert (error.permanent, error.ambiguous, error.status) == (False, False, status)
+    assert message in error.message
+    assert error.progress == {"container_id": "c-1"}
+    assert error.retry_after == (60 if status == 429 else None)
+
+
+def test_instagram_cannot_delete_published_media(instagram: InstagramConnector) -> None:
+    with pytest.raises(ConnectorError) as caught:
+        instagram.delete("m-9")
+
+    assert caught.value.permanent
+    assert "cannot delete" in caught.value.message
+
+
+def test_instagram_needs_an_image_url() -> None:
+    with pytest.raises(ConnectorError) as caught:
+        InstagramConnector({"ig_user_id": "1784"}, {"access_token": "ig-tok"})
+
+    assert caught.value.permanent
+    assert "image_url" in caught.value.message

@@ -1,0 +1,235 @@
+"""The X connector, through tweepy, against a fake api.twitter.com; every request it sends is
+checked against X's official OpenAPI document."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+
+import pytest
+import requests
+import responses
+
+from connectors.base import ConnectorError, OutgoingPost
+from connectors.http import CONNECT_TIMEOUT, READ_TIMEOUT, TimeoutAdapter
+from connectors.x import XConnector
+from tests.connectors.openapi_check import SpecCheck
+
+TWEETS = "https://api.twitter.com/2/tweets"
+TWEET_ID = "1346889436626259968"
+SECRETS = {
+    "consumer_key": "ck-123",
+    "consumer_secret": "cs-456",
+    "access_token": "at-789",
+    "access_token_secret": "ats-012",
+}
+
+
+@pytest.fixture(autouse=True)
+def every_request_fits_the_x_spec(
+    fake: responses.RequestsMock, x_spec: SpecCheck
+) -> Iterator[None]:
+    yield
+    x_spec.validate_all(fake.calls)
+
+
+@pytest.fixture
+def x() -> XConnector:
+    return XConnector({}, SECRETS)
+
+
+def test_x_publishes_with_create_tweet_and_returns_the_tweet_id(
+    fake: responses.RequestsMock, x: XConnector, post: OutgoingPost
+) -> None:
+    fake.post(TWEETS, status=201, json={"data": {"id": TWEET_ID, "text": post.body}})
+
+    published = x.publish(post)
+
+    assert published.remote_id == TWEET_ID
+    assert published.url == f"https://x.com/i/web/status/{TWEET_ID}"
+    (call,) = fake.calls
+    assert json.loads(call.request.body) == {"text": post.body}
+    assert call.request.headers["Content-Type"] == "application/json"
+
+
+def test_x_signs_requests_with_oauth1_user_context(
+    fake: responses.RequestsMock, x: XConnector, post: OutgoingPost
+) -> None:
+    fake.post(TWEETS, status=201, json={"data": {"id": TWEET_ID, "text": post.body}})
+
+    x.publish(post)
+
+    authorization = fake.calls[0].request.headers["Authorization"]
+    assert authorization.startswith("OAuth ")
+    assert 'oauth_consumer_key="ck-123"' in authorization
+    assert 'oauth_token="at-789"' in authorization
+    assert "oauth_signature=" in authorization
+    assert "cs-456" not in authorization
+    assert "ats-012" not in authorization
+
+
+def test_x_sends_through_tweepys_session_with_the_timeout_adapter(
+    fake: responses.RequestsMock, x: XConnector, post: OutgoingPost
+) -> None:
+    fake.post(TWEETS, status=201, json={"data": {"id": TWEET_ID, "text": post.body}})
+
+    x.publish(post)
+
+    assert x.session is x.client.session
+    assert isinstance(x.client.session.get_adapter(TWEETS), TimeoutAdapter)
+    assert fake.calls[0].request.req_kwargs["timeout"] == (CONNECT_TIMEOUT, READ_TIMEOUT)
+    assert x.client.wait_on_rate_limit is False
+
+
+def test_x_deletes_with_delete_tweet(fake: responses.RequestsMock, x: XConnector) -> None:
+    fake.delete(f"{TWEETS}/{TWEET_ID}", json={"data": {"deleted": True}})
+
+    x.delete(TWEET_ID)
+
+    (call,) = fake.calls
+    assert call.request.method == "DELETE"
+    assert call.request.headers["Authorization"].startswith("OAuth ")
+
+
+def test_x_a_delete_x_does_not_confirm_is_permanent(
+    fake: responses.RequestsMock, x: XConnector
+) -> None:
+    fake.delete(f"{TWEETS}/{TWEET_ID}", json={"data": {"deleted": False}})
+
+    with pytest.raises(ConnectorError) as caught:
+        x.delete(TWEET_ID)
+
+    assert caught.value.permanent
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "said"),
+    [
+        (
+            400,
+            {"errors": [{"message": "Text is too long"}], "title": "Invalid Request"},
+            "Text is too long",
+        ),
+        (401, {"title": "Unauthorized", "detail": "Unauthorized", "status": 401}, "Unauthorized"),
+        (
+            403,
+            {"detail": "You are not allowed to create a Tweet with duplicate content."},
+            "duplicate content",
+        ),
+        (404, {"detail": "Not Found", "status": 404}, "Not Found"),
+    ],
+)
+def test_x_client_errors_are_permanent_with_xs_message(
+    fake: responses.RequestsMock,
+    x: XConnector,
+    post: OutgoingPost,
+    status: int,
+    body: dict[str, object],
+    said: str,
+) -> None:
+    fake.post(TWEETS, status=status, json=body)
+
+    with pytest.raises(ConnectorError) as caught:
+        x.publish(post)
+
+    error = caught.value
+    assert (error.permanent, error.ambiguous, error.status) == (True, False, status)
+    assert said in error.message
+    assert error.retry_after is None
+
+
+def test_x_429_is_transient_and_waits_for_the_rate_limit_reset(
+    fake: responses.RequestsMock, x: XConnector, post: OutgoingPost
+) -> None:
+    reset = int(time.time()) + 60
+    fake.post(
+        TWEETS,
+        status=429,
+        json={"title": "Too Many Requests", "detail": "Too Many Requests"},
+        headers={"x-rate-limit-reset": str(reset), "x-rate-limit-remaining": "0"},
+    )
+
+    started = time.monotonic()
+    with pytest.raises(ConnectorError) as caught:
+        x.publish(post)
+
+    error = caught.value
+    assert time.monotonic() - started < 2, "tweepy must not sleep on the rate limit"
+    assert (error.permanent, error.ambiguous, error.status) == (False, False, 429)
+    assert error.retry_after is not None
+    assert 55 <= error.retry_after <= 60
+    assert "Too Many Requests" in error.message
+
+
+def test_x_429_with_retry_after_uses_it(
+    fake: responses.RequestsMock, x: XConnector, post: OutgoingPost
+) -> None:
+    fake.post(
+        TWEETS, status=429, json={"detail": "Too Many Requests"}, headers={"Retry-After": "30"}
+    )
+
+    with pytest.raises(ConnectorError) as caught:
+        x.publish(post)
+
+    assert caught.value.retry_after == 30
+
+
+@pytest.mark.parametrize("status", [500, 503])
+def test_x_server_errors_are_transient(
+    fake: responses.RequestsMock, x: XConnector, post: OutgoingPost, status: int
+) -> None:
+    fake.post(
+        TWEETS, status=status, json={"title": "Service Unavailable", "detail": "Over capacity"}
+    )
+
+    with pytest.raises(ConnectorError) as caught:
+        x.publish(post)
+
+    error = caught.value
+    assert (error.permanent, error.ambiguous, error.status) == (False, False, status)
+    assert "Over capacity" in error.message
+
+
+def test_x_a_failure_to_connect_is_transient(
+    fake: responses.RequestsMock, x: XConnector, post: OutgoingPost, never_sent: Exception
+) -> None:
+    fake.post(TWEETS, body=never_sent)
+
+    with pytest.raises(ConnectorError) as caught:
+        x.publish(post)
+
+    assert (caught.value.permanent, caught.value.ambiguous) == (False, False)
+
+
+def test_x_a_publish_that_got_no_answer_is_ambiguous(
+    fake: responses.RequestsMock, x: XConnector, post: OutgoingPost, unanswered: Exception
+) -> None:
+    fake.post(TWEETS, body=unanswered)
+
+    with pytest.raises(ConnectorError) as caught:
+        x.publish(post)
+
+    assert (caught.value.permanent, caught.value.ambiguous) == (False, True)
+
+
+def test_x_a_delete_that_got_no_answer_is_safe_to_retry(
+    fake: responses.RequestsMock, x: XConnector
+) -> None:
+    fake.delete(f"{TWEETS}/{TWEET_ID}", body=requests.ReadTimeout("read timed out"))
+
+    with pytest.raises(ConnectorError) as caught:
+        x.delete(TWEET_ID)
+
+    assert (caught.value.permanent, caught.value.ambiguous) == (False, False)
+
+
+def test_x_a_2xx_with_an_unreadable_body_is_ambiguous(
+    fake: responses.RequestsMock, x: XConnector, post: OutgoingPost
+) -> None:
+    fake.post(TWEETS, status=201, body="<html>oops</html>")
+
+    with pytest.raises(ConnectorError) as caught:
+        x.publish(post)
+
+    assert (caught.value.permanent, caught.value.ambiguous) == (False, True)
