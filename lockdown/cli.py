@@ -130,6 +130,7 @@ def serve(host: str, port: int, threads: int, demo: bool, no_scheduler: bool) ->
     try:
         waitress.serve(app, host=host, port=port, threads=threads)
     finally:
+        dispatcher.stop()
         scheduler.shutdown(wait=True)
         dispatcher.close()
 

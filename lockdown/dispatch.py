@@ -28,7 +28,7 @@ from lockdown.context import Context
 from lockdown.crypto import Vault, VaultError
 from lockdown.db import connect
 from lockdown.settings import Settings
-from lockdown.timeutil import Clock, to_iso, utcnow
+from lockdown.timeutil import Clock, parse_iso, to_iso, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +99,7 @@ class Dispatcher:
         batch_size: int = 200,
         connector_factory: ConnectorFactory = build_connector,
         rng: random.Random | None = None,
+        lookahead_seconds: float = 0.0,
     ) -> None:
         self.settings = settings
         self.audit_key = audit_key
@@ -108,6 +109,10 @@ class Dispatcher:
         self.batch_size = batch_size
         self.connector_factory = connector_factory
         self.rng = rng or random.Random()  # noqa: S311 - jitter, not a secret
+        # With a real clock, a tick waits for posts falling due before the next tick, so they
+        # go out on time rather than up to one tick late.
+        self.lookahead_seconds = lookahead_seconds
+        self._stopping = threading.Event()
         self.id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._local = threading.local()
         self._pool = ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix="dispatch")
@@ -122,6 +127,7 @@ class Dispatcher:
 
     def close(self) -> None:
         """Stop the sending threads (after sends under way) and close this thread's connection."""
+        self.stop()
         self._pool.shutdown(wait=True)
         ctx = getattr(self._local, "ctx", None)
         if ctx is not None:
@@ -147,13 +153,10 @@ class Dispatcher:
         ctx = self.context()
         report.recovered = self._recover_abandoned(ctx)
         report.parked = self._park_stale(ctx)
-        while True:
-            claimed = self._claim(ctx)
-            report.claimed += len(claimed)
-            for outcome in self._pool.map(self._send, claimed):
-                report.add(outcome)
-            if len(claimed) < self.batch_size:
-                break
+        self._drain(ctx, report)
+        wait = self._until_next_due(ctx)
+        if wait is not None and not self._stopping.wait(wait):
+            self._drain(ctx, report)
         with ctx.change(allow_empty=True) as change:
             ctx.db.conn.execute(
                 "UPDATE dispatchers SET last_tick_at = ?, heartbeat_at = ? WHERE id = ?",
@@ -163,7 +166,33 @@ class Dispatcher:
                 change.audit(ACTOR, "scheduler.tick", f"dispatcher:{self.id}", **_counts(report))
         return report
 
+    def stop(self) -> None:
+        """Cut short a tick's wait for the next due post (at shutdown)."""
+        self._stopping.set()
+
     # -- the steps ------------------------------------------------------------------------------
+
+    def _drain(self, ctx: Context, report: TickReport) -> None:
+        """Claim and send batches until nothing more is due."""
+        while True:
+            claimed = self._claim(ctx)
+            report.claimed += len(claimed)
+            for outcome in self._pool.map(self._send, claimed):
+                report.add(outcome)
+            if len(claimed) < self.batch_size:
+                return
+
+    def _until_next_due(self, ctx: Context) -> float | None:
+        """Seconds until the next post falls due, if that is within the lookahead."""
+        if self.lookahead_seconds <= 0:
+            return None
+        row = ctx.db.conn.execute(
+            "SELECT MIN(due_at) FROM posts WHERE state = 'scheduled'"
+        ).fetchone()
+        if not row or row[0] is None:
+            return None
+        wait = (parse_iso(row[0]) - self.clock()).total_seconds()
+        return wait if 0 < wait <= self.lookahead_seconds else None
 
     def _recover_abandoned(self, ctx: Context) -> int:
         """Posts left ``publishing`` by a dispatcher that stopped beating: we cannot know whether

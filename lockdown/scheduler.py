@@ -38,7 +38,14 @@ def build_scheduler(settings: Settings, *, blocking: bool) -> tuple[BaseSchedule
         migrate(db)
     finally:
         db.close()
-    dispatcher = Dispatcher(settings, audit.audit_key(settings.require_secret_key()))
+    dispatcher = Dispatcher(
+        settings,
+        audit.audit_key(settings.require_secret_key()),
+        lookahead_seconds=settings.tick_seconds,
+    )
+    # A tick still sending when the next is due is skipped by design (coalesce, one at a
+    # time); APScheduler would log each skip as a warning.
+    logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
     scheduler: BaseScheduler = (BlockingScheduler if blocking else BackgroundScheduler)(
         timezone="UTC",
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},

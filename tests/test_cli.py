@@ -200,13 +200,21 @@ def test_the_installed_command_against_a_real_database_and_a_running_server(tmp_
     env = {**os.environ, "LOCKDOWN_DB": str(tmp_path / "real.db"), "LOCKDOWN_SECRET_KEY": SECRET}
     run = subprocess.run(
         [LOCKDOWN, "users", "add", "Ruth", "--email", "ruth@livuni.ac.uk", "--role", "ermc"],
-        env=env, capture_output=True, text=True, check=True, timeout=60,
-    )  # fmt: skip
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
     token = run.stdout.strip()
     subprocess.run(
         [LOCKDOWN, "users", "add", "Dan", "--email", "dan@livuni.ac.uk", "--role", "manager"],
-        env=env, capture_output=True, text=True, check=True, timeout=60,
-    )  # fmt: skip
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
     port = _free_port()
     log = (tmp_path / "serve.log").open("w")
     server = subprocess.Popen(
@@ -227,10 +235,18 @@ def test_the_installed_command_against_a_real_database_and_a_running_server(tmp_
         headers = {"Authorization": f"Bearer {token}"}
         created = requests.post(
             f"{base}/api/v1/accounts",
-            json={"handle": "@livuni_news", "platform": "x", "unit": "ERMC", "purpose": "News",
-                  "monitored_hours": "24/7", "manager": "dan@livuni.ac.uk", "central": True},
-            headers=headers, timeout=10,
-        )  # fmt: skip
+            json={
+                "handle": "@livuni_news",
+                "platform": "x",
+                "unit": "ERMC",
+                "purpose": "News",
+                "monitored_hours": "24/7",
+                "manager": "dan@livuni.ac.uk",
+                "central": True,
+            },
+            headers=headers,
+            timeout=10,
+        )
         assert created.status_code == 201, created.text
         listed = requests.get(f"{base}/api/v1/accounts", headers=headers, timeout=10).json()
         assert [a["handle"] for a in listed["items"]] == ["@livuni_news"]
@@ -244,3 +260,87 @@ def test_the_installed_command_against_a_real_database_and_a_running_server(tmp_
     )
     assert verify.returncode == 0, verify.stderr
     assert "3 entries" in verify.stdout
+
+
+def test_posts_import_list_and_resolving_an_unknown_post(
+    runner: CliRunner, env: dict[str, str], tmp_path: Path
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from lockdown import audit
+    from lockdown.context import Context
+    from lockdown.db import connect
+
+    for name, role in (("ruth", "ermc"), ("dan", "manager"), ("amira", "manager")):
+        runner.invoke(
+            main, ["users", "add", name, "--email", f"{name}@livuni.ac.uk", "--role", role], env=env
+        )
+    db = connect(env["LOCKDOWN_DB"])
+    ctx = Context(db, audit.audit_key(SECRET.encode()))
+    from lockdown.accounts import register_account
+    from lockdown.users import user_by_email
+
+    ruth = user_by_email(db, "ruth@livuni.ac.uk")
+    account = register_account(
+        ctx,
+        ruth,
+        {
+            "handle": "@livuni_a",
+            "platform": "x",
+            "unit": "U",
+            "purpose": "P",
+            "monitored_hours": "24/7",
+            "manager": "dan@livuni.ac.uk",
+            "editors": ["amira@livuni.ac.uk"],
+        },
+    )
+    soon = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    csv_file = tmp_path / "posts.csv"
+    csv_file.write_text(
+        f"account_id,body,scheduled_at\n{account['id']},First,{soon}\n{account['id']},Second,{soon}\n"
+    )
+    imported = runner.invoke(
+        main, ["posts", "import", str(csv_file), "--as", "amira@livuni.ac.uk"], env=env
+    )
+    assert imported.exit_code == 0, imported.output
+    batch = imported.stdout.strip()
+    assert len(batch) == 32
+    listed = runner.invoke(
+        main, ["posts", "list", "--state", "pending_review"], env=env
+    ).stdout.splitlines()
+    assert [line.split("\t")[1] for line in listed] == ["pending_review", "pending_review"]
+    bad = tmp_path / "bad.csv"
+    bad.write_text(f"account_id,body,scheduled_at\n{account['id']},Late,2020-01-01T00:00:00Z\n")
+    refused = runner.invoke(
+        main, ["posts", "import", str(bad), "--as", "amira@livuni.ac.uk"], env=env
+    )
+    assert refused.exit_code == 1
+    assert "line 2, scheduled_at" in refused.output
+    post_id = int(listed[0].split("\t")[0])
+    db.execute("UPDATE posts SET state = 'unknown' WHERE id = ?", [post_id])
+    marked = runner.invoke(
+        main,
+        [
+            "posts",
+            "mark-published",
+            str(post_id),
+            "--remote-id",
+            "1850",
+            "--as",
+            "dan@livuni.ac.uk",
+        ],
+        env=env,
+    )
+    assert marked.exit_code == 0, marked.output
+    assert "published (1850)" in marked.stdout
+    other = int(listed[1].split("\t")[0])
+    db.execute("UPDATE posts SET state = 'needs_review' WHERE id = ?", [other])
+    later = (datetime.now(UTC) + timedelta(days=2)).isoformat()
+    moved = runner.invoke(
+        main,
+        ["posts", "reschedule", str(other), "--at", later, "--as", "dan@livuni.ac.uk"],
+        env=env,
+    )
+    assert moved.exit_code == 0, moved.output
+    assert "scheduled" in moved.stdout
+    db.close()

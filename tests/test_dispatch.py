@@ -75,9 +75,12 @@ def dispatcher(
     settings: Settings, app: Any, clock: Clock, platform: FakePlatform
 ) -> Iterator[Dispatcher]:
     worker = Dispatcher(
-        settings, audit.audit_key(settings.require_secret_key()), clock=clock,
-        connector_factory=platform, rng=random.Random(1),
-    )  # fmt: skip
+        settings,
+        audit.audit_key(settings.require_secret_key()),
+        clock=clock,
+        connector_factory=platform,
+        rng=random.Random(1),
+    )
     yield worker
     worker.close()
 
@@ -404,11 +407,17 @@ def test_a_webhook_post_goes_out_through_a_real_receiver_with_one_idempotency_ke
     url = f"http://127.0.0.1:{server.server_address[1]}/hook"
     account = client.post(
         "/api/v1/accounts",
-        json={"handle": "@livuni_hook", "platform": "other", "unit": "IT", "purpose": "Relay",
-              "monitored_hours": "24/7", "manager": manager.email,
-              "connector": {"kind": "webhook", "url": url}},
+        json={
+            "handle": "@livuni_hook",
+            "platform": "other",
+            "unit": "IT",
+            "purpose": "Relay",
+            "monitored_hours": "24/7",
+            "manager": manager.email,
+            "connector": {"kind": "webhook", "url": url},
+        },
         headers=ermc.headers,
-    ).json  # fmt: skip
+    ).json
     ctx.clock = lambda: clock.now - timedelta(hours=1)
     post = posts.create_post(
         ctx,
@@ -434,6 +443,38 @@ def test_a_webhook_post_goes_out_through_a_real_receiver_with_one_idempotency_ke
     assert len(Receiver.calls) == 2
     assert Receiver.calls[0]["key"] == Receiver.calls[1]["key"]
     assert Receiver.calls[1]["body"] == {
-        "post_id": post["id"], "account_id": account["id"], "handle": "@livuni_hook",
-        "platform": "other", "body": "Hello", "scheduled_at": post["scheduled_at"],
-    }  # fmt: skip
+        "post_id": post["id"],
+        "account_id": account["id"],
+        "handle": "@livuni_hook",
+        "platform": "other",
+        "body": "Hello",
+        "scheduled_at": post["scheduled_at"],
+    }
+
+
+def test_with_a_lookahead_a_tick_waits_for_a_post_falling_due_before_the_next_tick(
+    settings: Settings,
+    app: Any,
+    ctx: Context,
+    make_user: Callable[..., Login],
+    register: Callable[..., dict[str, Any]],
+) -> None:
+    manager, editor = make_user("manager"), make_user("manager")
+    account = register(manager, editors=[editor.email])
+    when = datetime.now(UTC) + timedelta(seconds=0.5)
+    post = posts.create_post(
+        ctx,
+        editor.user,
+        {"account_id": account["id"], "body": "Now", "scheduled_at": when.isoformat()},
+    )
+    posts.approve_post(ctx, manager.user, post["id"])
+    worker = Dispatcher(
+        settings, audit.audit_key(settings.require_secret_key()), lookahead_seconds=1.0
+    )
+    try:
+        report = worker.tick()
+    finally:
+        worker.close()
+    assert report.published == 1
+    sent = state(ctx, post["id"])
+    assert sent["dispatched_at"] >= sent["scheduled_at"], "never early"

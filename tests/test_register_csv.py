@@ -28,10 +28,17 @@ def upload(client: FlaskClient, login: Login, text: str | bytes) -> Any:
 
 def row(manager: str, handle: str, **cells: str) -> str:
     values = {
-        "handle": handle, "platform": "x", "unit": "Chemistry", "purpose": "News",
-        "monitored_hours": "Mon-Fri 09:00-17:00", "manager": manager, "editors": "",
-        "central": "false", "connector": "", "naming_exception": "",
-    }  # fmt: skip
+        "handle": handle,
+        "platform": "x",
+        "unit": "Chemistry",
+        "purpose": "News",
+        "monitored_hours": "Mon-Fri 09:00-17:00",
+        "manager": manager,
+        "editors": "",
+        "central": "false",
+        "connector": "",
+        "naming_exception": "",
+    }
     values.update(cells)
     out = io.StringIO()
     csv.writer(out, lineterminator="\n").writerow(values.values())
@@ -137,9 +144,12 @@ def test_editors_central_and_connector_columns(
 ) -> None:
     one, two = make_user("manager"), make_user("manager")
     text = HEADER + row(
-        manager.email, "@livuni_a", editors=f"{one.email}; {two.email}", central="TRUE",
+        manager.email,
+        "@livuni_a",
+        editors=f"{one.email}; {two.email}",
+        central="TRUE",
         connector='{"kind": "webhook", "url": "http://127.0.0.1:9/hook"}',
-    )  # fmt: skip
+    )
     response = upload(client, ermc, text)
     assert response.status_code == 201, response.json
     account = client.get(f"/api/v1/accounts/{response.json['ids'][0]}", headers=ermc.headers).json

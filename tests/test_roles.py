@@ -76,12 +76,19 @@ MATRIX: list[tuple[str, str, str, dict[str, tuple[int, int]]]] = [
     ("GET", "/api/v1/me", "", {"ermc": (200, 200), "press": (200, 200), "manager": (200, 200)}),
 ]
 CASES = [
-    pytest.param(method, path, body, role, own, statuses[role][0 if own else 1],
-                 id=f"{method} {path} {body} {role} {'own' if own else 'other'}")
+    pytest.param(
+        method,
+        path,
+        body,
+        role,
+        own,
+        statuses[role][0 if own else 1],
+        id=f"{method} {path} {body} {role} {'own' if own else 'other'}",
+    )
     for method, path, body, statuses in MATRIX
     for role in ROLES
     for own in (True, False)
-]  # fmt: skip
+]
 
 
 def _request(
