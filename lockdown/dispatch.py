@@ -271,11 +271,15 @@ class Dispatcher:
             except ConnectorError as exc:
                 return self._record_failure(ctx, post, exc)
             return self._record_published(ctx, post, result)
-        except Exception:
-            # A bug must not leave the thread pool silently losing posts: the claim stands,
-            # so the post becomes unknown once this dispatcher's claims are recovered.
+        except Exception as exc:
+            # A bug must not lose a post silently: we cannot tell whether the platform got it,
+            # so it waits for a person. If even that cannot be recorded, the claim stands and
+            # the post is left publishing, which the operator sees in /healthz and the logs.
             log.exception("sending post %s failed unexpectedly", post.post_id)
-            return "unknown"
+            failure = ConnectorError(
+                f"internal error while sending: {exc!r}", permanent=False, ambiguous=True
+            )
+            return self._record_failure(ctx, post, failure)
 
     def _still_ours(self, ctx: Context, post: Claimed) -> bool:
         """Right before the platform call, re-read the claim: a post changed meanwhile goes

@@ -478,3 +478,26 @@ def test_with_a_lookahead_a_tick_waits_for_a_post_falling_due_before_the_next_ti
     assert report.published == 1
     sent = state(ctx, post["id"])
     assert sent["dispatched_at"] >= sent["scheduled_at"], "never early"
+
+
+def test_an_unexpected_error_in_a_connector_leaves_the_post_unknown_not_stuck(
+    settings: Settings, app: Any, schedule: Callable[..., int], ctx: Context, clock: Clock
+) -> None:
+    def broken(kind: str, settings: dict[str, Any], secrets: dict[str, str]) -> Connector:
+        raise KeyError("a bug")
+
+    post_id = schedule(minutes=0.5)
+    clock.advance(minutes=1)
+    worker = Dispatcher(
+        settings,
+        audit.audit_key(settings.require_secret_key()),
+        clock=clock,
+        connector_factory=broken,
+    )
+    try:
+        assert worker.tick().unknown == 1
+    finally:
+        worker.close()
+    post = state(ctx, post_id)
+    assert post["state"] == "unknown"
+    assert "internal error" in post["error"]
