@@ -60,28 +60,20 @@ def main() -> None:
         writer.writerow(HEADER)
         writer.writerows(rows(count, manager))
         start = time.perf_counter()
-        response = client.post(
-            "/api/v1/accounts/import", data=out.getvalue(), content_type="text/csv", headers=headers
-        )  # type: ignore[attr-defined]
+        response = client.post("/api/v1/accounts/import", data=out.getvalue(), content_type="text/csv", headers=headers)  # type: ignore[attr-defined]
         csv_seconds = time.perf_counter() - start
         assert response.status_code == 201, response.json
 
         client, headers, manager = fresh(Path(folder), "posts")
         start = time.perf_counter()
         for row in rows(count, manager):
-            answer = client.post(
-                "/api/v1/accounts", json=dict(zip(HEADER, row, strict=True)), headers=headers
-            )  # type: ignore[attr-defined]
+            answer = client.post("/api/v1/accounts", json=dict(zip(HEADER, row, strict=True)), headers=headers)  # type: ignore[attr-defined]
             assert answer.status_code == 201, answer.json
         post_seconds = time.perf_counter() - start
 
     print(f"{'method':<28}{'rows':>8}{'seconds':>10}{'rows/s':>10}")
-    print(
-        f"{'CSV import, one request':<28}{count:>8}{csv_seconds:>10.2f}{count / csv_seconds:>10.0f}"
-    )
-    print(
-        f"{'one POST per account':<28}{count:>8}{post_seconds:>10.2f}{count / post_seconds:>10.0f}"
-    )
+    print(f"{'CSV import, one request':<28}{count:>8}{csv_seconds:>10.2f}{count / csv_seconds:>10.0f}")
+    print(f"{'one POST per account':<28}{count:>8}{post_seconds:>10.2f}{count / post_seconds:>10.0f}")
     print(f"CSV import is {post_seconds / csv_seconds:.1f}x faster than one POST per account")
 
 

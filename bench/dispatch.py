@@ -63,10 +63,7 @@ def prepare(folder: Path, name: str, count: int) -> tuple[Settings, datetime]:
         db.conn.executemany(
             "INSERT INTO posts (account_id, body, scheduled_at, due_at, state, author_id, "
             "idempotency_key, created_at, updated_at) VALUES (1, ?, ?, ?, 'scheduled', ?, ?, ?, ?)",
-            [
-                (f"post {n}", to_iso(due), to_iso(due), user.id, uuid.uuid4().hex, stamp, stamp)
-                for n in range(count)
-            ],
+            [(f"post {n}", to_iso(due), to_iso(due), user.id, uuid.uuid4().hex, stamp, stamp) for n in range(count)],
         )
         change.audit("bench", "bench.seed", "posts", count=count)
     db.close()
@@ -75,9 +72,7 @@ def prepare(folder: Path, name: str, count: int) -> tuple[Settings, datetime]:
 
 def published_latenesses(settings: Settings) -> list[float]:
     db = connect(settings.db_path)
-    rows = db.conn.execute(
-        "SELECT scheduled_at, dispatched_at FROM posts WHERE state = 'published'"
-    ).fetchall()
+    rows = db.conn.execute("SELECT scheduled_at, dispatched_at FROM posts WHERE state = 'published'").fetchall()
     db.close()
     return [(parse_iso(sent) - parse_iso(due)).total_seconds() for due, sent in rows]
 
@@ -87,9 +82,7 @@ def wait_published(settings: Settings, count: int, timeout: float) -> float:
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline:
-            done = db.conn.execute(
-                "SELECT COUNT(*) FROM posts WHERE state = 'published'"
-            ).fetchone()[0]
+            done = db.conn.execute("SELECT COUNT(*) FROM posts WHERE state = 'published'").fetchone()[0]
             if done >= count:
                 break
             time.sleep(0.05)

@@ -39,9 +39,7 @@ class BlueskyConnector(Connector):
         super().__init__(settings, secrets)
         for setting in self.settings:
             if setting.required and not self.config.get(setting.name):
-                raise ConnectorError(
-                    f"{self.kind} needs the setting {setting.name}", permanent=True
-                )
+                raise ConnectorError(f"{self.kind} needs the setting {setting.name}", permanent=True)
         self.session = new_session()
         self.service = str(self.config.get("service_url") or DEFAULT_SERVICE).rstrip("/")
 
@@ -60,15 +58,11 @@ class BlueskyConnector(Connector):
         uri = body.get("uri")
         if not uri:
             return Published(remote_id=None)
-        return Published(
-            remote_id=uri, url=f"https://bsky.app/profile/{did}/post/{uri.rsplit('/', 1)[-1]}"
-        )
+        return Published(remote_id=uri, url=f"https://bsky.app/profile/{did}/post/{uri.rsplit('/', 1)[-1]}")
 
     def delete(self, remote_id: str) -> None:
         if not remote_id.startswith("at://") or f"/{POST}/" not in remote_id:
-            raise ConnectorError(
-                f"{remote_id!r} is not the at:// URI of a Bluesky post", permanent=True
-            )
+            raise ConnectorError(f"{remote_id!r} is not the at:// URI of a Bluesky post", permanent=True)
         token, did = self._login()
         self._xrpc(
             "com.atproto.repo.deleteRecord",
@@ -89,19 +83,13 @@ class BlueskyConnector(Connector):
             },
         )
         if not body.get("accessJwt") or not body.get("did"):
-            raise ConnectorError(
-                "Bluesky's createSession gave no accessJwt or did", permanent=False
-            )
+            raise ConnectorError("Bluesky's createSession gave no accessJwt or did", permanent=False)
         return str(body["accessJwt"]), str(body["did"])
 
-    def _xrpc(
-        self, method: str, *, token: str | None, idempotent: bool, payload: dict[str, Any]
-    ) -> dict[str, Any]:
+    def _xrpc(self, method: str, *, token: str | None, idempotent: bool, payload: dict[str, Any]) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         try:
-            response = self.session.post(
-                f"{self.service}/xrpc/{method}", json=payload, headers=headers
-            )
+            response = self.session.post(f"{self.service}/xrpc/{method}", json=payload, headers=headers)
         except requests.RequestException as exc:
             raise network_error(exc, idempotent=idempotent) from exc
         try:
@@ -115,9 +103,7 @@ class BlueskyConnector(Connector):
         return body if isinstance(body, dict) else {}
 
     @staticmethod
-    def _xrpc_error(
-        method: str, exc: ConnectorError, response: requests.Response
-    ) -> ConnectorError:
+    def _xrpc_error(method: str, exc: ConnectorError, response: requests.Response) -> ConnectorError:
         """XRPC errors are ``{"error": "Name", "message": "..."}``: keep both, and read the
         PDS's ``RateLimit-Reset`` (epoch seconds) when there is no ``Retry-After``."""
         try:
@@ -130,9 +116,7 @@ class BlueskyConnector(Connector):
         reset = response.headers.get("RateLimit-Reset", "")
         if retry is None and not exc.permanent and reset.isdigit():
             retry = max(0.0, int(reset) - time.time())
-        return ConnectorError(
-            message, permanent=exc.permanent, status=exc.status, retry_after=retry
-        )
+        return ConnectorError(message, permanent=exc.permanent, status=exc.status, retry_after=retry)
 
     @staticmethod
     def link_facets(text: str) -> list[dict[str, Any]]:

@@ -6,19 +6,37 @@ token with ``pages_manage_posts``), sent as ``Authorization: Bearer`` so it stay
 
 The Graph API answers most failures with HTTP 400, rate limits included, so the error's
 ``code`` (and ``is_transient``) decides whether a retry can help, not the status alone.
+
+Native schedules (``connectors.native``): ``GET /{page_id}/scheduled_posts`` lists them. A
+scheduled post cannot be moved to "never", so withdrawing one deletes it (its message, link
+and time were captured when it was listed) and restoring it schedules a new post with
+``POST /{page_id}/feed``, ``published=false`` and ``scheduled_publish_time``, which must be
+at least 10 minutes ahead (and at most 30 days, by most accounts). Only the message and link
+come back: photos or other attachments of a natively scheduled post are not recreated.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests
 
+from connectors import native
 from connectors.base import Connector, ConnectorError, OutgoingPost, Published, Setting
 from connectors.http import check_response, network_error, new_session, retry_after_seconds
+from connectors.native import NativeScheduled
 
-GRAPH = "https://graph.facebook.com/v21.0"
+GRAPH_HOST = "https://graph.facebook.com"
+GRAPH = f"{GRAPH_HOST}/v21.0"
+SCHEDULED_FIELDS = "id,message,scheduled_publish_time,link"
+MAX_SCHEDULED_PAGES = 20
+# Facebook schedules 10 minutes to 30 days ahead. A restore whose original time is less than
+# RESTORE_AT_LEAST ahead (10 minutes, and one to spare for the request) goes out
+# RESTORE_OTHERWISE from now.
+RESTORE_AT_LEAST = timedelta(minutes=11)
+RESTORE_OTHERWISE = timedelta(minutes=15)
 # Graph error codes that say "later": -2/-1/1/2 server trouble, 4/17/32/341/613 rate limits,
 # 9 Instagram's daily publishing limit (https://developers.facebook.com/docs/graph-api/guides/
 # error-handling and the Instagram Platform's error codes).
@@ -34,9 +52,7 @@ class FacebookConnector(Connector):
         super().__init__(settings, secrets)
         for setting in self.settings:
             if setting.required and not self.config.get(setting.name):
-                raise ConnectorError(
-                    f"{self.kind} needs the setting {setting.name}", permanent=True
-                )
+                raise ConnectorError(f"{self.kind} needs the setting {setting.name}", permanent=True)
         self.session = new_session()
 
     def publish(self, post: OutgoingPost) -> Published:
@@ -63,6 +79,96 @@ class FacebookConnector(Connector):
         )
         if body.get("success") is False:
             raise ConnectorError(f"Facebook did not delete post {remote_id}", permanent=True)
+
+    def list_native_scheduled(self) -> list[NativeScheduled]:
+        """The Page's scheduled posts, following ``paging.next`` (on the Graph host only, up
+        to 20 pages); content is the post's ``message`` and ``link``, where it has them."""
+        token = self.secret["page_access_token"]
+        found: list[NativeScheduled] = []
+        url: str | None = f"{GRAPH}/{self.config['page_id']}/scheduled_posts"
+        params: dict[str, str] | None = {"fields": SCHEDULED_FIELDS}
+        for _ in range(MAX_SCHEDULED_PAGES):
+            if url is None or not url.startswith(f"{GRAPH_HOST}/"):
+                break  # never send the token to another host
+            body = self.graph(self.session, "GET", url, token=token, idempotent=True, params=params)
+            params = None  # a next page's URL carries its own query
+            page = body.get("data")
+            if not isinstance(page, list):
+                raise ConnectorError("Facebook's scheduled posts were not a list", permanent=False)
+            found.extend(self._native(post) for post in page)
+            paging = body.get("paging")
+            following = paging.get("next") if isinstance(paging, dict) else None
+            url = following if isinstance(following, str) and page else None
+        return found
+
+    def withdraw_native(self, item: NativeScheduled) -> NativeScheduled:
+        """Delete the scheduled post; the item (its message, link and original time, as
+        listed) comes back for ``restore_native``. An item with neither message nor link is
+        refused rather than deleted, since it could not be put back."""
+        if not (item.content.get("message") or item.content.get("link")):
+            raise ConnectorError(
+                f"Facebook post {item.remote_id} has no message or link to restore it from; not deleting it",
+                permanent=True,
+            )
+        native.parse_utc(item.scheduled_at)  # a time restore can read, before deleting
+        self.delete(item.remote_id)
+        return item
+
+    def restore_native(self, item: NativeScheduled) -> str:
+        """Schedule the post again as a new, unpublished post with its message and link, at
+        its original time, or 15 minutes from now if that time has passed or is less than 11
+        minutes ahead (Facebook wants at least 10). Returns the new post's id. Facebook has no
+        idempotency key: if the request got no answer, a retry may schedule it twice."""
+        when = native.restore_time(
+            native.parse_utc(item.scheduled_at),
+            now=native.utc_now(),
+            at_least=RESTORE_AT_LEAST,
+            otherwise=RESTORE_OTHERWISE,
+        )
+        data = {
+            "published": "false",
+            "scheduled_publish_time": str(int(when.timestamp())),
+        }
+        for name in ("message", "link"):
+            value = item.content.get(name)
+            if isinstance(value, str) and value:
+                data[name] = value
+        body = self.graph(
+            self.session,
+            "POST",
+            f"{GRAPH}/{self.config['page_id']}/feed",
+            token=self.secret["page_access_token"],
+            data=data,
+        )
+        post_id = body.get("id")
+        if not post_id:
+            raise ConnectorError(
+                f"Facebook accepted post {item.remote_id} again but gave no id",
+                permanent=False,
+                ambiguous=True,
+            )
+        return str(post_id)
+
+    @staticmethod
+    def _native(post: Any) -> NativeScheduled:
+        """One entry of ``scheduled_posts``: ``scheduled_publish_time`` is a unix time."""
+        if not isinstance(post, dict) or not post.get("id"):
+            raise ConnectorError(
+                f"Facebook listed a scheduled post without an id: {post!r:.200}",
+                permanent=False,
+            )
+        when = post.get("scheduled_publish_time")
+        try:
+            if isinstance(when, bool) or not isinstance(when, int | float | str):
+                raise TypeError(when)
+            moment = datetime.fromtimestamp(float(when), UTC)
+        except (TypeError, ValueError, OverflowError, OSError):
+            raise ConnectorError(
+                f"Facebook post {post['id']} has no usable scheduled_publish_time: {when!r}",
+                permanent=False,
+            ) from None
+        content = {name: post[name] for name in ("message", "link") if isinstance(post.get(name), str)}
+        return NativeScheduled(remote_id=str(post["id"]), scheduled_at=native.iso_utc(moment), content=content)
 
     @staticmethod
     def graph(
@@ -102,9 +208,7 @@ class FacebookConnector(Connector):
         code, subcode = error.get("code"), error.get("error_subcode")
         said = ", ".join(f"{k} {v}" for k, v in (("code", code), ("subcode", subcode)) if v)
         message = f"{exc.message} ({said})" if said else exc.message
-        transient = (
-            not exc.permanent or error.get("is_transient") is True or code in TRANSIENT_CODES
-        )
+        transient = not exc.permanent or error.get("is_transient") is True or code in TRANSIENT_CODES
         return ConnectorError(
             message,
             permanent=not transient,

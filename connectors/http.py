@@ -54,9 +54,7 @@ def network_error(exc: requests.RequestException, *, idempotent: bool) -> Connec
     if isinstance(exc, requests.ConnectionError) and _never_sent(exc):
         return ConnectorError(f"could not connect: {exc}", permanent=False)
     if isinstance(exc, requests.ConnectionError | requests.Timeout):
-        return ConnectorError(
-            f"no answer after sending: {exc}", permanent=False, ambiguous=not idempotent
-        )
+        return ConnectorError(f"no answer after sending: {exc}", permanent=False, ambiguous=not idempotent)
     return ConnectorError(f"request failed: {exc}", permanent=True)
 
 

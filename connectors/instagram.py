@@ -34,9 +34,7 @@ class InstagramConnector(Connector):
         super().__init__(settings, secrets)
         for setting in self.settings:
             if setting.required and not self.config.get(setting.name):
-                raise ConnectorError(
-                    f"{self.kind} needs the setting {setting.name}", permanent=True
-                )
+                raise ConnectorError(f"{self.kind} needs the setting {setting.name}", permanent=True)
         self.session = new_session()
         self.base = f"{GRAPH}/{self.config['ig_user_id']}"
 
@@ -68,8 +66,7 @@ class InstagramConnector(Connector):
 
     def delete(self, remote_id: str) -> None:
         raise ConnectorError(
-            f"Instagram's API cannot delete published media ({remote_id}); "
-            "delete it in the Instagram app",
+            f"Instagram's API cannot delete published media ({remote_id}); delete it in the Instagram app",
             permanent=True,
         )
 

@@ -38,9 +38,7 @@ class LinkedInConnector(Connector):
         super().__init__(settings, secrets)
         for setting in self.settings:
             if setting.required and not self.config.get(setting.name):
-                raise ConnectorError(
-                    f"{self.kind} needs the setting {setting.name}", permanent=True
-                )
+                raise ConnectorError(f"{self.kind} needs the setting {setting.name}", permanent=True)
         self.session = new_session()
         self.headers = {
             "Authorization": f"Bearer {self.secret['access_token']}",

@@ -8,21 +8,32 @@ Settings: ``base_url`` (the instance, e.g. ``https://mastodon.social``). Secrets
 
 Every publish carries ``Idempotency-Key`` (the post's own key, the same on every attempt);
 Mastodon de-duplicates on it, so a request that got no answer is safe to send again.
+
+For an incident (``connectors.native``), a native schedule is withdrawn by postponing it a
+year (Mastodon keeps the status and its media) and restored by moving it back.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import requests
 
+from connectors import native
 from connectors.base import Connector, ConnectorError, OutgoingPost, Published, Setting
 from connectors.http import check_response, network_error, new_session
+from connectors.native import NativeScheduled
 
 MAX_PAGES = 50  # 40 scheduled statuses a page
+# How far a withdrawn status is postponed. Mastodon allows 25 scheduled statuses a day (also
+# checked when one is moved), so each keeps its own time of day and date, a year on: the
+# postponed ones are spread over the days exactly as they were.
+POSTPONE = timedelta(days=365)
+# Mastodon refuses a time less than 5 minutes ahead; a restore never asks for less than this.
+RESTORE_AT_LEAST = timedelta(minutes=6)
 
 
 class MastodonConnector(Connector):
@@ -34,9 +45,7 @@ class MastodonConnector(Connector):
         super().__init__(settings, secrets)
         for setting in self.settings:
             if setting.required and not self.config.get(setting.name):
-                raise ConnectorError(
-                    f"{self.kind} needs the setting {setting.name}", permanent=True
-                )
+                raise ConnectorError(f"{self.kind} needs the setting {setting.name}", permanent=True)
         self.session = new_session()
         self.base = str(self.config["base_url"]).rstrip("/")
         self.headers = {"Authorization": f"Bearer {self.secret['access_token']}"}
@@ -67,9 +76,7 @@ class MastodonConnector(Connector):
             response = self._send("GET", url, headers=self.headers, idempotent=True)
             page = self._json(response)
             if not isinstance(page, list):
-                raise ConnectorError(
-                    "Mastodon's scheduled statuses were not a list", permanent=False
-                )
+                raise ConnectorError("Mastodon's scheduled statuses were not a list", permanent=False)
             found.extend(item for item in page if isinstance(item, dict))
             url = response.links.get("next", {}).get("url") if page else None
         return found
@@ -92,9 +99,46 @@ class MastodonConnector(Connector):
             idempotent=True,
         )
 
-    def _send(
-        self, method: str, path: str, *, idempotent: bool, **kwargs: Any
-    ) -> requests.Response:
+    def list_native_scheduled(self) -> list[NativeScheduled]:
+        """Every scheduled status, with its ``params`` (text, visibility, media_ids, ...)."""
+        items = []
+        for status in self.list_scheduled():
+            remote_id, scheduled_at = status.get("id"), status.get("scheduled_at")
+            params = status.get("params")
+            if remote_id is None or not isinstance(scheduled_at, str):
+                raise ConnectorError(
+                    f"Mastodon listed a scheduled status without id or time: {status!r:.200}",
+                    permanent=False,
+                )
+            items.append(
+                NativeScheduled(
+                    remote_id=str(remote_id),
+                    scheduled_at=scheduled_at,
+                    content=dict(params) if isinstance(params, Mapping) else {},
+                )
+            )
+        return items
+
+    def withdraw_native(self, item: NativeScheduled) -> NativeScheduled:
+        """Postpone the status by a year from its original time (from now, if that has
+        passed); the item comes back unchanged, with its original ``scheduled_at``, for
+        ``restore_native``. Safe to repeat."""
+        original = native.parse_utc(item.scheduled_at)
+        postponed = max(original, native.utc_now()) + POSTPONE
+        self.reschedule(item.remote_id, native.iso_utc(postponed))
+        return item
+
+    def restore_native(self, item: NativeScheduled) -> str:
+        """Move the status back to its original time. If that time has passed, or is less
+        than 6 minutes ahead (Mastodon wants at least 5), it goes out 6 minutes from now
+        instead. Returns its id, which does not change. Safe to repeat."""
+        original = native.parse_utc(item.scheduled_at)
+        now = native.utc_now()
+        when = native.restore_time(original, now=now, at_least=RESTORE_AT_LEAST, otherwise=RESTORE_AT_LEAST)
+        self.reschedule(item.remote_id, item.scheduled_at if when == original else native.iso_utc(when))
+        return item.remote_id
+
+    def _send(self, method: str, path: str, *, idempotent: bool, **kwargs: Any) -> requests.Response:
         url = path if path.startswith("http") else f"{self.base}{path}"
         try:
             response = self.session.request(method, url, **kwargs)
@@ -111,9 +155,7 @@ class MastodonConnector(Connector):
     def _reset_in(response: requests.Response) -> float | None:
         """Mastodon's 429 gives ``X-RateLimit-Reset`` as an ISO 8601 time, not seconds."""
         try:
-            reset = datetime.fromisoformat(
-                response.headers["X-RateLimit-Reset"].replace("Z", "+00:00")
-            )
+            reset = datetime.fromisoformat(response.headers["X-RateLimit-Reset"].replace("Z", "+00:00"))
         except (KeyError, ValueError):
             return None
         return max(0.0, reset.timestamp() - time.time())

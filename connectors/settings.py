@@ -34,9 +34,7 @@ def validate_connector(raw: Any) -> dict[str, str]:
         raise SettingsInvalid("connector", 'connector must be an object such as {"kind": "outbox"}')
     kind = raw.get("kind", "outbox")
     if kind not in CONNECTORS:
-        raise SettingsInvalid(
-            "connector.kind", f"connector.kind must be one of {', '.join(CONNECTORS)}, got {kind!r}"
-        )
+        raise SettingsInvalid("connector.kind", f"connector.kind must be one of {', '.join(CONNECTORS)}, got {kind!r}")
     declared = connector_class(kind).settings
     known = {setting.name: setting for setting in declared}
     cleaned = {"kind": kind}
@@ -47,8 +45,7 @@ def validate_connector(raw: Any) -> dict[str, str]:
             allowed = ", ".join(known) or "none"
             raise SettingsInvalid(
                 f"connector.{name}",
-                f"connector.{name} is not a setting of {kind} (settings: {allowed}); "
-                "tokens go in the vault",
+                f"connector.{name} is not a setting of {kind} (settings: {allowed}); tokens go in the vault",
             )
         if not isinstance(value, str) or not value.strip():
             raise SettingsInvalid(f"connector.{name}", f"connector.{name} must be non-blank text")

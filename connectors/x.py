@@ -40,9 +40,7 @@ class XConnector(Connector):
         self.session = new_session(self.client.session)
 
     def publish(self, post: OutgoingPost) -> Published:
-        response = self._call(
-            lambda: self.client.create_tweet(text=post.body, user_auth=True), idempotent=False
-        )
+        response = self._call(lambda: self.client.create_tweet(text=post.body, user_auth=True), idempotent=False)
         tweet_id = (response.data or {}).get("id")
         if tweet_id is None:
             return Published(remote_id=None)
@@ -50,9 +48,7 @@ class XConnector(Connector):
 
     def delete(self, remote_id: str) -> None:
         # Deleting twice deletes nothing more, so a lost answer is safe to try again.
-        response = self._call(
-            lambda: self.client.delete_tweet(remote_id, user_auth=True), idempotent=True
-        )
+        response = self._call(lambda: self.client.delete_tweet(remote_id, user_auth=True), idempotent=True)
         if not (response.data or {}).get("deleted"):
             raise ConnectorError(f"X did not say post {remote_id} was deleted", permanent=True)
 

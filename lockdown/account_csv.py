@@ -30,13 +30,11 @@ def _row_to_data(row: dict[str, str], line: int, errors: list[dict[str, Any]]) -
     data: dict[str, Any] = {}
     for name, raw in row.items():
         cell = unneutralise(raw.strip())
-        if name == "editors":
-            data[name] = [email for email in cell.replace(";", " ").split() if email]
+        if name in ("editors", "tags"):
+            data[name] = [word for word in cell.replace(";", " ").split() if word]
         elif name == "central":
             if cell.lower() not in TRUE_WORDS | FALSE_WORDS:
-                errors.append(
-                    {"line": line, "field": name, "message": "central must be true or false"}
-                )
+                errors.append({"line": line, "field": name, "message": "central must be true or false"})
             data[name] = cell.lower() in TRUE_WORDS
         elif name == "connector":
             data[name] = _connector_cell(cell, line, errors)
@@ -53,9 +51,7 @@ def _connector_cell(cell: str, line: int, errors: list[dict[str, Any]]) -> Any:
     try:
         return json.loads(cell)
     except json.JSONDecodeError:
-        errors.append(
-            {"line": line, "field": "connector", "message": "connector is neither a kind nor JSON"}
-        )
+        errors.append({"line": line, "field": "connector", "message": "connector is neither a kind nor JSON"})
         return None
 
 
@@ -109,8 +105,7 @@ def import_accounts(ctx: Context, actor: User, body: bytes) -> dict[str, Any]:
                 {
                     "line": line,
                     "field": "handle",
-                    "message": f"{clean['handle']} on {key[1]} is registered already "
-                    f"(account {taken[key]})",
+                    "message": f"{clean['handle']} on {key[1]} is registered already (account {taken[key]})",
                 }
             )
         seen.setdefault(key, line)
@@ -151,7 +146,7 @@ def export_accounts(ctx: Context, actor: User) -> Iterator[str]:
 
 def _cell(account: dict[str, Any], name: str) -> str:
     value = account[name]
-    if name == "editors":
+    if name in ("editors", "tags"):
         return ";".join(value)
     if name == "central":
         return "true" if value else "false"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,10 +26,11 @@ PLATFORMS = (
 HANDLE_PREFIX = "livuni"
 FIELDS = (
     "handle", "platform", "unit", "purpose", "monitored_hours", "manager",
-    "editors", "central", "connector", "naming_exception",
+    "editors", "central", "connector", "naming_exception", "tags",
 )  # fmt: skip
 REQUIRED = ("handle", "platform", "unit", "purpose", "monitored_hours", "manager")
 MANAGER_MAY_CHANGE = frozenset({"purpose", "monitored_hours", "editors"})
+TAG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 TEXT_LIMITS = {"handle": 100, "unit": 200, "purpose": 1000, "naming_exception": 500}
 
 
@@ -121,12 +123,25 @@ def check_account(
         if not isinstance(data["central"], bool):
             errors.append(FieldError("central", "central must be true or false"))
         clean["central"] = bool(data["central"])
+    if data.get("tags") is not None:
+        clean["tags"] = _tags(data["tags"], errors)
     if "connector" in data:
         try:
             clean["connector"] = json.dumps(validate_connector(data["connector"]), sort_keys=True)
         except SettingsInvalid as exc:
             errors.append(FieldError(exc.field, exc.message))
     return clean, errors
+
+
+def _tags(raw: Any, errors: list[FieldError]) -> str:
+    if not isinstance(raw, list) or not all(isinstance(tag, str) for tag in raw):
+        errors.append(FieldError("tags", "tags must be a list of words such as ['drill']"))
+        return "[]"
+    tags = sorted({tag.strip().lower() for tag in raw if tag.strip()})
+    bad = [tag for tag in tags if not TAG.match(tag)]
+    if bad:
+        errors.append(FieldError("tags", f"tags: {bad[0]!r} is not a tag (letters, digits, - and _)"))
+    return json.dumps(tags)
 
 
 def check_naming(clean: Mapping[str, Any], errors: list[FieldError]) -> None:
@@ -155,8 +170,7 @@ def raise_first(errors: list[FieldError]) -> None:
 
 def _conflict_if_taken(db: Database, key: str, platform: str, exclude_id: int = 0) -> None:
     taken = db.conn.execute(
-        "SELECT id FROM accounts WHERE handle_key = ? AND platform = ? AND archived_at IS NULL "
-        "AND id != ?",
+        "SELECT id FROM accounts WHERE handle_key = ? AND platform = ? AND archived_at IS NULL AND id != ?",
         [key, platform, exclude_id],
     ).fetchone()
     if taken:
@@ -184,15 +198,15 @@ def insert_accounts(change: Changes, actor: User, rows: list[dict[str, Any]]) ->
     ids = list(range(first, first + len(rows)))
     db.conn.executemany(
         "INSERT INTO accounts (id, handle, handle_key, platform, unit, purpose, monitored_hours, "
-        "manager_id, central, connector, naming_exception, created_at, updated_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "manager_id, central, connector, naming_exception, tags, created_at, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             (
                 account_id, row["handle"], row["handle_key"], row["platform"], row["unit"],
                 row["purpose"], row["monitored_hours"], row["manager_id"],
                 int(row.get("central", False)),
                 row.get("connector", '{"kind": "outbox"}'),
-                row.get("naming_exception"), stamp, stamp,
+                row.get("naming_exception"), row.get("tags", "[]"), stamp, stamp,
             )
             for account_id, row in zip(ids, rows, strict=True)
         ],
@@ -234,15 +248,12 @@ def _may_edit(db: Database, actor: User, account: Mapping[str, Any], fields: set
     refused = sorted(fields - MANAGER_MAY_CHANGE)
     if refused:
         raise Forbidden(
-            f"a manager may change {', '.join(sorted(MANAGER_MAY_CHANGE))}; ask ERMC to change "
-            f"{', '.join(refused)}",
+            f"a manager may change {', '.join(sorted(MANAGER_MAY_CHANGE))}; ask ERMC to change {', '.join(refused)}",
             field=refused[0],
         )
 
 
-def update_account(
-    ctx: Context, actor: User, account_id: int, data: Mapping[str, Any]
-) -> dict[str, Any]:
+def update_account(ctx: Context, actor: User, account_id: int, data: Mapping[str, Any]) -> dict[str, Any]:
     """Change some fields of an account (ermc, or its manager for the fields they may change)."""
     if not data:
         raise InvalidInput("send at least one field to change", field="body")
@@ -279,9 +290,7 @@ def update_account(
                 "INSERT INTO account_editors (account_id, user_id) VALUES (?, ?)",
                 [(account_id, editor) for editor in editor_ids],
             )
-            ctx.db.conn.execute(
-                "UPDATE accounts SET updated_at = ? WHERE id = ?", [to_iso(change.at), account_id]
-            )
+            ctx.db.conn.execute("UPDATE accounts SET updated_at = ? WHERE id = ?", [to_iso(change.at), account_id])
         after = _account_rows(ctx.db, "a.id = ?", [account_id])[0]
         changed = {k: {"from": current[k], "to": after[k]} for k in data if current[k] != after[k]}
         change.audit(actor.email, "account.update", f"account:{account_id}", changed=changed)
@@ -293,8 +302,7 @@ def archive_account(ctx: Context, actor: User, account_id: int) -> dict[str, Any
     actor.require("ermc")
     with ctx.change() as change:
         done = ctx.db.conn.execute(
-            "UPDATE accounts SET archived_at = ?, updated_at = ? "
-            "WHERE id = ? AND archived_at IS NULL",
+            "UPDATE accounts SET archived_at = ?, updated_at = ? WHERE id = ? AND archived_at IS NULL",
             [to_iso(change.at), to_iso(change.at), account_id],
         ).rowcount
         if not done:
@@ -306,18 +314,18 @@ def archive_account(ctx: Context, actor: User, account_id: int) -> dict[str, Any
 
 _SELECT = (
     "SELECT a.id, a.handle, a.platform, a.unit, a.purpose, a.monitored_hours, u.email, "
-    "a.central, a.connector, a.naming_exception, a.created_at, a.updated_at, a.archived_at "
+    "a.central, a.connector, a.naming_exception, a.created_at, a.updated_at, a.archived_at, "
+    "a.tags, EXISTS (SELECT 1 FROM account_holds h WHERE h.account_id = a.id) "
     "FROM accounts a JOIN users u ON u.id = a.manager_id"
 )
 _KEYS = (
     "id", "handle", "platform", "unit", "purpose", "monitored_hours", "manager",
     "central", "connector", "naming_exception", "created_at", "updated_at", "archived_at",
+    "tags", "held",
 )  # fmt: skip
 
 
-def _account_rows(
-    db: Database, where: str, params: list[Any], limit: int | None = None
-) -> list[dict[str, Any]]:
+def _account_rows(db: Database, where: str, params: list[Any], limit: int | None = None) -> list[dict[str, Any]]:
     sql = f"{_SELECT} WHERE {where} ORDER BY a.id" + (" LIMIT ?" if limit else "")
     rows = db.conn.execute(sql, [*params, limit] if limit else params).fetchall()
     accounts = [dict(zip(_KEYS, row, strict=True)) for row in rows]
@@ -332,6 +340,8 @@ def _account_rows(
             editors[account_id].append(email)
     for account in accounts:
         account["central"] = bool(account["central"])
+        account["held"] = bool(account["held"])
+        account["tags"] = json.loads(account["tags"])
         account["connector"] = json.loads(account["connector"])
         account["editors"] = editors[account["id"]]
     return accounts
@@ -354,6 +364,8 @@ def list_accounts(
     unit: str | None = None,
     q: str | None = None,
     archived: bool = False,
+    held: bool | None = None,
+    tag: str | None = None,
     limit: int | None = None,
     cursor: str | None = None,
 ) -> dict[str, Any]:
@@ -375,6 +387,12 @@ def list_accounts(
     if unit:
         where.append("a.unit = ?")
         params.append(unit)
+    if held is not None:
+        exists = "EXISTS (SELECT 1 FROM account_holds h WHERE h.account_id = a.id)"
+        where.append(exists if held else f"NOT {exists}")
+    if tag:
+        where.append("EXISTS (SELECT 1 FROM json_each(a.tags) t WHERE t.value = ?)")
+        params.append(tag.strip().lower())
     if q:
         where.append("(a.handle_key LIKE ? ESCAPE '\\' OR a.unit LIKE ? ESCAPE '\\')")
         pattern = "%" + q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

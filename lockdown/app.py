@@ -14,13 +14,14 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
 from lockdown import __version__, audit
-from lockdown.api import accounts, meta, posts
+from lockdown.api import accounts, incidents, meta, posts
 from lockdown.api import audit as audit_views
 from lockdown.api.schemas import ERROR_SCHEMA
 from lockdown.api.state import AppState, close_request_context
 from lockdown.crypto import Vault
 from lockdown.db import connect
 from lockdown.errors import LockdownError
+from lockdown.incidents import incident_config
 from lockdown.migrations import migrate
 from lockdown.settings import Settings
 from lockdown.timeutil import Clock, utcnow
@@ -59,7 +60,7 @@ def create_app(config: Settings | None = None, *, clock: Clock | None = None) ->
         SECURITY_SCHEMES={"BearerAuth": {"type": "http", "scheme": "bearer"}},
     )
     app.extensions["lockdown"] = AppState(
-        settings, key, clock or utcnow, Vault(settings.vault_keys)
+        settings, key, clock or utcnow, Vault(settings.vault_keys), incident_config(settings)
     )
     with connect(settings.db_path, busy_timeout=settings.busy_timeout_seconds) as db:
         migrate(db)
@@ -67,7 +68,7 @@ def create_app(config: Settings | None = None, *, clock: Clock | None = None) ->
     app.teardown_appcontext(close_request_context)
     app.before_request(_refuse_wrong_media_type)
     app.before_request(_refuse_repeated_parameters)
-    for blueprint in (meta.bp, accounts.bp, posts.bp, audit_views.bp):
+    for blueprint in (meta.bp, accounts.bp, posts.bp, incidents.bp, audit_views.bp):
         app.register_blueprint(blueprint)
     _install_error_handlers(app)
     app.spec_processor(_finish_spec)
@@ -95,9 +96,7 @@ def _install_error_handlers(app: APIFlask) -> None:
         if isinstance(error, HTTPException):  # pragma: no cover - APIFlask handles these first
             raise error
         log.exception("unexpected error")
-        body = {
-            "error": {"code": "internal_error", "message": "something went wrong; it was logged"}
-        }
+        body = {"error": {"code": "internal_error", "message": "something went wrong; it was logged"}}
         return jsonify(body), 500
 
 
@@ -122,9 +121,7 @@ def _http_error_body(error: HTTPError) -> dict[str, Any]:
             body["field"] = field
         body["errors"] = [{"field": name, "message": _first(m)} for name, m in problems]
     if status == 404 and not problems:
-        body["message"] = (
-            f"there is nothing at {request.path}; the API is described at /openapi.json"
-        )
+        body["message"] = f"there is nothing at {request.path}; the API is described at /openapi.json"
     if status == 405 and not problems:
         allowed = Headers(error.headers).get("Allow", "")
         body["message"] = f"{request.method} is not allowed here; allowed: {allowed}"
@@ -167,9 +164,7 @@ def _refuse_wrong_media_type() -> tuple[Response, int] | None:
     wanted = "text/csv" if request.path in CSV_BODY_PATHS else "application/json"
     if request.mimetype == wanted or (wanted == "application/json" and request.is_json):
         return None
-    message = (
-        f"send the body as {wanted} (Content-Type: {wanted}), not {request.mimetype or 'no type'}"
-    )
+    message = f"send the body as {wanted} (Content-Type: {wanted}), not {request.mimetype or 'no type'}"
     return jsonify({"error": {"code": "unsupported_media_type", "message": message}}), 415
 
 

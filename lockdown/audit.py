@@ -35,9 +35,7 @@ class Entry:
 
 def _entry_hash(key: bytes, seq: int, at: str, row: tuple[str, str, str, str], prev: str) -> str:
     actor, action, subject, details = row
-    canonical = json.dumps(
-        [seq, at, actor, action, subject, details, prev], ensure_ascii=False, separators=(",", ":")
-    )
+    canonical = json.dumps([seq, at, actor, action, subject, details, prev], ensure_ascii=False, separators=(",", ":"))
     return hmac.new(key, canonical.encode(), hashlib.sha256).hexdigest()
 
 
@@ -85,10 +83,7 @@ class Verification:
 
 def _rows(db: Database) -> Iterator[tuple[Any, ...]]:
     return iter(
-        db.conn.execute(
-            "SELECT seq, at, actor, action, subject, details, prev_hash, hash "
-            "FROM audit_log ORDER BY seq"
-        )
+        db.conn.execute("SELECT seq, at, actor, action, subject, details, prev_hash, hash FROM audit_log ORDER BY seq")
     )
 
 
@@ -98,18 +93,12 @@ def verify(db: Database, key: bytes, expect_head: str | None = None) -> Verifica
     for seq, at, actor, action, subject, details, prev_hash, digest in _rows(db):
         count += 1
         if seq > expected_seq:
-            return Verification(
-                False, count, prev, expected_seq, f"entry {expected_seq} is missing"
-            )
+            return Verification(False, count, prev, expected_seq, f"entry {expected_seq} is missing")
         if seq < expected_seq:
             return Verification(False, count, prev, seq, f"entry {seq} is out of place")
         if prev_hash != prev:
-            return Verification(
-                False, count, prev, seq, f"entry {seq} does not follow entry {seq - 1}"
-            )
-        if not hmac.compare_digest(
-            _entry_hash(key, seq, at, (actor, action, subject, details), prev_hash), digest
-        ):
+            return Verification(False, count, prev, seq, f"entry {seq} does not follow entry {seq - 1}")
+        if not hmac.compare_digest(_entry_hash(key, seq, at, (actor, action, subject, details), prev_hash), digest):
             return Verification(False, count, prev, seq, f"entry {seq} does not match its hash")
         prev, expected_seq = digest, seq + 1
         seen_expected = seen_expected or digest == expect_head
@@ -131,9 +120,7 @@ def head(db: Database) -> tuple[int, str]:
     return (last[0], last[1]) if last else (0, GENESIS)
 
 
-def list_entries(
-    db: Database, *, after: int = 0, limit: int = 100, subject: str | None = None
-) -> list[dict[str, Any]]:
+def list_entries(db: Database, *, after: int = 0, limit: int = 100, subject: str | None = None) -> list[dict[str, Any]]:
     """Entries oldest first, after a seq, optionally for one subject."""
     where, params = "seq > ?", [cast(Any, after)]
     if subject:

@@ -39,9 +39,7 @@ class Vault:
     def encrypt(self, plaintext: str, associated: bytes) -> str:
         """``keyid:base64(nonce + ciphertext)``."""
         if self.current is None:
-            raise VaultError(
-                "no vault key is configured: set LOCKDOWN_VAULT_KEY or LOCKDOWN_VAULT_KEY_FILE"
-            )
+            raise VaultError("no vault key is configured: set LOCKDOWN_VAULT_KEY or LOCKDOWN_VAULT_KEY_FILE")
         nonce = os.urandom(NONCE_BYTES)
         sealed = AESGCM(self.keys[self.current]).encrypt(nonce, plaintext.encode(), associated)
         return f"{self.current}:{base64.b64encode(nonce + sealed).decode()}"
@@ -56,9 +54,7 @@ class Vault:
         try:
             return AESGCM(key).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], associated).decode()
         except InvalidTag:
-            raise VaultError(
-                "the value does not authenticate: altered, or moved from elsewhere"
-            ) from None
+            raise VaultError("the value does not authenticate: altered, or moved from elsewhere") from None
 
     def needs_rekey(self, stored: str) -> bool:
         """Whether a value was encrypted with a key other than the current one."""

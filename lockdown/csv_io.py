@@ -29,9 +29,7 @@ def decode(body: bytes) -> str:
     try:
         return body.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise InvalidInput(
-            f"the CSV is not UTF-8 (byte {exc.start}); save it as 'CSV UTF-8'", field="body"
-        ) from None
+        raise InvalidInput(f"the CSV is not UTF-8 (byte {exc.start}); save it as 'CSV UTF-8'", field="body") from None
 
 
 def records(text: str) -> Iterator[tuple[int, dict[str, str] | None, list[str]]]:
@@ -50,9 +48,7 @@ def records(text: str) -> Iterator[tuple[int, dict[str, str] | None, list[str]]]
         line = reader.line_num + 1
 
 
-def header_errors(
-    header: list[str], required: tuple[str, ...], known: tuple[str, ...]
-) -> list[dict[str, Any]]:
+def header_errors(header: list[str], required: tuple[str, ...], known: tuple[str, ...]) -> list[dict[str, Any]]:
     """Missing and unknown columns, as line-1 errors."""
     errors = [
         {"line": 1, "field": name, "message": f"the header has no {name} column"}

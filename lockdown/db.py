@@ -24,6 +24,11 @@ def connect(path: Path | str, *, busy_timeout: float = 5.0) -> Database:
     return db
 
 
+def db_file(db: Database) -> str:
+    """The file a connection is open on, to open another for a worker thread."""
+    return str(db.conn.execute("PRAGMA database_list").fetchone()[2])
+
+
 @contextmanager
 def write_transaction(db: Database) -> Iterator[Database]:
     """``BEGIN IMMEDIATE`` ... commit, or roll back on any error.

@@ -89,9 +89,7 @@ def _seed(ctx: Context, actor: str) -> list[DemoLogin]:
     add_user(ctx, actor, name="Sam Carter", email=f"ermc.deputy@{DEMO_DOMAIN}", roles=["ermc"])
     add_user(ctx, actor, name="Lena Fischer", email=f"press.night@{DEMO_DOMAIN}", roles=["press"])
     rng = random.Random(2026)  # noqa: S311 - a repeatable demo, not a secret
-    managers = [
-        f"manager.{_slug(unit)}@{DEMO_DOMAIN}" for units in FACULTIES.values() for unit in units
-    ]
+    managers = [f"manager.{_slug(unit)}@{DEMO_DOMAIN}" for units in FACULTIES.values() for unit in units]
     for email in managers:
         if email not in active_users_by_email(ctx.db):
             local = email.split("@")[0].split(".", 1)[1]
@@ -157,9 +155,7 @@ def _unit_accounts(rng: random.Random) -> list[dict[str, object]]:
                         "monitored_hours": rng.choice(HOURS),
                         "manager": manager,
                         "editors": rng.sample(editors, k=rng.choice((0, 1, 2))),
-                        "naming_exception": "registered before the 2019 naming rule"
-                        if legacy
-                        else None,
+                        "naming_exception": "registered before the 2019 naming rule" if legacy else None,
                     }
                 )
     return accounts

@@ -177,18 +177,18 @@ class Dispatcher:
         while True:
             claimed = self._claim(ctx)
             report.claimed += len(claimed)
-            for outcome in self._pool.map(self._send, claimed):
+            outcomes = list(self._pool.map(self._send, claimed))
+            for outcome in outcomes:
                 report.add(outcome)
-            if len(claimed) < self.batch_size:
+            # A batch sent back whole (held after its claim) must not be claimed again at once.
+            if len(claimed) < self.batch_size or all(o == "returned" for o in outcomes):
                 return
 
     def _until_next_due(self, ctx: Context) -> float | None:
         """Seconds until the next post falls due, if that is within the lookahead."""
         if self.lookahead_seconds <= 0:
             return None
-        row = ctx.db.conn.execute(
-            "SELECT MIN(due_at) FROM posts WHERE state = 'scheduled'"
-        ).fetchone()
+        row = ctx.db.conn.execute("SELECT MIN(due_at) FROM posts WHERE state = 'scheduled'").fetchone()
         if not row or row[0] is None:
             return None
         wait = (parse_iso(row[0]) - self.clock()).total_seconds()
@@ -219,7 +219,9 @@ class Dispatcher:
             rows = ctx.db.conn.execute(
                 "UPDATE posts SET state = 'needs_review', updated_at = :now, error = "
                 "'missed its time by more than ' || :grace || ' minutes; reschedule or cancel it' "
-                "WHERE state = 'scheduled' AND due_at < :stale RETURNING id, due_at",
+                "WHERE state = 'scheduled' AND due_at < :stale AND NOT EXISTS "
+                "(SELECT 1 FROM account_holds h WHERE h.account_id = posts.account_id) "
+                "RETURNING id, due_at",
                 {
                     "now": to_iso(change.at),
                     "stale": to_iso(change.at - grace),
@@ -237,14 +239,14 @@ class Dispatcher:
                 "UPDATE posts SET state = 'publishing', claimed_by = :me, dispatched_at = :now, "
                 "attempts = attempts + 1, updated_at = :now "
                 "WHERE id IN (SELECT id FROM posts WHERE state = 'scheduled' AND due_at <= :now "
+                # The hold invariant: evaluated in the claim itself, under the write lock, so
+                # every claim is wholly before or wholly after a declaration.
+                "AND NOT EXISTS (SELECT 1 FROM account_holds h WHERE h.account_id = posts.account_id) "
                 "ORDER BY due_at, id LIMIT :limit) "
                 "RETURNING id, account_id, body, scheduled_at, idempotency_key, progress, attempts",
                 {"me": self.id, "now": to_iso(change.at), "limit": self.batch_size},
             ).fetchall()
-            claimed = [
-                Claimed(r[0], r[1], "", "", r[2], r[3], r[4], json.loads(r[5] or "{}"), r[6])
-                for r in rows
-            ]
+            claimed = [Claimed(r[0], r[1], "", "", r[2], r[3], r[4], json.loads(r[5] or "{}"), r[6]) for r in rows]
             _attach_accounts(ctx, claimed)
             for post in claimed:
                 change.audit(ACTOR, "post.claim", f"post:{post.post_id}", attempt=post.attempts)
@@ -276,19 +278,32 @@ class Dispatcher:
             # so it waits for a person. If even that cannot be recorded, the claim stands and
             # the post is left publishing, which the operator sees in /healthz and the logs.
             log.exception("sending post %s failed unexpectedly", post.post_id)
-            failure = ConnectorError(
-                f"internal error while sending: {exc!r}", permanent=False, ambiguous=True
-            )
+            failure = ConnectorError(f"internal error while sending: {exc!r}", permanent=False, ambiguous=True)
             return self._record_failure(ctx, post, failure)
 
     def _still_ours(self, ctx: Context, post: Claimed) -> bool:
-        """Right before the platform call, re-read the claim: a post changed meanwhile goes
-        back untouched."""
-        row = ctx.db.conn.execute(
-            "SELECT 1 FROM posts WHERE id = ? AND state = 'publishing' AND claimed_by = ?",
-            [post.post_id, self.id],
-        ).fetchone()
-        return row is not None
+        """Right before the platform call, mark the post as being sent, in a write transaction
+        that re-checks the claim and the hold. SQLite's single writer orders this mark wholly
+        before or after any declaration: after one, a held post goes back to ``scheduled``
+        untouched (no attempt counted); before one, it is reported as in flight."""
+        with ctx.change(allow_empty=True) as change:
+            marked = ctx.db.conn.execute(
+                "UPDATE posts SET sending_at = ? WHERE id = ? AND state = 'publishing' AND claimed_by = ? "
+                "AND NOT EXISTS (SELECT 1 FROM account_holds h WHERE h.account_id = posts.account_id) "
+                "RETURNING id",
+                [to_iso(change.at), post.post_id, self.id],
+            ).fetchone()
+            if marked:
+                change.audit(ACTOR, "post.send", f"post:{post.post_id}", attempt=post.attempts)
+                return True
+            returned = ctx.db.conn.execute(
+                "UPDATE posts SET state = 'scheduled', claimed_by = NULL, dispatched_at = NULL, "
+                "attempts = attempts - 1, updated_at = ? WHERE id = ? AND state = 'publishing' AND claimed_by = ?",
+                [to_iso(change.at), post.post_id, self.id],
+            ).rowcount
+            if returned:
+                change.audit(ACTOR, "post.held_back", f"post:{post.post_id}", reason="account held after claim")
+        return False
 
     def _record_published(self, ctx: Context, post: Claimed, result: Published) -> str:
         with ctx.change(allow_empty=True) as change:
@@ -314,11 +329,7 @@ class Dispatcher:
                 _finish(ctx, post, self.id, "unknown", error=message, progress=progress)
             elif exc.permanent or post.attempts >= MAX_ATTEMPTS:
                 outcome = "failed"
-                message = (
-                    exc.message
-                    if exc.permanent
-                    else f"gave up after {post.attempts} attempts: {exc.message}"
-                )
+                message = exc.message if exc.permanent else f"gave up after {post.attempts} attempts: {exc.message}"
                 _finish(ctx, post, self.id, "failed", error=message, progress=progress)
             else:
                 outcome = "retried"

@@ -11,10 +11,7 @@ _SEGMENT = re.compile(
     r"^(?P<days>[A-Za-z]{3}(?:-[A-Za-z]{3})?(?:,[A-Za-z]{3}(?:-[A-Za-z]{3})?)*)\s+"
     r"(?P<start>\d{2}:\d{2})-(?P<end>\d{2}:\d{2})$"
 )
-FORMAT_HINT = (
-    "'Mon-Fri 09:00-17:00', several joined with ';' "
-    "(e.g. 'Mon-Fri 08:00-18:00; Sat 10:00-14:00'), or '24/7'"
-)
+FORMAT_HINT = "'Mon-Fri 09:00-17:00', several joined with ';' (e.g. 'Mon-Fri 08:00-18:00; Sat 10:00-14:00'), or '24/7'"
 
 
 class HoursError(ValueError):
@@ -40,10 +37,7 @@ class WeeklyHours:
     def contains(self, local: datetime) -> bool:
         """Whether the local wall-clock time falls inside one of the windows."""
         minute = local.hour * 60 + local.minute
-        return any(
-            local.weekday() in w.weekdays and w.start_minute <= minute < w.end_minute
-            for w in self.windows
-        )
+        return any(local.weekday() in w.weekdays and w.start_minute <= minute < w.end_minute for w in self.windows)
 
 
 def _minute(text: str, whole: str) -> int:
@@ -82,8 +76,6 @@ def parse_weekly_hours(text: str) -> WeeklyHours:
         start = _minute(match["start"], whole)
         end = _minute(match["end"], whole)
         if end <= start:
-            raise HoursError(
-                f"{segment.strip()!r} ends before it starts; split a span past midnight in two"
-            )
+            raise HoursError(f"{segment.strip()!r} ends before it starts; split a span past midnight in two")
         windows.append(Window(_weekdays(match["days"], whole), start, end))
     return WeeklyHours(whole, tuple(windows))

@@ -162,6 +162,130 @@ def m006_connector_secrets(db: Database) -> None:
     )
 
 
+@migrations()
+def m007_incidents(db: Database) -> None:
+    """Incidents and what they hold. A hold is a rule, not a row per account or post: the view
+    ``account_holds`` says which active incident holds which account, so declaring costs the
+    same however many posts are scheduled, and an account registered mid-incident is held too."""
+    db.executescript(
+        """
+        ALTER TABLE accounts ADD COLUMN tags TEXT NOT NULL DEFAULT '[]';
+        CREATE TABLE incidents (
+            id INTEGER PRIMARY KEY,
+            title TEXT NOT NULL,
+            playbook TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('active', 'resolved')),
+            exercise INTEGER NOT NULL DEFAULT 0,
+            scope TEXT NOT NULL CHECK (scope IN ('all', 'tagged', 'named')),
+            scope_tag TEXT,
+            named_account_id INTEGER REFERENCES accounts(id),
+            hold_central INTEGER NOT NULL,
+            resume_policy TEXT NOT NULL,
+            declared_by INTEGER NOT NULL REFERENCES users(id),
+            declared_at TEXT NOT NULL,
+            resolved_by INTEGER REFERENCES users(id),
+            resolved_at TEXT,
+            resolution TEXT
+        );
+        CREATE INDEX incidents_active ON incidents(id) WHERE status = 'active';
+        CREATE VIEW account_holds AS
+            SELECT a.id AS account_id, i.id AS incident_id, i.declared_at AS since
+            FROM incidents i JOIN accounts a
+              ON a.id = i.named_account_id
+              OR (i.scope = 'all' AND (a.central = 0 OR i.hold_central = 1))
+              OR (i.scope = 'tagged' AND EXISTS
+                    (SELECT 1 FROM json_each(a.tags) t WHERE t.value = i.scope_tag)
+                  AND (a.central = 0 OR i.hold_central = 1))
+            WHERE i.status = 'active';
+        CREATE TABLE incident_events (
+            id INTEGER PRIMARY KEY,
+            incident_id INTEGER NOT NULL REFERENCES incidents(id),
+            at TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            details TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE INDEX incident_events_incident ON incident_events(incident_id, id);
+        CREATE TABLE incident_in_flight (
+            incident_id INTEGER NOT NULL REFERENCES incidents(id),
+            post_id INTEGER NOT NULL REFERENCES posts(id),
+            PRIMARY KEY (incident_id, post_id)
+        ) WITHOUT ROWID;
+        CREATE TABLE incident_messages (
+            id INTEGER PRIMARY KEY,
+            incident_id INTEGER NOT NULL REFERENCES incidents(id),
+            template TEXT,
+            body TEXT NOT NULL,
+            account_ids TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('draft', 'approved', 'delivered',
+                'partly_delivered', 'failed')),
+            exercise INTEGER NOT NULL DEFAULT 0,
+            author_id INTEGER NOT NULL REFERENCES users(id),
+            approved_by INTEGER REFERENCES users(id),
+            created_at TEXT NOT NULL,
+            approved_at TEXT
+        );
+        CREATE TABLE message_deliveries (
+            id INTEGER PRIMARY KEY,
+            message_id INTEGER NOT NULL REFERENCES incident_messages(id),
+            account_id INTEGER NOT NULL REFERENCES accounts(id),
+            state TEXT NOT NULL CHECK (state IN ('sending', 'delivered', 'failed', 'unknown')),
+            remote_id TEXT,
+            error TEXT,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            UNIQUE (message_id, account_id)
+        );
+        CREATE TABLE notifications (
+            id INTEGER PRIMARY KEY,
+            incident_id INTEGER NOT NULL REFERENCES incidents(id),
+            event TEXT NOT NULL CHECK (event IN ('declared', 'resolved')),
+            channel TEXT NOT NULL CHECK (channel IN ('email', 'webhook')),
+            user_id INTEGER REFERENCES users(id),
+            recipient TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            body TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'failed')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT NOT NULL,
+            sent_at TEXT,
+            error TEXT,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX notifications_due ON notifications(next_attempt_at) WHERE state = 'pending';
+        CREATE TABLE acknowledgements (
+            incident_id INTEGER NOT NULL REFERENCES incidents(id),
+            user_id INTEGER NOT NULL REFERENCES users(id),
+            at TEXT NOT NULL,
+            PRIMARY KEY (incident_id, user_id)
+        ) WITHOUT ROWID;
+        CREATE TABLE native_schedules (
+            id INTEGER PRIMARY KEY,
+            incident_id INTEGER NOT NULL REFERENCES incidents(id),
+            account_id INTEGER NOT NULL REFERENCES accounts(id),
+            remote_id TEXT,
+            original_at TEXT,
+            content TEXT NOT NULL DEFAULT '{}',
+            state TEXT NOT NULL CHECK (state IN ('to_withdraw', 'withdrawn', 'to_restore',
+                'restored', 'listing', 'to_list', 'failed')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT NOT NULL,
+            error TEXT
+        );
+        CREATE INDEX native_schedules_due ON native_schedules(next_attempt_at)
+            WHERE state IN ('to_list', 'to_withdraw', 'to_restore');
+        """
+    )
+
+
+@migrations()
+def m008_sending_mark(db: Database) -> None:
+    """When the dispatcher committed to calling the platform for a post: the last write before
+    the call, ordered against declarations by SQLite's single writer."""
+    db.execute("ALTER TABLE posts ADD COLUMN sending_at TEXT")
+
+
 def migrate(db: Database) -> list[str]:
     """Turn on WAL and apply pending migrations; return the names applied."""
     if db.conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal" and db.memory is False:

@@ -98,8 +98,4 @@ def _find_account(
         return account
     key = (handle_key(cells.get("handle", "")), cells.get("platform", "").lower())
     found = by_handle.get(key)
-    return (
-        found
-        if found
-        else f"there is no active account {cells.get('handle')} on {cells.get('platform')}"
-    )
+    return found if found else f"there is no active account {cells.get('handle')} on {cells.get('platform')}"

@@ -38,11 +38,7 @@ def _graphemes(text: str) -> int:
     count = 0
     joined = False
     for char in text:
-        if (
-            unicodedata.combining(char)
-            or 0xFE00 <= ord(char) <= 0xFE0F
-            or 0x1F3FB <= ord(char) <= 0x1F3FF
-        ):
+        if unicodedata.combining(char) or 0xFE00 <= ord(char) <= 0xFE0F or 0x1F3FB <= ord(char) <= 0x1F3FF:
             continue
         if char == "\u200d":
             joined = True

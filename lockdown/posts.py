@@ -42,9 +42,7 @@ def rights_on(db: Database, user: User, account_id: int) -> bool:
 def _account(db: Database, account_id: Any, field: str = "account_id") -> dict[str, Any]:
     if isinstance(account_id, bool) or not isinstance(account_id, int):
         raise InvalidInput(f"{field} must be an account id", field=field)
-    row = db.conn.execute(
-        "SELECT id, platform, archived_at FROM accounts WHERE id = ?", [account_id]
-    ).fetchone()
+    row = db.conn.execute("SELECT id, platform, archived_at FROM accounts WHERE id = ?", [account_id]).fetchone()
     if row is None:
         raise InvalidInput(f"{field}: there is no account {account_id}", field=field)
     if row[2] is not None:
@@ -65,9 +63,7 @@ def check_body(platform: str, body: Any) -> str:
 def check_time(value: Any, now: datetime, field: str = "scheduled_at") -> datetime:
     """A time with a zone, in the future; 400 naming the field otherwise."""
     if not isinstance(value, str):
-        raise InvalidInput(
-            f"{field} must be an ISO 8601 time such as 2026-12-01T09:00:00Z", field=field
-        )
+        raise InvalidInput(f"{field} must be an ISO 8601 time such as 2026-12-01T09:00:00Z", field=field)
     try:
         moment = parse_iso(value)
     except ValueError as exc:
@@ -77,9 +73,7 @@ def check_time(value: Any, now: datetime, field: str = "scheduled_at") -> dateti
     return moment
 
 
-def _insert(
-    change: Changes, actor: User, account_id: int, body: str, when: datetime, batch: str | None
-) -> int:
+def _insert(change: Changes, actor: User, account_id: int, body: str, when: datetime, batch: str | None) -> int:
     stamp, scheduled = to_iso(change.at), to_iso(when)
     cursor = change.context.db.conn.execute(
         "INSERT INTO posts (account_id, body, scheduled_at, due_at, state, author_id, batch_id, "
@@ -119,22 +113,17 @@ def _load(db: Database, post_id: int) -> dict[str, Any]:
     return dict(zip(keys, row, strict=True))
 
 
-def _set_state(
-    change: Changes, post_id: int, expected: tuple[str, ...], state: str, **columns: Any
-) -> None:
+def _set_state(change: Changes, post_id: int, expected: tuple[str, ...], state: str, **columns: Any) -> None:
     """Compare-and-set: move a post from one of ``expected`` to ``state``, or 409."""
     assignments = "".join(f", {name} = ?" for name in columns)
     marks = ",".join("?" * len(expected))
     done = change.context.db.conn.execute(
-        f"UPDATE posts SET state = ?, updated_at = ?{assignments} "
-        f"WHERE id = ? AND state IN ({marks})",
+        f"UPDATE posts SET state = ?, updated_at = ?{assignments} WHERE id = ? AND state IN ({marks})",
         [state, to_iso(change.at), *columns.values(), post_id, *expected],
     ).rowcount
     if not done:
         current = get_post(change.context.db, post_id)["state"]
-        raise Conflict(
-            f"post {post_id} is {current}; this needs it {' or '.join(expected)}", field="state"
-        )
+        raise Conflict(f"post {post_id} is {current}; this needs it {' or '.join(expected)}", field="state")
 
 
 def update_post(ctx: Context, actor: User, post_id: int, data: Mapping[str, Any]) -> dict[str, Any]:
@@ -144,9 +133,7 @@ def update_post(ctx: Context, actor: User, post_id: int, data: Mapping[str, Any]
         raise Forbidden(f"you do not manage or edit account {post['account_id']}")
     unknown = sorted(set(data) - {"body", "scheduled_at"})
     if unknown:
-        raise InvalidInput(
-            f"{unknown[0]} cannot be changed; change body or scheduled_at", field=unknown[0]
-        )
+        raise InvalidInput(f"{unknown[0]} cannot be changed; change body or scheduled_at", field=unknown[0])
     if not data:
         raise InvalidInput("send body or scheduled_at", field="body")
     columns: dict[str, Any] = {}
@@ -176,9 +163,7 @@ def approve_post(ctx: Context, actor: User, post_id: int) -> dict[str, Any]:
 def _may_approve(db: Database, actor: User, posts: list[dict[str, Any]]) -> None:
     for post in posts:
         if post["author_id"] == actor.id:
-            raise Forbidden(
-                f"post {post['id']} is yours; a colleague must approve it (policy 2.2.3)"
-            )
+            raise Forbidden(f"post {post['id']} is yours; a colleague must approve it (policy 2.2.3)")
         if not rights_on(db, actor, post["account_id"]):
             raise Forbidden(f"you do not manage or edit account {post['account_id']}")
 
@@ -186,9 +171,7 @@ def _may_approve(db: Database, actor: User, posts: list[dict[str, Any]]) -> None
 def _approve(change: Changes, actor: User, post_ids: list[int]) -> None:
     db = change.context.db
     for post_id in post_ids:
-        scheduled = db.conn.execute(
-            "SELECT scheduled_at FROM posts WHERE id = ?", [post_id]
-        ).fetchone()[0]
+        scheduled = db.conn.execute("SELECT scheduled_at FROM posts WHERE id = ?", [post_id]).fetchone()[0]
         if scheduled <= to_iso(change.at):
             raise Conflict(
                 f"post {post_id}'s time {scheduled} has passed; edit its time, then approve",
@@ -204,9 +187,7 @@ def _approve(change: Changes, actor: User, post_ids: list[int]) -> None:
 def cancel_post(ctx: Context, actor: User, post_id: int) -> dict[str, Any]:
     """Cancel a post that has not gone out (its author, the account's manager, or ermc)."""
     post = _load(ctx.db, post_id)
-    manager = ctx.db.conn.execute(
-        "SELECT manager_id FROM accounts WHERE id = ?", [post["account_id"]]
-    ).fetchone()[0]
+    manager = ctx.db.conn.execute("SELECT manager_id FROM accounts WHERE id = ?", [post["account_id"]]).fetchone()[0]
     if not (actor.has("ermc") or actor.id in (post["author_id"], manager)):
         raise Forbidden("only the post's author, the account's manager or ERMC may cancel it")
     with ctx.change() as change:
@@ -215,9 +196,7 @@ def cancel_post(ctx: Context, actor: User, post_id: int) -> dict[str, Any]:
     return get_post(ctx.db, post_id)
 
 
-def reschedule_post(
-    ctx: Context, actor: User, post_id: int, data: Mapping[str, Any]
-) -> dict[str, Any]:
+def reschedule_post(ctx: Context, actor: User, post_id: int, data: Mapping[str, Any]) -> dict[str, Any]:
     """Give an approved post that missed its time, failed, or is unknown a new time."""
     post = _load(ctx.db, post_id)
     if not rights_on(ctx.db, actor, post["account_id"]):
@@ -228,15 +207,11 @@ def reschedule_post(
             change, post_id, RESCHEDULABLE, "scheduled",
             scheduled_at=when, due_at=when, attempts=0, claimed_by=None, error=None,
         )  # fmt: skip
-        change.audit(
-            actor.email, "post.reschedule", f"post:{post_id}", scheduled_at=when, was=post["state"]
-        )
+        change.audit(actor.email, "post.reschedule", f"post:{post_id}", scheduled_at=when, was=post["state"])
     return get_post(ctx.db, post_id)
 
 
-def mark_published(
-    ctx: Context, actor: User, post_id: int, data: Mapping[str, Any]
-) -> dict[str, Any]:
+def mark_published(ctx: Context, actor: User, post_id: int, data: Mapping[str, Any]) -> dict[str, Any]:
     """Record that a post whose fate was unknown did go out, with the platform's id."""
     post = _load(ctx.db, post_id)
     if not rights_on(ctx.db, actor, post["account_id"]):
@@ -249,9 +224,7 @@ def mark_published(
             change, post_id, ("unknown",), "published",
             remote_id=remote_id.strip(), published_at=to_iso(change.at), error=None,
         )  # fmt: skip
-        change.audit(
-            actor.email, "post.mark_published", f"post:{post_id}", remote_id=remote_id.strip()
-        )
+        change.audit(actor.email, "post.mark_published", f"post:{post_id}", remote_id=remote_id.strip())
     return get_post(ctx.db, post_id)
 
 
@@ -276,9 +249,7 @@ def approve_batch(ctx: Context, actor: User, batch_id: str) -> dict[str, Any]:
     return {"batch_id": batch_id, "approved": len(pending)}
 
 
-def insert_batch(
-    ctx: Context, actor: User, rows: list[tuple[int, str, datetime]]
-) -> dict[str, Any]:
+def insert_batch(ctx: Context, actor: User, rows: list[tuple[int, str, datetime]]) -> dict[str, Any]:
     """Insert checked (account_id, body, time) rows as one batch awaiting review."""
     batch = uuid.uuid4().hex
     with ctx.change() as change:
@@ -291,12 +262,14 @@ def insert_batch(
 _KEYS = (
     "id", "account_id", "body", "state", "scheduled_at", "due_at", "author", "approved_by",
     "approved_at", "batch_id", "attempts", "dispatched_at", "published_at", "remote_id", "error",
-    "created_at", "updated_at",
+    "created_at", "updated_at", "held",
 )  # fmt: skip
+HELD = "EXISTS (SELECT 1 FROM account_holds h WHERE h.account_id = p.account_id)"
 _SELECT = (
     "SELECT p.id, p.account_id, p.body, p.state, p.scheduled_at, p.due_at, au.email, ap.email, "
     "p.approved_at, p.batch_id, p.attempts, p.dispatched_at, p.published_at, p.remote_id, "
-    "p.error, p.created_at, p.updated_at FROM posts p JOIN users au ON au.id = p.author_id "
+    f"p.error, p.created_at, p.updated_at, p.state = 'scheduled' AND {HELD} "
+    "FROM posts p JOIN users au ON au.id = p.author_id "
     "LEFT JOIN users ap ON ap.id = p.approved_by"
 )
 
@@ -306,7 +279,13 @@ def get_post(db: Database, post_id: int) -> dict[str, Any]:
     row = db.conn.execute(f"{_SELECT} WHERE p.id = ?", [post_id]).fetchone()
     if row is None:
         raise NotFound(f"no post {post_id}", field="id")
-    return dict(zip(_KEYS, row, strict=True))
+    return _post(row)
+
+
+def _post(row: Any) -> dict[str, Any]:
+    post = dict(zip(_KEYS, row, strict=True))
+    post["held"] = bool(post["held"])
+    return post
 
 
 def list_posts(
@@ -315,6 +294,7 @@ def list_posts(
     account_id: int | None = None,
     state: str | None = None,
     batch_id: str | None = None,
+    held: bool | None = None,
     limit: int | None = None,
     cursor: str | None = None,
 ) -> dict[str, Any]:
@@ -329,13 +309,15 @@ def list_posts(
     if account_id is not None:
         where.append("p.account_id = ?")
         params.append(account_id)
+    if held is not None:
+        where.append(f"p.state = 'scheduled' AND {HELD}" if held else f"NOT (p.state = 'scheduled' AND {HELD})")
     if batch_id is not None:
         where.append("p.batch_id = ?")
         params.append(batch_id)  # type: ignore[arg-type]
     rows = db.conn.execute(
         f"{_SELECT} WHERE {' AND '.join(where)} ORDER BY p.id LIMIT ?", [*params, size + 1]
     ).fetchall()
-    return page([dict(zip(_KEYS, row, strict=True)) for row in rows], size)
+    return page([_post(row) for row in rows], size)
 
 
 def progress_of(raw: str) -> dict[str, str]:

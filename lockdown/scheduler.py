@@ -5,6 +5,7 @@ database. Posts are never APScheduler jobs. Started by ``lockdown scheduler`` or
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -12,9 +13,12 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from lockdown import audit
+from lockdown.context import Context
 from lockdown.db import connect
 from lockdown.dispatch import LEASE_SECONDS, Dispatcher
 from lockdown.migrations import migrate
+from lockdown.native_schedules import process_native_schedules
+from lockdown.notify_delivery import deliver_due
 from lockdown.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -29,6 +33,30 @@ def _safely(name: str, job: Any) -> Any:
             log.exception("%s failed", name)
 
     return run
+
+
+class SideJobs:
+    """The jobs beside the dispatch tick, each on its own thread's connection."""
+
+    def __init__(self, settings: Settings, dispatcher: Dispatcher) -> None:
+        self.settings = settings
+        self.dispatcher = dispatcher
+        self._local = threading.local()
+
+    def _context(self) -> Context:
+        ctx: Context | None = getattr(self._local, "ctx", None)
+        if ctx is None:
+            db = connect(self.settings.db_path, busy_timeout=self.settings.busy_timeout_seconds)
+            ctx = self._local.ctx = Context(db, self.dispatcher.audit_key, self.dispatcher.clock)
+        return ctx
+
+    def deliver_notifications(self) -> None:
+        """Send due notices (email, webhook); a failure is retried, never blocks anything."""
+        deliver_due(self._context(), self.settings)
+
+    def native_schedules(self) -> None:
+        """Withdraw or restore posts scheduled on the platforms themselves."""
+        process_native_schedules(self._context(), self.dispatcher.vault)
 
 
 def build_scheduler(settings: Settings, *, blocking: bool) -> tuple[BaseScheduler, Dispatcher]:
@@ -49,6 +77,21 @@ def build_scheduler(settings: Settings, *, blocking: bool) -> tuple[BaseSchedule
     scheduler: BaseScheduler = (BlockingScheduler if blocking else BackgroundScheduler)(
         timezone="UTC",
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+    )
+    jobs = SideJobs(settings, dispatcher)
+    scheduler.add_job(
+        _safely("notifications", jobs.deliver_notifications),
+        "interval",
+        seconds=max(1.0, settings.tick_seconds),
+        id="notifications",
+        name="deliver notices from the outbox",
+    )
+    scheduler.add_job(
+        _safely("native schedules", jobs.native_schedules),
+        "interval",
+        seconds=max(1.0, settings.tick_seconds),
+        id="native",
+        name="withdraw and restore posts scheduled on the platforms",
     )
     scheduler.add_job(
         _safely("dispatch tick", dispatcher.tick),

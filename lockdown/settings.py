@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from lockdown.hours import HoursError, WeeklyHours, parse_weekly_hours
 
 MIN_SECRET_KEY_BYTES = 32
+# The playbooks shipped beside the package in a source checkout.
+DEFAULT_PLAYBOOKS = Path(__file__).resolve().parent.parent / "playbooks"
 
 
 class SettingsError(ValueError):
@@ -27,9 +29,7 @@ class Settings:
 
     db_path: Path = Path("instance/lockdown.db")
     tick_seconds: float = 1.0
-    office_hours: WeeklyHours | None = field(
-        default_factory=lambda: parse_weekly_hours("Mon-Fri 09:00-17:00")
-    )
+    office_hours: WeeklyHours | None = field(default_factory=lambda: parse_weekly_hours("Mon-Fri 09:00-17:00"))
     timezone: str = "Europe/London"
     secret_key: bytes | None = None
     vault_keys: tuple[bytes, ...] = ()
@@ -37,6 +37,10 @@ class Settings:
     mail_from: str = "lockdown@localhost"
     busy_timeout_seconds: float = 5.0
     late_grace_seconds: float = 900.0
+    resume_interval_seconds: float = 600.0
+    playbooks_dir: Path = field(default_factory=lambda: DEFAULT_PLAYBOOKS)
+    notify_webhook_url: str | None = None
+    public_url: str = "http://127.0.0.1:8080"
     demo: bool = False
 
     @property
@@ -71,6 +75,10 @@ class Settings:
             mail_from=env.get("LOCKDOWN_MAIL_FROM") or "lockdown@localhost",
             busy_timeout_seconds=_positive_float(env, "LOCKDOWN_BUSY_TIMEOUT", 5.0),
             late_grace_seconds=_positive_float(env, "LOCKDOWN_LATE_GRACE", 900.0),
+            resume_interval_seconds=_positive_float(env, "LOCKDOWN_RESUME_INTERVAL", 600.0),
+            playbooks_dir=_folder(env, "LOCKDOWN_PLAYBOOKS", DEFAULT_PLAYBOOKS),
+            notify_webhook_url=_http_url(env, "LOCKDOWN_NOTIFY_WEBHOOK_URL"),
+            public_url=_http_url(env, "LOCKDOWN_PUBLIC_URL") or "http://127.0.0.1:8080",
             demo=demo,
         )
 
@@ -88,6 +96,24 @@ def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def _folder(env: Mapping[str, str], name: str, default: Path) -> Path:
+    raw = env.get(name)
+    path = Path(raw) if raw else default
+    if raw and not path.is_dir():
+        raise SettingsError(f"{name}: {raw!r} is not a folder")
+    return path
+
+
+def _http_url(env: Mapping[str, str], name: str) -> str | None:
+    raw = env.get(name)
+    if not raw:
+        return None
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SettingsError(f"{name} must be an http(s) URL, got {raw!r}")
+    return raw.rstrip("/")
+
+
 def _office_hours(env: Mapping[str, str]) -> WeeklyHours | None:
     raw = env.get("LOCKDOWN_OFFICE_HOURS") or "Mon-Fri 09:00-17:00"
     if raw.strip().lower() == "none":
@@ -103,9 +129,7 @@ def _timezone(env: Mapping[str, str]) -> str:
     try:
         ZoneInfo(raw)
     except (ZoneInfoNotFoundError, ValueError):
-        raise SettingsError(
-            f"LOCKDOWN_TIMEZONE: {raw!r} is not an IANA time zone such as 'Europe/London'"
-        ) from None
+        raise SettingsError(f"LOCKDOWN_TIMEZONE: {raw!r} is not an IANA time zone such as 'Europe/London'") from None
     return raw
 
 
@@ -125,9 +149,7 @@ def _secret_key(env: Mapping[str, str], demo_db: Path | None) -> bytes | None:
     if not raw:
         return _demo_secret_key(demo_db) if demo_db is not None else None
     if len(raw.encode()) < MIN_SECRET_KEY_BYTES:
-        raise SettingsError(
-            f"{name} must be at least {MIN_SECRET_KEY_BYTES} characters of random text"
-        )
+        raise SettingsError(f"{name} must be at least {MIN_SECRET_KEY_BYTES} characters of random text")
     return raw.encode()
 
 
@@ -157,9 +179,7 @@ def demo_vault_key_path(db_path: Path) -> Path:
 
 
 def _demo_vault_key(db_path: Path) -> tuple[bytes, ...]:
-    text = _owner_only_file(
-        demo_vault_key_path(db_path), base64.b64encode(secrets.token_bytes(32)).decode()
-    )
+    text = _owner_only_file(demo_vault_key_path(db_path), base64.b64encode(secrets.token_bytes(32)).decode())
     return (base64.b64decode(text),)
 
 
@@ -178,8 +198,7 @@ def _vault_keys(env: Mapping[str, str]) -> tuple[bytes, ...]:
             raise SettingsError(f"{name}: key {number} is not valid base64") from None
         if len(key) != 32:
             raise SettingsError(
-                f"{name}: key {number} decodes to {len(key)} bytes; a key is 32 bytes "
-                "(32 random bytes, base64-encoded)"
+                f"{name}: key {number} decodes to {len(key)} bytes; a key is 32 bytes (32 random bytes, base64-encoded)"
             )
         keys.append(key)
     return tuple(keys)

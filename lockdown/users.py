@@ -73,9 +73,7 @@ def _roles_of(db: Database, user_ids: Iterable[int]) -> dict[int, set[str]]:
     found: dict[int, set[str]] = {i: set() for i in ids}
     if ids:
         marks = ",".join("?" * len(ids))
-        for user_id, role in db.conn.execute(
-            f"SELECT user_id, role FROM user_roles WHERE user_id IN ({marks})", ids
-        ):
+        for user_id, role in db.conn.execute(f"SELECT user_id, role FROM user_roles WHERE user_id IN ({marks})", ids):
             found[user_id].add(role)
     return found
 
@@ -88,9 +86,7 @@ def _users(db: Database, where: str, params: list[Any]) -> list[User]:
     return [User(row[0], row[1], row[2], frozenset(roles[row[0]]), row[3]) for row in rows]
 
 
-def add_user(
-    ctx: Context, actor: str, *, name: str, email: str, roles: Iterable[str]
-) -> tuple[User, str]:
+def add_user(ctx: Context, actor: str, *, name: str, email: str, roles: Iterable[str]) -> tuple[User, str]:
     """Create a user with roles; return them and their API token, shown this once only."""
     if not (name or "").strip():
         raise InvalidInput("name must not be blank", field="name")
@@ -110,9 +106,7 @@ def add_user(
             [name.strip(), email, hash_token(token), to_iso(change.at)],
         )
         user_id = int(cursor.lastrowid or 0)
-        ctx.db.conn.executemany(
-            "INSERT INTO user_roles (user_id, role) VALUES (?, ?)", [(user_id, r) for r in wanted]
-        )
+        ctx.db.conn.executemany("INSERT INTO user_roles (user_id, role) VALUES (?, ?)", [(user_id, r) for r in wanted])
         change.audit(actor, "user.add", f"user:{user_id}", email=email, roles=wanted)
     return User(user_id, name.strip(), email, frozenset(wanted)), token
 
@@ -123,9 +117,7 @@ def issue_token(ctx: Context, actor: str, email: str) -> str:
     token = new_token()
     with ctx.change() as change:
         user = user_by_email(ctx.db, email)
-        ctx.db.conn.execute(
-            "UPDATE users SET token_hash = ? WHERE id = ?", [hash_token(token), user.id]
-        )
+        ctx.db.conn.execute("UPDATE users SET token_hash = ? WHERE id = ?", [hash_token(token), user.id])
         change.audit(actor, "user.token_issued", f"user:{user.id}", email=email)
     return token
 

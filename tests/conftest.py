@@ -23,9 +23,7 @@ SECRET = "test-secret-key-that-is-long-enough-0123456789"
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings.from_env(
-        {"LOCKDOWN_DB": str(tmp_path / "lockdown.db"), "LOCKDOWN_SECRET_KEY": SECRET}
-    )
+    return Settings.from_env({"LOCKDOWN_DB": str(tmp_path / "lockdown.db"), "LOCKDOWN_SECRET_KEY": SECRET})
 
 
 @pytest.fixture

@@ -40,9 +40,7 @@ def test_an_untouched_trail_verifies(trail: Context) -> None:
     assert result.head == audit.head(trail.db)[1]
 
 
-def test_the_trail_refuses_updates_and_deletes_while_its_triggers_stand(
-    ctx: Context, manager: Login
-) -> None:
+def test_the_trail_refuses_updates_and_deletes_while_its_triggers_stand(ctx: Context, manager: Login) -> None:
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
         ctx.db.conn.execute("UPDATE audit_log SET actor = 'x'")
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
@@ -57,9 +55,7 @@ def test_an_edited_entry_is_found(trail: Context) -> None:
 
 
 def test_an_edited_entry_with_its_hash_recomputed_without_the_key_is_found(trail: Context) -> None:
-    forged = audit._entry_hash(
-        b"guessed key", 5, "2026-01-01T00:00:00.000000Z", ("x", "y", "z", "{}"), "0" * 64
-    )
+    forged = audit._entry_hash(b"guessed key", 5, "2026-01-01T00:00:00.000000Z", ("x", "y", "z", "{}"), "0" * 64)
     trail.db.conn.execute("UPDATE audit_log SET hash = ? WHERE seq = 5", [forged])
     trail.db.conn.commit()
     assert check(trail).first_bad == 5
@@ -100,8 +96,7 @@ def test_an_entry_inserted_in_the_middle_by_renumbering_is_found(trail: Context)
         conn.execute("UPDATE audit_log SET seq = seq + 1 WHERE seq = ?", [seq])
     row = conn.execute("SELECT hash FROM audit_log WHERE seq = 5").fetchone()
     conn.execute(
-        "INSERT INTO audit_log VALUES "
-        "(6, '2026-01-01T00:00:00.000000Z', 'x', 'y', 'z', '{}', ?, ?)",
+        "INSERT INTO audit_log VALUES (6, '2026-01-01T00:00:00.000000Z', 'x', 'y', 'z', '{}', ?, ?)",
         [row[0], "e" * 64],
     )
     conn.commit()
@@ -118,9 +113,7 @@ def test_a_truncated_tail_is_found_only_with_the_kept_head(trail: Context) -> No
     assert (result.ok, result.first_bad) == (False, total - 2)
 
 
-def test_a_kept_head_older_than_the_tail_still_verifies(
-    trail: Context, manager: Login, ermc: Login
-) -> None:
+def test_a_kept_head_older_than_the_tail_still_verifies(trail: Context, manager: Login, ermc: Login) -> None:
     kept = audit.head(trail.db)[1]
     register_account(trail, ermc.user, account_payload(manager.email))
     assert check(trail, kept).ok
@@ -135,9 +128,7 @@ def test_a_change_whose_audit_write_fails_is_not_made(
         raise sqlite3.OperationalError("disk I/O error")
 
     monkeypatch.setattr(audit, "record_many", broken)
-    response = client.post(
-        "/api/v1/accounts", json=account_payload(manager.email), headers=ermc.headers
-    )
+    response = client.post("/api/v1/accounts", json=account_payload(manager.email), headers=ermc.headers)
     assert response.status_code == 500
     assert response.json["error"]["code"] == "internal_error"
     assert "disk" not in response.get_data(as_text=True)

@@ -30,9 +30,7 @@ def runner() -> CliRunner:
     return CliRunner()
 
 
-def test_init_creates_and_then_reports_an_up_to_date_database(
-    runner: CliRunner, env: dict[str, str]
-) -> None:
+def test_init_creates_and_then_reports_an_up_to_date_database(runner: CliRunner, env: dict[str, str]) -> None:
     first = runner.invoke(main, ["init"], env=env)
     assert first.exit_code == 0, first.output
     assert "applied m001_users" in first.output
@@ -64,9 +62,7 @@ def test_users_add_prints_only_the_token(runner: CliRunner, env: dict[str, str])
     assert lines[0].startswith("ld_")
     listed = runner.invoke(main, ["users", "list"], env=env).stdout
     assert "priya@livuni.ac.uk\tPriya Shah\termc,press\tactive" in listed
-    stored = (
-        sqlite3.connect(env["LOCKDOWN_DB"]).execute("SELECT token_hash FROM users").fetchone()[0]
-    )
+    stored = sqlite3.connect(env["LOCKDOWN_DB"]).execute("SELECT token_hash FROM users").fetchone()[0]
     assert lines[0] not in stored
     assert len(stored) == 64
 
@@ -96,9 +92,7 @@ def test_a_duplicate_user_is_refused(runner: CliRunner, env: dict[str, str]) -> 
     assert "exists already" in result.output
 
 
-def test_disabling_a_user_stops_their_token(
-    runner: CliRunner, env: dict[str, str], tmp_path: Path
-) -> None:
+def test_disabling_a_user_stops_their_token(runner: CliRunner, env: dict[str, str], tmp_path: Path) -> None:
     from lockdown.app import create_app
     from lockdown.settings import Settings
 
@@ -142,9 +136,7 @@ def test_a_bad_setting_is_named(runner: CliRunner, env: dict[str, str]) -> None:
 
 
 def test_audit_verify_and_head(runner: CliRunner, env: dict[str, str]) -> None:
-    runner.invoke(
-        main, ["users", "add", "X", "--email", "x@livuni.ac.uk", "--role", "ermc"], env=env
-    )
+    runner.invoke(main, ["users", "add", "X", "--email", "x@livuni.ac.uk", "--role", "ermc"], env=env)
     head = runner.invoke(main, ["audit", "head"], env=env).stdout.strip()
     assert len(head) == 64
     ok = runner.invoke(main, ["audit", "verify", "--expect-head", head], env=env)
@@ -158,12 +150,8 @@ def test_audit_verify_and_head(runner: CliRunner, env: dict[str, str]) -> None:
     assert "entry 1" in bad.output
 
 
-def test_the_audit_key_comes_from_the_settings_not_the_database(
-    runner: CliRunner, env: dict[str, str]
-) -> None:
-    runner.invoke(
-        main, ["users", "add", "X", "--email", "x@livuni.ac.uk", "--role", "ermc"], env=env
-    )
+def test_the_audit_key_comes_from_the_settings_not_the_database(runner: CliRunner, env: dict[str, str]) -> None:
+    runner.invoke(main, ["users", "add", "X", "--email", "x@livuni.ac.uk", "--role", "ermc"], env=env)
     other_key = {**env, "LOCKDOWN_SECRET_KEY": "another-installation-key-0123456789abcdef"}
     assert runner.invoke(main, ["audit", "verify"], env=other_key).exit_code == 1
 
@@ -217,9 +205,7 @@ def test_the_installed_command_against_a_real_database_and_a_running_server(tmp_
     )
     port = _free_port()
     log = (tmp_path / "serve.log").open("w")
-    server = subprocess.Popen(
-        [LOCKDOWN, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
-    )
+    server = subprocess.Popen([LOCKDOWN, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         base = f"http://127.0.0.1:{port}"
         for _ in range(100):
@@ -255,9 +241,7 @@ def test_the_installed_command_against_a_real_database_and_a_running_server(tmp_
         server.terminate()
         server.wait(timeout=10)
         log.close()
-    verify = subprocess.run(
-        [LOCKDOWN, "audit", "verify"], env=env, capture_output=True, text=True, timeout=60
-    )
+    verify = subprocess.run([LOCKDOWN, "audit", "verify"], env=env, capture_output=True, text=True, timeout=60)
     assert verify.returncode == 0, verify.stderr
     assert "3 entries" in verify.stdout
 
@@ -272,9 +256,7 @@ def test_posts_import_list_and_resolving_an_unknown_post(
     from lockdown.db import connect
 
     for name, role in (("ruth", "ermc"), ("dan", "manager"), ("amira", "manager")):
-        runner.invoke(
-            main, ["users", "add", name, "--email", f"{name}@livuni.ac.uk", "--role", role], env=env
-        )
+        runner.invoke(main, ["users", "add", name, "--email", f"{name}@livuni.ac.uk", "--role", role], env=env)
     db = connect(env["LOCKDOWN_DB"])
     ctx = Context(db, audit.audit_key(SECRET.encode()))
     from lockdown.accounts import register_account
@@ -296,24 +278,16 @@ def test_posts_import_list_and_resolving_an_unknown_post(
     )
     soon = (datetime.now(UTC) + timedelta(days=1)).isoformat()
     csv_file = tmp_path / "posts.csv"
-    csv_file.write_text(
-        f"account_id,body,scheduled_at\n{account['id']},First,{soon}\n{account['id']},Second,{soon}\n"
-    )
-    imported = runner.invoke(
-        main, ["posts", "import", str(csv_file), "--as", "amira@livuni.ac.uk"], env=env
-    )
+    csv_file.write_text(f"account_id,body,scheduled_at\n{account['id']},First,{soon}\n{account['id']},Second,{soon}\n")
+    imported = runner.invoke(main, ["posts", "import", str(csv_file), "--as", "amira@livuni.ac.uk"], env=env)
     assert imported.exit_code == 0, imported.output
     batch = imported.stdout.strip()
     assert len(batch) == 32
-    listed = runner.invoke(
-        main, ["posts", "list", "--state", "pending_review"], env=env
-    ).stdout.splitlines()
+    listed = runner.invoke(main, ["posts", "list", "--state", "pending_review"], env=env).stdout.splitlines()
     assert [line.split("\t")[1] for line in listed] == ["pending_review", "pending_review"]
     bad = tmp_path / "bad.csv"
     bad.write_text(f"account_id,body,scheduled_at\n{account['id']},Late,2020-01-01T00:00:00Z\n")
-    refused = runner.invoke(
-        main, ["posts", "import", str(bad), "--as", "amira@livuni.ac.uk"], env=env
-    )
+    refused = runner.invoke(main, ["posts", "import", str(bad), "--as", "amira@livuni.ac.uk"], env=env)
     assert refused.exit_code == 1
     assert "line 2, scheduled_at" in refused.output
     post_id = int(listed[0].split("\t")[0])

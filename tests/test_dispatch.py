@@ -71,9 +71,7 @@ def platform() -> FakePlatform:
 
 
 @pytest.fixture
-def dispatcher(
-    settings: Settings, app: Any, clock: Clock, platform: FakePlatform
-) -> Iterator[Dispatcher]:
+def dispatcher(settings: Settings, app: Any, clock: Clock, platform: FakePlatform) -> Iterator[Dispatcher]:
     worker = Dispatcher(
         settings,
         audit.audit_key(settings.require_secret_key()),
@@ -99,9 +97,7 @@ def schedule(
     def make(minutes: float = 10, body: str = "Open day on Saturday") -> int:
         ctx.clock = lambda: clock.now - timedelta(days=1)  # drafted the day before
         when = (START + timedelta(minutes=minutes)).isoformat()
-        post = posts.create_post(
-            ctx, editor.user, {"account_id": account["id"], "body": body, "scheduled_at": when}
-        )
+        post = posts.create_post(ctx, editor.user, {"account_id": account["id"], "body": body, "scheduled_at": when})
         posts.approve_post(ctx, manager.user, post["id"])
         return int(post["id"])
 
@@ -168,9 +164,7 @@ def test_a_transient_failure_is_retried_later_with_backoff_then_published(
     platform: FakePlatform,
 ) -> None:
     post_id = schedule(minutes=0.5)
-    platform.script = [
-        ConnectorError("HTTP 503: busy", permanent=False, status=503, retry_after=120)
-    ]
+    platform.script = [ConnectorError("HTTP 503: busy", permanent=False, status=503, retry_after=120)]
     clock.advance(minutes=1)
     assert dispatcher.tick().retried == 1
     post = state(ctx, post_id)
@@ -194,9 +188,7 @@ def test_transient_failures_give_up_after_the_limit(
     platform: FakePlatform,
 ) -> None:
     post_id = schedule(minutes=0.5)
-    platform.script = [
-        ConnectorError("connection refused", permanent=False) for _ in range(MAX_ATTEMPTS)
-    ]
+    platform.script = [ConnectorError("connection refused", permanent=False) for _ in range(MAX_ATTEMPTS)]
     clock.advance(minutes=1)
     for _ in range(MAX_ATTEMPTS):
         dispatcher.tick()
@@ -216,11 +208,7 @@ def test_a_permanent_failure_fails_at_once_with_the_platforms_message(
     platform: FakePlatform,
 ) -> None:
     post_id = schedule(minutes=0.5)
-    platform.script = [
-        ConnectorError(
-            "HTTP 403: You are not allowed to create a Tweet", permanent=True, status=403
-        )
-    ]
+    platform.script = [ConnectorError("HTTP 403: You are not allowed to create a Tweet", permanent=True, status=403)]
     clock.advance(minutes=1)
     assert dispatcher.tick().failed == 1
     post = state(ctx, post_id)
@@ -276,9 +264,7 @@ def test_a_post_claimed_by_a_crashed_dispatcher_becomes_unknown(
     survivor = Dispatcher(settings, key, clock=clock, connector_factory=platform)
     try:
         survivor.tick()
-        assert state(ctx, post_id)["state"] == "publishing", (
-            "the crashed one's lease has not run out"
-        )
+        assert state(ctx, post_id)["state"] == "publishing", "the crashed one's lease has not run out"
         clock.advance(minutes=3)
         report = survivor.tick()
         assert report.recovered == 1
@@ -356,9 +342,7 @@ def test_the_audit_chain_holds_after_dispatching(
     platform.script = [ConnectorError("busy", permanent=False)]
     clock.advance(minutes=10)
     dispatcher.tick()
-    actions = [
-        r[0] for r in ctx.db.conn.execute("SELECT action FROM audit_log WHERE actor = 'scheduler'")
-    ]
+    actions = [r[0] for r in ctx.db.conn.execute("SELECT action FROM audit_log WHERE actor = 'scheduler'")]
     assert actions.count("post.claim") == 5
     assert actions.count("post.published") == 4
     assert actions.count("post.retried") == 1
@@ -372,14 +356,8 @@ class Receiver(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         length = int(self.headers["Content-Length"])
-        Receiver.calls.append(
-            {"key": self.headers["Idempotency-Key"], "body": json.loads(self.rfile.read(length))}
-        )
-        status, answer = (
-            (500, b'{"error": "warming up"}')
-            if len(Receiver.calls) == 1
-            else (201, b'{"id": "hook-77"}')
-        )
+        Receiver.calls.append({"key": self.headers["Idempotency-Key"], "body": json.loads(self.rfile.read(length))})
+        status, answer = (500, b'{"error": "warming up"}') if len(Receiver.calls) == 1 else (201, b'{"id": "hook-77"}')
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(answer)))
@@ -468,9 +446,7 @@ def test_with_a_lookahead_a_tick_waits_for_a_post_falling_due_before_the_next_ti
         {"account_id": account["id"], "body": "Now", "scheduled_at": when.isoformat()},
     )
     posts.approve_post(ctx, manager.user, post["id"])
-    worker = Dispatcher(
-        settings, audit.audit_key(settings.require_secret_key()), lookahead_seconds=1.0
-    )
+    worker = Dispatcher(settings, audit.audit_key(settings.require_secret_key()), lookahead_seconds=1.0)
     try:
         report = worker.tick()
     finally:

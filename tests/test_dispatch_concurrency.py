@@ -46,15 +46,11 @@ def recorder(kind: str, settings: dict[str, Any], secrets: dict[str, str]) -> Co
 
 def run_process(db_path: str, out_path: str, start: Any, dispatchers: int) -> None:
     """In a child process: several dispatchers, each in its own thread, tick until done."""
-    settings = Settings.from_env(
-        {"LOCKDOWN_DB": db_path, "LOCKDOWN_SECRET_KEY": SECRET, "LOCKDOWN_BUSY_TIMEOUT": "60"}
-    )
+    settings = Settings.from_env({"LOCKDOWN_DB": db_path, "LOCKDOWN_SECRET_KEY": SECRET, "LOCKDOWN_BUSY_TIMEOUT": "60"})
     key = audit.audit_key(settings.require_secret_key())
     clock: Callable[[], datetime] = lambda: DUE + timedelta(minutes=1)  # noqa: E731
     workers = [
-        Dispatcher(
-            settings, key, clock=clock, connector_factory=recorder, batch_size=100, pool_size=4
-        )
+        Dispatcher(settings, key, clock=clock, connector_factory=recorder, batch_size=100, pool_size=4)
         for _ in range(dispatchers)
     ]
 
@@ -110,10 +106,7 @@ def test_ten_thousand_due_posts_are_each_sent_exactly_once(
     spawn = multiprocessing.get_context("spawn")
     start = spawn.Event()
     outputs = [tmp_path / f"sent-{n}.txt" for n in range(2)]
-    processes = [
-        spawn.Process(target=run_process, args=(str(settings.db_path), str(out), start, 2))
-        for out in outputs
-    ]
+    processes = [spawn.Process(target=run_process, args=(str(settings.db_path), str(out), start, 2)) for out in outputs]
     for process in processes:
         process.start()
     start.set()

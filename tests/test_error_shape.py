@@ -36,9 +36,7 @@ def test_unknown_path_is_404(client: FlaskClient) -> None:
 
 
 def test_unknown_account_is_404(client: FlaskClient, ermc: Login) -> None:
-    error = assert_error_shape(
-        client.get("/api/v1/accounts/999999", headers=ermc.headers), 404, "not_found"
-    )
+    error = assert_error_shape(client.get("/api/v1/accounts/999999", headers=ermc.headers), 404, "not_found")
     assert error["field"] == "id"
 
 
@@ -63,17 +61,13 @@ def test_every_route_answers_unsupported_methods_with_the_error_shape(
 
 
 def test_malformed_json_is_400(client: FlaskClient, ermc: Login) -> None:
-    response = client.post(
-        "/api/v1/accounts", data="{not json", content_type="application/json", headers=ermc.headers
-    )
+    response = client.post("/api/v1/accounts", data="{not json", content_type="application/json", headers=ermc.headers)
     assert_error_shape(response, 400, "malformed_json")
 
 
 def test_a_json_body_of_the_wrong_type_is_400(client: FlaskClient, ermc: Login) -> None:
     for body in ("[1, 2]", '"text"', "null", "42"):
-        response = client.post(
-            "/api/v1/accounts", data=body, content_type="application/json", headers=ermc.headers
-        )
+        response = client.post("/api/v1/accounts", data=body, content_type="application/json", headers=ermc.headers)
         assert_error_shape(response, 400)
 
 
@@ -90,9 +84,7 @@ def test_a_body_that_is_not_json_is_415(client: FlaskClient, ermc: Login) -> Non
     assert "text/csv" in assert_error_shape(csv, 415)["message"]
 
 
-def test_a_wrong_field_type_is_400_naming_it(
-    client: FlaskClient, ermc: Login, manager: Login
-) -> None:
+def test_a_wrong_field_type_is_400_naming_it(client: FlaskClient, ermc: Login, manager: Login) -> None:
     payload = account_payload(manager.email, editors="not-a-list")
     error = assert_error_shape(
         client.post("/api/v1/accounts", json=payload, headers=ermc.headers), 400, "invalid_input"
@@ -108,16 +100,12 @@ def test_no_token_is_401_and_wrong_role_is_403(client: FlaskClient, manager: Log
 def test_a_duplicate_is_409(client: FlaskClient, ermc: Login, manager: Login) -> None:
     payload = account_payload(manager.email)
     client.post("/api/v1/accounts", json=payload, headers=ermc.headers)
-    assert_error_shape(
-        client.post("/api/v1/accounts", json=payload, headers=ermc.headers), 409, "conflict"
-    )
+    assert_error_shape(client.post("/api/v1/accounts", json=payload, headers=ermc.headers), 409, "conflict")
 
 
 def test_a_body_over_the_limit_is_413(client: FlaskClient, ermc: Login, app: Any) -> None:
     app.config["MAX_CONTENT_LENGTH"] = 1000
-    response = client.post(
-        "/api/v1/accounts/import", data="x" * 5000, content_type="text/csv", headers=ermc.headers
-    )
+    response = client.post("/api/v1/accounts/import", data="x" * 5000, content_type="text/csv", headers=ermc.headers)
     assert_error_shape(response, 413, "body_too_large")
 
 

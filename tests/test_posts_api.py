@@ -17,9 +17,7 @@ def later(minutes: int = 60) -> str:
 
 
 @pytest.fixture
-def team(
-    make_user: Callable[..., Login], register: Callable[..., dict[str, Any]]
-) -> dict[str, Any]:
+def team(make_user: Callable[..., Login], register: Callable[..., dict[str, Any]]) -> dict[str, Any]:
     """An account with a manager and an editor, and an outsider who manages another account."""
     manager, editor, outsider = make_user("manager"), make_user("manager"), make_user("manager")
     account = register(manager, editors=[editor.email], platform="x")
@@ -47,9 +45,7 @@ def draft(
     )
 
 
-def test_a_draft_waits_for_review_and_a_colleague_approves_it(
-    client: FlaskClient, team: dict[str, Any]
-) -> None:
+def test_a_draft_waits_for_review_and_a_colleague_approves_it(client: FlaskClient, team: dict[str, Any]) -> None:
     created = draft(client, team["editor"], team["account"]["id"])
     assert created.status_code == 201, created.json
     post = created.json
@@ -61,9 +57,7 @@ def test_a_draft_waits_for_review_and_a_colleague_approves_it(
     assert approved.json["approved_by"] == team["manager"].email
 
 
-def test_nobody_approves_their_own_post(
-    client: FlaskClient, team: dict[str, Any], ermc: Login
-) -> None:
+def test_nobody_approves_their_own_post(client: FlaskClient, team: dict[str, Any], ermc: Login) -> None:
     for author in (team["manager"], ermc):
         post = draft(client, author, team["account"]["id"]).json
         refused = client.post(f"/api/v1/posts/{post['id']}/approve", headers=author.headers)
@@ -78,20 +72,12 @@ def test_only_people_with_rights_on_the_account_draft_or_approve(
     stranger = press if who == "press" else team["outsider"]
     assert draft(client, stranger, team["account"]["id"]).status_code == 403
     post = draft(client, team["editor"], team["account"]["id"]).json
-    assert (
-        client.post(f"/api/v1/posts/{post['id']}/approve", headers=stranger.headers).status_code
-        == 403
-    )
+    assert client.post(f"/api/v1/posts/{post['id']}/approve", headers=stranger.headers).status_code == 403
 
 
-def test_ermc_may_draft_and_approve_for_any_account(
-    client: FlaskClient, team: dict[str, Any], ermc: Login
-) -> None:
+def test_ermc_may_draft_and_approve_for_any_account(client: FlaskClient, team: dict[str, Any], ermc: Login) -> None:
     post = draft(client, team["manager"], team["account"]["id"]).json
-    assert (
-        client.post(f"/api/v1/posts/{post['id']}/approve", headers=ermc.headers).json["state"]
-        == "scheduled"
-    )
+    assert client.post(f"/api/v1/posts/{post['id']}/approve", headers=ermc.headers).json["state"] == "scheduled"
 
 
 @pytest.mark.parametrize(
@@ -160,9 +146,7 @@ def test_x_counts_a_link_as_23_characters(client: FlaskClient, team: dict[str, A
     assert draft(client, team["manager"], team["account"]["id"], body=body).status_code == 201
 
 
-def test_an_archived_account_takes_no_posts(
-    client: FlaskClient, team: dict[str, Any], ermc: Login
-) -> None:
+def test_an_archived_account_takes_no_posts(client: FlaskClient, team: dict[str, Any], ermc: Login) -> None:
     client.delete(f"/api/v1/accounts/{team['account']['id']}", headers=ermc.headers)
     response = draft(client, team["manager"], team["account"]["id"])
     assert response.status_code == 400
@@ -175,9 +159,7 @@ def test_editing_the_body_or_time_sends_an_approved_post_back_to_review(
     post = draft(client, team["editor"], team["account"]["id"]).json
     client.post(f"/api/v1/posts/{post['id']}/approve", headers=team["manager"].headers)
     for change in ({"body": "Open day moved to Sunday"}, {"scheduled_at": later(120)}):
-        edited = client.patch(
-            f"/api/v1/posts/{post['id']}", json=change, headers=team["editor"].headers
-        )
+        edited = client.patch(f"/api/v1/posts/{post['id']}", json=change, headers=team["editor"].headers)
         assert edited.status_code == 200, edited.json
         assert edited.json["state"] == "pending_review"
         assert edited.json["approved_by"] is None
@@ -189,19 +171,11 @@ def test_cancelling(client: FlaskClient, team: dict[str, Any]) -> None:
     by_editor = client.post(f"/api/v1/posts/{post['id']}/cancel", headers=team["editor"].headers)
     assert by_editor.status_code == 403, "an editor who is not the author may not cancel"
     assert (
-        client.post(f"/api/v1/posts/{post['id']}/cancel", headers=team["manager"].headers).json[
-            "state"
-        ]
-        == "cancelled"
+        client.post(f"/api/v1/posts/{post['id']}/cancel", headers=team["manager"].headers).json["state"] == "cancelled"
     )
     again = client.post(f"/api/v1/posts/{post['id']}/cancel", headers=team["manager"].headers)
     assert again.status_code == 409
-    assert (
-        client.post(
-            f"/api/v1/posts/{post['id']}/approve", headers=team["editor"].headers
-        ).status_code
-        == 409
-    )
+    assert client.post(f"/api/v1/posts/{post['id']}/approve", headers=team["editor"].headers).status_code == 409
 
 
 def test_list_filters(client: FlaskClient, team: dict[str, Any], press: Login) -> None:
@@ -217,21 +191,14 @@ def test_list_filters(client: FlaskClient, team: dict[str, Any], press: Login) -
     assert ids("") == [one["id"], two["id"]]
     assert ids("state=scheduled") == [one["id"]]
     assert ids(f"account_id={team['other']['id']}") == [two["id"]]
-    assert (
-        client.get("/api/v1/posts?state=lost", headers=press.headers).json["error"]["field"]
-        == "state"
-    )
+    assert client.get("/api/v1/posts?state=lost", headers=press.headers).json["error"]["field"] == "state"
 
 
-def test_every_post_action_is_audited(
-    client: FlaskClient, team: dict[str, Any], ermc: Login
-) -> None:
+def test_every_post_action_is_audited(client: FlaskClient, team: dict[str, Any], ermc: Login) -> None:
     post = draft(client, team["editor"], team["account"]["id"]).json
     client.post(f"/api/v1/posts/{post['id']}/approve", headers=team["manager"].headers)
     client.post(f"/api/v1/posts/{post['id']}/cancel", headers=team["manager"].headers)
-    entries = client.get(f"/api/v1/audit?subject=post:{post['id']}", headers=ermc.headers).json[
-        "items"
-    ]
+    entries = client.get(f"/api/v1/audit?subject=post:{post['id']}", headers=ermc.headers).json["items"]
     assert [(e["action"], e["actor"]) for e in entries] == [
         ("post.create", team["editor"].email),
         ("post.approve", team["manager"].email),
@@ -240,9 +207,7 @@ def test_every_post_action_is_audited(
 
 
 def csv_upload(client: FlaskClient, login: Login, text: str) -> Any:
-    return client.post(
-        "/api/v1/posts/import", data=text.encode(), content_type="text/csv", headers=login.headers
-    )
+    return client.post("/api/v1/posts/import", data=text.encode(), content_type="text/csv", headers=login.headers)
 
 
 def test_a_csv_batch_is_created_for_review_and_approved_whole_by_a_colleague(
@@ -258,37 +223,25 @@ def test_a_csv_batch_is_created_for_review_and_approved_whole_by_a_colleague(
     assert created.status_code == 201, created.json
     batch = created.json["batch_id"]
     assert created.json["created"] == 2
-    listed = client.get(f"/api/v1/posts?batch_id={batch}", headers=team["editor"].headers).json[
-        "items"
-    ]
+    listed = client.get(f"/api/v1/posts?batch_id={batch}", headers=team["editor"].headers).json["items"]
     assert [p["body"] for p in listed] == ["First, with a comma", "Second"]
     assert {p["state"] for p in listed} == {"pending_review"}
     own = client.post(f"/api/v1/posts/batches/{batch}/approve", headers=team["editor"].headers)
     assert own.status_code == 403
-    approved = client.post(
-        f"/api/v1/posts/batches/{batch}/approve", headers=team["manager"].headers
-    )
+    approved = client.post(f"/api/v1/posts/batches/{batch}/approve", headers=team["manager"].headers)
     assert approved.json == {"batch_id": batch, "approved": 2}
     again = client.post(f"/api/v1/posts/batches/{batch}/approve", headers=team["manager"].headers)
     assert again.status_code == 409
 
 
-def test_a_batch_approver_needs_rights_on_every_account(
-    client: FlaskClient, team: dict[str, Any], ermc: Login
-) -> None:
-    text = (
-        "account_id,body,scheduled_at\n"
-        f"{team['account']['id']},One,{later()}\n"
-        f"{team['other']['id']},Two,{later()}\n"
-    )
+def test_a_batch_approver_needs_rights_on_every_account(client: FlaskClient, team: dict[str, Any], ermc: Login) -> None:
+    text = f"account_id,body,scheduled_at\n{team['account']['id']},One,{later()}\n{team['other']['id']},Two,{later()}\n"
     batch = csv_upload(client, ermc, text).json["batch_id"]
     refused = client.post(f"/api/v1/posts/batches/{batch}/approve", headers=team["manager"].headers)
     assert refused.status_code == 403
 
 
-def test_a_bad_csv_batch_names_lines_and_writes_nothing(
-    client: FlaskClient, team: dict[str, Any], ctx: Any
-) -> None:
+def test_a_bad_csv_batch_names_lines_and_writes_nothing(client: FlaskClient, team: dict[str, Any], ctx: Any) -> None:
     text = (
         "account_id,body,scheduled_at\n"
         f"{team['account']['id']},Fine,{later()}\n"

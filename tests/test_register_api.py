@@ -19,9 +19,7 @@ def test_registering_an_account_returns_it_with_its_id(
     client: FlaskClient, ermc: Login, manager: Login, make_user: Callable[..., Login]
 ) -> None:
     editor = make_user("manager")
-    response = post(
-        client, ermc, account_payload(manager.email, editors=[editor.email], central=True)
-    )
+    response = post(client, ermc, account_payload(manager.email, editors=[editor.email], central=True))
     assert response.status_code == 201
     account = response.json
     assert account["id"] > 0
@@ -79,9 +77,7 @@ def test_a_broken_rule_is_400_naming_the_field_and_writes_nothing(
     assert (count_rows(ctx, "accounts"), count_rows(ctx, "audit_log")) == before
 
 
-@pytest.mark.parametrize(
-    "missing", ["handle", "platform", "unit", "purpose", "monitored_hours", "manager"]
-)
+@pytest.mark.parametrize("missing", ["handle", "platform", "unit", "purpose", "monitored_hours", "manager"])
 def test_each_required_field_is_named_when_missing(
     client: FlaskClient, ermc: Login, manager: Login, missing: str
 ) -> None:
@@ -95,33 +91,25 @@ def test_each_required_field_is_named_when_missing(
 def test_a_handle_without_livuni_is_accepted_with_a_naming_exception(
     client: FlaskClient, ermc: Login, manager: Login
 ) -> None:
-    payload = account_payload(
-        manager.email, handle="@UoLChemistry", naming_exception="Registered in 2012"
-    )
+    payload = account_payload(manager.email, handle="@UoLChemistry", naming_exception="Registered in 2012")
     response = post(client, ermc, payload)
     assert response.status_code == 201
     assert response.json["naming_exception"] == "Registered in 2012"
 
 
-def test_livuni_prefix_ignores_case_and_a_leading_at(
-    client: FlaskClient, ermc: Login, manager: Login
-) -> None:
+def test_livuni_prefix_ignores_case_and_a_leading_at(client: FlaskClient, ermc: Login, manager: Login) -> None:
     for handle in ("LivUni_Music", "@LIVUNI_history"):
         assert post(client, ermc, account_payload(manager.email, handle=handle)).status_code == 201
 
 
-def test_the_manager_must_hold_the_manager_role(
-    client: FlaskClient, ermc: Login, press: Login
-) -> None:
+def test_the_manager_must_hold_the_manager_role(client: FlaskClient, ermc: Login, press: Login) -> None:
     response = post(client, ermc, account_payload(press.email))
     assert response.status_code == 400
     assert response.json["error"]["field"] == "manager"
     assert "manager role" in response.json["error"]["message"]
 
 
-def test_a_disabled_user_cannot_be_named(
-    client: FlaskClient, ermc: Login, manager: Login, ctx: Any
-) -> None:
+def test_a_disabled_user_cannot_be_named(client: FlaskClient, ermc: Login, manager: Login, ctx: Any) -> None:
     from lockdown.users import disable_user
 
     disable_user(ctx, "test", manager.email)
@@ -131,15 +119,11 @@ def test_a_disabled_user_cannot_be_named(
 def test_registering_the_same_handle_and_platform_twice_is_409(
     client: FlaskClient, ermc: Login, manager: Login
 ) -> None:
-    assert (
-        post(client, ermc, account_payload(manager.email, handle="@livuni_law")).status_code == 201
-    )
+    assert post(client, ermc, account_payload(manager.email, handle="@livuni_law")).status_code == 201
     again = post(client, ermc, account_payload(manager.email, handle="LIVUNI_LAW"))
     assert again.status_code == 409
     assert again.json["error"]["code"] == "conflict"
-    other_platform = post(
-        client, ermc, account_payload(manager.email, handle="@livuni_law", platform="instagram")
-    )
+    other_platform = post(client, ermc, account_payload(manager.email, handle="@livuni_law", platform="instagram"))
     assert other_platform.status_code == 201
 
 
@@ -150,19 +134,13 @@ def test_archiving_frees_the_handle_and_keeps_the_account_readable(
     archived = client.delete(f"/api/v1/accounts/{account['id']}", headers=ermc.headers)
     assert archived.status_code == 200
     assert archived.json["archived_at"] is not None
-    assert (
-        client.delete(f"/api/v1/accounts/{account['id']}", headers=ermc.headers).status_code == 409
-    )
+    assert client.delete(f"/api/v1/accounts/{account['id']}", headers=ermc.headers).status_code == 409
     listed = client.get("/api/v1/accounts", headers=ermc.headers).json["items"]
     assert account["id"] not in [a["id"] for a in listed]
     shown = client.get("/api/v1/accounts?archived=true", headers=ermc.headers).json["items"]
     assert [a["id"] for a in shown] == [account["id"]]
-    assert (
-        post(client, ermc, account_payload(manager.email, handle="@livuni_old")).status_code == 201
-    )
-    patch = client.patch(
-        f"/api/v1/accounts/{account['id']}", json={"purpose": "x"}, headers=ermc.headers
-    )
+    assert post(client, ermc, account_payload(manager.email, handle="@livuni_old")).status_code == 201
+    patch = client.patch(f"/api/v1/accounts/{account['id']}", json={"purpose": "x"}, headers=ermc.headers)
     assert patch.status_code == 409
 
 
@@ -171,18 +149,10 @@ def test_updating_applies_the_same_rules(
 ) -> None:
     account = register(manager)
     url = f"/api/v1/accounts/{account['id']}"
-    assert (
-        client.patch(url, json={"handle": "@chem"}, headers=ermc.headers).json["error"]["field"]
-        == "handle"
-    )
-    assert (
-        client.patch(url, json={"purpose": " "}, headers=ermc.headers).json["error"]["field"]
-        == "purpose"
-    )
+    assert client.patch(url, json={"handle": "@chem"}, headers=ermc.headers).json["error"]["field"] == "handle"
+    assert client.patch(url, json={"purpose": " "}, headers=ermc.headers).json["error"]["field"] == "purpose"
     assert client.patch(url, json={}, headers=ermc.headers).status_code == 400
-    renamed = client.patch(
-        url, json={"handle": "@chem", "naming_exception": "legacy"}, headers=ermc.headers
-    )
+    renamed = client.patch(url, json={"handle": "@chem", "naming_exception": "legacy"}, headers=ermc.headers)
     assert renamed.status_code == 200
     assert renamed.json["handle"] == "@chem"
     other = register(manager)
@@ -218,9 +188,7 @@ def test_a_manager_may_change_purpose_hours_and_editors_of_their_own_account_onl
     assert refused.status_code == 403
     assert refused.json["error"]["field"] == "central"
     theirs = register(make_user("manager"))
-    other = client.patch(
-        f"/api/v1/accounts/{theirs['id']}", json={"purpose": "x"}, headers=manager.headers
-    )
+    other = client.patch(f"/api/v1/accounts/{theirs['id']}", json={"purpose": "x"}, headers=manager.headers)
     assert other.status_code == 403
 
 
@@ -228,13 +196,9 @@ def test_every_change_is_in_the_audit_trail(
     client: FlaskClient, ermc: Login, manager: Login, register: Callable[..., dict[str, Any]]
 ) -> None:
     account = register(manager)
-    client.patch(
-        f"/api/v1/accounts/{account['id']}", json={"purpose": "Changed"}, headers=ermc.headers
-    )
+    client.patch(f"/api/v1/accounts/{account['id']}", json={"purpose": "Changed"}, headers=ermc.headers)
     client.delete(f"/api/v1/accounts/{account['id']}", headers=ermc.headers)
-    entries = client.get(
-        f"/api/v1/audit?subject=account:{account['id']}", headers=ermc.headers
-    ).json["items"]
+    entries = client.get(f"/api/v1/audit?subject=account:{account['id']}", headers=ermc.headers).json["items"]
     assert [e["action"] for e in entries] == [
         "account.register",
         "account.update",
@@ -268,14 +232,8 @@ def test_filters_narrow_the_list(
     assert ids("unit=Physics") == [c["id"]]
     assert ids("q=PHY") == [c["id"]]
     assert ids("platform=x&central=false") == [c["id"]]
-    assert (
-        client.get("/api/v1/accounts?platform=myspace", headers=ermc.headers).json["error"]["field"]
-        == "platform"
-    )
-    assert (
-        client.get("/api/v1/accounts?central=1", headers=ermc.headers).json["error"]["field"]
-        == "central"
-    )
+    assert client.get("/api/v1/accounts?platform=myspace", headers=ermc.headers).json["error"]["field"] == "platform"
+    assert client.get("/api/v1/accounts?central=1", headers=ermc.headers).json["error"]["field"] == "central"
 
 
 def test_cursor_pagination_walks_every_account_once(
@@ -294,12 +252,8 @@ def test_cursor_pagination_walks_every_account_once(
     assert pages == 3
 
 
-@pytest.mark.parametrize(
-    "query", ["limit=0", "limit=1001", "limit=x", "cursor=garbage!", "cursor=-1", "cursor=1e9"]
-)
-def test_bad_paging_is_400_naming_the_parameter(
-    client: FlaskClient, ermc: Login, query: str
-) -> None:
+@pytest.mark.parametrize("query", ["limit=0", "limit=1001", "limit=x", "cursor=garbage!", "cursor=-1", "cursor=1e9"])
+def test_bad_paging_is_400_naming_the_parameter(client: FlaskClient, ermc: Login, query: str) -> None:
     response = client.get(f"/api/v1/accounts?{query}", headers=ermc.headers)
     assert response.status_code == 400
     assert response.json["error"]["field"] == query.split("=")[0]

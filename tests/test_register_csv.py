@@ -13,17 +13,12 @@ from flask.testing import FlaskClient
 from lockdown.csv_io import neutralise
 from tests.conftest import Login, count_rows
 
-HEADER = (
-    "handle,platform,unit,purpose,monitored_hours,manager,"
-    "editors,central,connector,naming_exception\n"
-)
+HEADER = "handle,platform,unit,purpose,monitored_hours,manager,editors,central,connector,naming_exception\n"
 
 
 def upload(client: FlaskClient, login: Login, text: str | bytes) -> Any:
     data = text.encode() if isinstance(text, str) else text
-    return client.post(
-        "/api/v1/accounts/import", data=data, content_type="text/csv", headers=login.headers
-    )
+    return client.post("/api/v1/accounts/import", data=data, content_type="text/csv", headers=login.headers)
 
 
 def row(manager: str, handle: str, **cells: str) -> str:
@@ -45,20 +40,12 @@ def row(manager: str, handle: str, **cells: str) -> str:
     return out.getvalue()
 
 
-def test_a_valid_csv_registers_every_row(
-    client: FlaskClient, ermc: Login, manager: Login, ctx: Any
-) -> None:
-    text = (
-        HEADER
-        + row(manager.email, "@livuni_a")
-        + row(manager.email, "@livuni_b", platform="facebook")
-    )
+def test_a_valid_csv_registers_every_row(client: FlaskClient, ermc: Login, manager: Login, ctx: Any) -> None:
+    text = HEADER + row(manager.email, "@livuni_a") + row(manager.email, "@livuni_b", platform="facebook")
     response = upload(client, ermc, text)
     assert response.status_code == 201, response.json
     assert response.json["created"] == 2
-    handles = [
-        a["handle"] for a in client.get("/api/v1/accounts", headers=ermc.headers).json["items"]
-    ]
+    handles = [a["handle"] for a in client.get("/api/v1/accounts", headers=ermc.headers).json["items"]]
     assert handles == ["@livuni_a", "@livuni_b"]
     actions = [r[0] for r in ctx.db.conn.execute("SELECT action FROM audit_log ORDER BY seq")]
     assert actions[-3:] == ["account.register", "account.register", "account.import"]
@@ -77,9 +64,7 @@ def test_a_bad_row_names_its_physical_line_and_field_and_nothing_is_written(
     response = upload(client, ermc, text)
     assert response.status_code == 400
     error = response.json["error"]
-    assert error["errors"] == [
-        {"line": 4, "field": "monitored_hours", "message": error["errors"][0]["message"]}
-    ]
+    assert error["errors"] == [{"line": 4, "field": "monitored_hours", "message": error["errors"][0]["message"]}]
     assert error["message"].startswith("line 4, monitored_hours:")
     assert (count_rows(ctx, "accounts"), count_rows(ctx, "audit_log")) == before
 
@@ -99,15 +84,8 @@ def test_every_bad_row_is_reported(client: FlaskClient, ermc: Login, manager: Lo
     ]
 
 
-def test_a_duplicate_inside_the_file_names_both_lines(
-    client: FlaskClient, ermc: Login, manager: Login
-) -> None:
-    text = (
-        HEADER
-        + row(manager.email, "@livuni_a")
-        + row(manager.email, "@livuni_b")
-        + row(manager.email, "LIVUNI_A")
-    )
+def test_a_duplicate_inside_the_file_names_both_lines(client: FlaskClient, ermc: Login, manager: Login) -> None:
+    text = HEADER + row(manager.email, "@livuni_a") + row(manager.email, "@livuni_b") + row(manager.email, "LIVUNI_A")
     errors = upload(client, ermc, text).json["error"]["errors"]
     assert [(e["line"], e["field"]) for e in errors] == [(4, "handle")]
     assert "line 2" in errors[0]["message"]
@@ -167,9 +145,7 @@ def test_editors_central_and_connector_columns(
         (HEADER, "body", None),
     ],
 )
-def test_header_problems_are_named(
-    client: FlaskClient, ermc: Login, text: str, field: str, line: int | None
-) -> None:
+def test_header_problems_are_named(client: FlaskClient, ermc: Login, text: str, field: str, line: int | None) -> None:
     error = upload(client, ermc, text).json["error"]
     if line is None:
         assert error["field"] == field
@@ -177,29 +153,22 @@ def test_header_problems_are_named(
         assert (line, field) in [(e["line"], e["field"]) for e in error["errors"]]
 
 
-def test_a_row_with_the_wrong_number_of_cells_is_named(
-    client: FlaskClient, ermc: Login, manager: Login
-) -> None:
+def test_a_row_with_the_wrong_number_of_cells_is_named(client: FlaskClient, ermc: Login, manager: Login) -> None:
     text = HEADER + row(manager.email, "@livuni_a") + "@livuni_b,x,Chem\n"
     errors = upload(client, ermc, text).json["error"]["errors"]
     assert [(e["line"], e["field"]) for e in errors] == [(3, "row")]
 
 
-def test_a_file_that_is_not_utf8_is_refused(
-    client: FlaskClient, ermc: Login, manager: Login
-) -> None:
+def test_a_file_that_is_not_utf8_is_refused(client: FlaskClient, ermc: Login, manager: Login) -> None:
     text = (HEADER + row(manager.email, "@livuni_a", unit="Café")).encode("latin-1")
     error = upload(client, ermc, text).json["error"]
     assert error["field"] == "body"
     assert "UTF-8" in error["message"]
 
 
-def test_ten_thousand_rows_import_in_one_request(
-    client: FlaskClient, ermc: Login, manager: Login, ctx: Any
-) -> None:
+def test_ten_thousand_rows_import_in_one_request(client: FlaskClient, ermc: Login, manager: Login, ctx: Any) -> None:
     lines = [HEADER] + [
-        row(manager.email, f"@livuni_unit{n}", platform=("x", "facebook")[n % 2])
-        for n in range(10_000)
+        row(manager.email, f"@livuni_unit{n}", platform=("x", "facebook")[n % 2]) for n in range(10_000)
     ]
     response = upload(client, ermc, "".join(lines))
     assert response.status_code == 201, response.json
@@ -226,9 +195,7 @@ def test_export_neutralises_formulas_and_re_imports(
     response = client.get("/api/v1/accounts/export", headers=ermc.headers)
     assert response.status_code == 200
     assert response.mimetype == "text/csv"
-    cells = [
-        cell for line in csv.reader(io.StringIO(response.get_data(as_text=True))) for cell in line
-    ]
+    cells = [cell for line in csv.reader(io.StringIO(response.get_data(as_text=True))) for cell in line]
     assert not [c for c in cells if c[:1] in ("=", "+", "-", "@")]
     assert '\'=HYPERLINK("http://evil")' in cells
     assert "'@livuni_x" in cells

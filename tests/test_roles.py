@@ -91,9 +91,7 @@ CASES = [
 ]
 
 
-def _request(
-    client: FlaskClient, method: str, url: str, body: str, headers: dict[str, str], manager: str
-) -> Any:
+def _request(client: FlaskClient, method: str, url: str, body: str, headers: dict[str, str], manager: str) -> Any:
     if body == "register":
         return client.open(url, method=method, json=account_payload(manager), headers=headers)
     if body == "csv":
@@ -157,7 +155,5 @@ def test_a_user_with_several_roles_has_the_rights_of_each(
 ) -> None:
     both = make_user("press", "ermc")
     account = register(make_user("manager"))
-    assert (
-        client.delete(f"/api/v1/accounts/{account['id']}", headers=both.headers).status_code == 200
-    )
+    assert client.delete(f"/api/v1/accounts/{account['id']}", headers=both.headers).status_code == 200
     assert client.get("/api/v1/me", headers=both.headers).json["roles"] == ["ermc", "press"]

@@ -78,9 +78,7 @@ def _schedule_soon(base: str, tokens: dict[str, str], seconds: float) -> tuple[i
         headers=auth("amira"),
         timeout=10,
     ).json()
-    approved = requests.post(
-        f"{base}/api/v1/posts/{post['id']}/approve", headers=auth("dan"), timeout=10
-    )
+    approved = requests.post(f"{base}/api/v1/posts/{post['id']}/approve", headers=auth("dan"), timeout=10)
     assert approved.json()["state"] == "scheduled", approved.text
     return post["id"], tokens["dan"]
 
@@ -120,10 +118,7 @@ def test_serve_runs_the_scheduler_and_publishes_an_approved_post_on_time(tmp_pat
             assert post["state"] == "published"
             assert post["remote_id"] == f"outbox-{post_id}"
             assert post["dispatched_at"] >= post["scheduled_at"]
-            assert (
-                requests.get(f"{base}/healthz", timeout=5).json()["scheduler"]["last_tick"]
-                is not None
-            )
+            assert requests.get(f"{base}/healthz", timeout=5).json()["scheduler"]["last_tick"] is not None
         finally:
             server.terminate()
             server.wait(timeout=15)
@@ -154,14 +149,10 @@ def test_no_scheduler_serves_only_and_the_scheduler_command_publishes(tmp_path: 
             time.sleep(2)
             headers = {"Authorization": f"Bearer {token}"}
             assert (
-                requests.get(f"{base}/api/v1/posts/{post_id}", headers=headers, timeout=5).json()[
-                    "state"
-                ]
+                requests.get(f"{base}/api/v1/posts/{post_id}", headers=headers, timeout=5).json()["state"]
                 == "scheduled"
             )
-            scheduler = subprocess.Popen(
-                [LOCKDOWN, "scheduler"], env=env, stdout=log, stderr=subprocess.STDOUT
-            )
+            scheduler = subprocess.Popen([LOCKDOWN, "scheduler"], env=env, stdout=log, stderr=subprocess.STDOUT)
             assert _await_published(base, post_id, token)["state"] == "published"
         finally:
             for process in (web, scheduler):

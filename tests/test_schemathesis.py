@@ -31,9 +31,7 @@ def lost_in_serialisation(case: Any, operation: Any, response: Any) -> bool:
     (a null value) sends a clean request, which the API rightly accepts: skip only that."""
     if response.request.method != "GET" or response.status_code >= 400:
         return False
-    sent = [
-        name for name, _ in parse_qsl(urlsplit(response.request.url).query, keep_blank_values=True)
-    ]
+    sent = [name for name, _ in parse_qsl(urlsplit(response.request.url).query, keep_blank_values=True)]
     dropped = set(case.query or {}) - set(sent)
     known = {parameter.name for parameter in operation.query}
     return bool(dropped) and set(sent) <= known and len(sent) == len(set(sent))

@@ -72,9 +72,7 @@ def vault_client(tmp_path: Any) -> FlaskClient:
     return create_app(settings).test_client()
 
 
-def test_connector_secrets_are_stored_encrypted_and_never_shown(
-    vault_client: FlaskClient, tmp_path: Any
-) -> None:
+def test_connector_secrets_are_stored_encrypted_and_never_shown(vault_client: FlaskClient, tmp_path: Any) -> None:
     # This app has a vault key, so it has a database of its own, and users made here.
     from lockdown import audit
     from lockdown.context import Context
@@ -106,13 +104,9 @@ def test_connector_secrets_are_stored_encrypted_and_never_shown(
         "kind": "mastodon",
         "secrets": [{"name": "access_token", "set": False, "updated_at": None}],
     }
-    refused = vault_client.put(
-        url, json={"access_token": "tok"}, headers={"Authorization": f"Bearer {other}"}
-    )
+    refused = vault_client.put(url, json={"access_token": "tok"}, headers={"Authorization": f"Bearer {other}"})
     assert refused.status_code == 403
-    wrong = vault_client.put(
-        url, json={"password": "tok"}, headers={"Authorization": f"Bearer {manager}"}
-    )
+    wrong = vault_client.put(url, json={"password": "tok"}, headers={"Authorization": f"Bearer {manager}"})
     assert (wrong.status_code, wrong.json["error"]["field"]) == (400, "password")
     stored = vault_client.put(
         url,
@@ -124,9 +118,7 @@ def test_connector_secrets_are_stored_encrypted_and_never_shown(
     assert "mastodon-token-123" not in stored.get_data(as_text=True)
     assert load_secrets(db, Vault([KEY_A]), account["id"]) == {"access_token": "mastodon-token-123"}
     db.close()
-    raw = (tmp_path / "v.db").read_bytes() + b"".join(
-        p.read_bytes() for p in tmp_path.glob("v.db-*")
-    )
+    raw = (tmp_path / "v.db").read_bytes() + b"".join(p.read_bytes() for p in tmp_path.glob("v.db-*"))
     assert b"mastodon-token-123" not in raw
 
 

@@ -9,6 +9,7 @@ from flask import current_app, g
 from lockdown.context import Context
 from lockdown.crypto import Vault
 from lockdown.db import connect
+from lockdown.incidents import IncidentConfig
 from lockdown.settings import Settings
 from lockdown.timeutil import Clock
 from lockdown.users import User
@@ -22,6 +23,7 @@ class AppState:
     audit_key: bytes
     clock: Clock
     vault: Vault
+    incidents: IncidentConfig
 
 
 def app_state() -> AppState:

@@ -56,9 +56,7 @@ def test_bluesky_logs_in_then_creates_a_post_record(
     assert "facets" not in record
 
 
-def test_bluesky_uses_bsky_social_when_no_service_url_is_set(
-    fake: responses.RequestsMock, post: OutgoingPost
-) -> None:
+def test_bluesky_uses_bsky_social_when_no_service_url_is_set(fake: responses.RequestsMock, post: OutgoingPost) -> None:
     fake.post("https://bsky.social/xrpc/com.atproto.server.createSession", json=LOGGED_IN)
     fake.post("https://bsky.social/xrpc/com.atproto.repo.createRecord", json={"uri": URI})
 
@@ -81,14 +79,10 @@ def test_bluesky_makes_links_clickable_with_byte_indexed_facets(
     (facet,) = json.loads(fake.calls[1].request.body)["record"]["facets"]
     start, end = facet["index"]["byteStart"], facet["index"]["byteEnd"]
     assert body.encode()[start:end] == b"https://liv.ac.uk/news"
-    assert facet["features"] == [
-        {"$type": "app.bsky.richtext.facet#link", "uri": "https://liv.ac.uk/news"}
-    ]
+    assert facet["features"] == [{"$type": "app.bsky.richtext.facet#link", "uri": "https://liv.ac.uk/news"}]
 
 
-def test_bluesky_deletes_the_record_named_by_the_uri(
-    fake: responses.RequestsMock, bluesky: BlueskyConnector
-) -> None:
+def test_bluesky_deletes_the_record_named_by_the_uri(fake: responses.RequestsMock, bluesky: BlueskyConnector) -> None:
     fake.post(SESSION, json=LOGGED_IN)
     fake.post(DELETE, json={})
 
@@ -184,9 +178,7 @@ def test_bluesky_429_with_retry_after_uses_it(
     fake: responses.RequestsMock, bluesky: BlueskyConnector, post: OutgoingPost
 ) -> None:
     fake.post(SESSION, json=LOGGED_IN)
-    fake.post(
-        CREATE, status=429, json={"error": "RateLimitExceeded"}, headers={"Retry-After": "45"}
-    )
+    fake.post(CREATE, status=429, json={"error": "RateLimitExceeded"}, headers={"Retry-After": "45"})
 
     with pytest.raises(ConnectorError) as caught:
         bluesky.publish(post)

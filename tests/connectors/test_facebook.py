@@ -40,9 +40,7 @@ def test_facebook_publishes_the_message_to_the_page_feed(
     assert "page-tok" not in call.request.url
 
 
-def test_facebook_deletes_the_post(
-    fake: responses.RequestsMock, facebook: FacebookConnector
-) -> None:
+def test_facebook_deletes_the_post(fake: responses.RequestsMock, facebook: FacebookConnector) -> None:
     fake.delete(f"https://graph.facebook.com/v21.0/{POST_ID}", json={"success": True})
 
     facebook.delete(POST_ID)
@@ -120,9 +118,7 @@ def test_facebook_rate_limits_sent_as_400_are_transient(
 def test_facebook_429_is_transient_with_retry_after(
     fake: responses.RequestsMock, facebook: FacebookConnector, post: OutgoingPost
 ) -> None:
-    fake.post(
-        FEED, status=429, json=graph_error("Too many calls", 4), headers={"Retry-After": "120"}
-    )
+    fake.post(FEED, status=429, json=graph_error("Too many calls", 4), headers={"Retry-After": "120"})
 
     with pytest.raises(ConnectorError) as caught:
         facebook.publish(post)
@@ -188,9 +184,7 @@ def test_facebook_a_publish_that_got_no_answer_is_ambiguous(
 def test_facebook_a_delete_that_got_no_answer_is_safe_to_retry(
     fake: responses.RequestsMock, facebook: FacebookConnector
 ) -> None:
-    fake.delete(
-        f"https://graph.facebook.com/v21.0/{POST_ID}", body=requests.ReadTimeout("read timed out")
-    )
+    fake.delete(f"https://graph.facebook.com/v21.0/{POST_ID}", body=requests.ReadTimeout("read timed out"))
 
     with pytest.raises(ConnectorError) as caught:
         facebook.delete(POST_ID)

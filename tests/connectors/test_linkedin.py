@@ -60,9 +60,7 @@ def test_linkedin_escapes_little_format_markup_but_not_links_or_hashtags(
     linkedin.publish(make_post(body=body))
 
     commentary = json.loads(fake.calls[0].request.body)["commentary"]
-    assert commentary == (
-        r"Open day \(10:00\) \@ the Guild\_Hall #LivUni https://liv.ac.uk/open_day_(2030)"
-    )
+    assert commentary == (r"Open day \(10:00\) \@ the Guild\_Hall #LivUni https://liv.ac.uk/open_day_(2030)")
 
 
 def test_linkedin_deletes_the_post_by_its_encoded_urn(

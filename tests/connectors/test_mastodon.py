@@ -24,9 +24,7 @@ STATUS = {"id": "109", "url": f"{BASE}/@livuni/109", "content": "<p>Open day</p>
 
 
 @pytest.fixture(autouse=True)
-def every_request_fits_the_mastodon_spec(
-    fake: responses.RequestsMock, mastodon_spec: SpecCheck
-) -> Iterator[None]:
+def every_request_fits_the_mastodon_spec(fake: responses.RequestsMock, mastodon_spec: SpecCheck) -> Iterator[None]:
     yield
     mastodon_spec.validate_all(fake.calls)
 
@@ -96,9 +94,7 @@ def test_mastodon_a_failure_to_connect_is_transient(
     assert "could not connect" in caught.value.message
 
 
-def test_mastodon_deletes_the_status(
-    fake: responses.RequestsMock, mastodon: MastodonConnector
-) -> None:
+def test_mastodon_deletes_the_status(fake: responses.RequestsMock, mastodon: MastodonConnector) -> None:
     fake.delete(
         f"{STATUSES}/109",
         json=STATUS,
@@ -138,9 +134,7 @@ def test_mastodon_client_errors_are_permanent_with_mastodons_message(
 def test_mastodon_429_is_transient_with_retry_after(
     fake: responses.RequestsMock, mastodon: MastodonConnector, post: OutgoingPost
 ) -> None:
-    fake.post(
-        STATUSES, status=429, json={"error": "Too many requests"}, headers={"Retry-After": "90"}
-    )
+    fake.post(STATUSES, status=429, json={"error": "Too many requests"}, headers={"Retry-After": "90"})
 
     with pytest.raises(ConnectorError) as caught:
         mastodon.publish(post)
@@ -201,9 +195,7 @@ def test_mastodon_lists_scheduled_statuses_across_pages(
         headers={"Link": f'<{next_page}>; rel="next", <{SCHEDULED}?min_id=3>; rel="prev"'},
         match=[matchers.query_param_matcher({"limit": "40"})],
     )
-    fake.get(
-        SCHEDULED, json=second, match=[matchers.query_param_matcher({"limit": "40", "max_id": "3"})]
-    )
+    fake.get(SCHEDULED, json=second, match=[matchers.query_param_matcher({"limit": "40", "max_id": "3"})])
 
     assert mastodon.list_scheduled() == first + second
     assert all(call.request.headers["Authorization"] == "Bearer tok-1" for call in fake.calls)
@@ -212,17 +204,13 @@ def test_mastodon_lists_scheduled_statuses_across_pages(
 def test_mastodon_never_follows_a_next_page_to_another_host(
     fake: responses.RequestsMock, mastodon: MastodonConnector
 ) -> None:
-    fake.get(
-        SCHEDULED, json=[{"id": "3"}], headers={"Link": '<https://evil.example/steal>; rel="next"'}
-    )
+    fake.get(SCHEDULED, json=[{"id": "3"}], headers={"Link": '<https://evil.example/steal>; rel="next"'})
 
     assert mastodon.list_scheduled() == [{"id": "3"}]
     assert len(fake.calls) == 1
 
 
-def test_mastodon_reschedules_a_scheduled_status(
-    fake: responses.RequestsMock, mastodon: MastodonConnector
-) -> None:
+def test_mastodon_reschedules_a_scheduled_status(fake: responses.RequestsMock, mastodon: MastodonConnector) -> None:
     fake.put(f"{SCHEDULED}/3", json={"id": "3", "scheduled_at": "2030-06-01T09:00:00.000Z"})
 
     mastodon.reschedule("3", "2030-06-01T09:00:00Z")
@@ -230,9 +218,7 @@ def test_mastodon_reschedules_a_scheduled_status(
     assert json.loads(fake.calls[0].request.body) == {"scheduled_at": "2030-06-01T09:00:00Z"}
 
 
-def test_mastodon_a_reschedule_too_soon_is_permanent(
-    fake: responses.RequestsMock, mastodon: MastodonConnector
-) -> None:
+def test_mastodon_a_reschedule_too_soon_is_permanent(fake: responses.RequestsMock, mastodon: MastodonConnector) -> None:
     fake.put(
         f"{SCHEDULED}/3",
         status=422,
@@ -246,9 +232,7 @@ def test_mastodon_a_reschedule_too_soon_is_permanent(
     assert "at least 5 minutes" in caught.value.message
 
 
-def test_mastodon_cancels_a_scheduled_status(
-    fake: responses.RequestsMock, mastodon: MastodonConnector
-) -> None:
+def test_mastodon_cancels_a_scheduled_status(fake: responses.RequestsMock, mastodon: MastodonConnector) -> None:
     fake.delete(f"{SCHEDULED}/3", json={})
 
     mastodon.cancel_scheduled("3")

@@ -26,12 +26,8 @@ def prepared(method: str, url: str, **kwargs: object) -> requests.PreparedReques
 
 
 def test_the_x_spec_accepts_a_tweet_and_a_delete(x_spec: SpecCheck) -> None:
-    x_spec.validate(
-        prepared("POST", "https://api.twitter.com/2/tweets", json={"text": "hi"}, headers=OAUTH)
-    )
-    x_spec.validate(
-        prepared("DELETE", "https://api.twitter.com/2/tweets/1346889436626259968", headers=OAUTH)
-    )
+    x_spec.validate(prepared("POST", "https://api.twitter.com/2/tweets", json={"text": "hi"}, headers=OAUTH))
+    x_spec.validate(prepared("DELETE", "https://api.twitter.com/2/tweets/1346889436626259968", headers=OAUTH))
 
 
 @pytest.mark.parametrize(

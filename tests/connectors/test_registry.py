@@ -88,12 +88,7 @@ def test_connectors_import_nothing_from_lockdown() -> None:
     for kind in PLATFORMS:
         path = Path(connectors.__file__).parent / f"{kind}.py"
         tree = ast.parse(path.read_text())
-        imported = [
-            node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
-        ] + [
-            alias.name
-            for node in ast.walk(tree)
-            if isinstance(node, ast.Import)
-            for alias in node.names
+        imported = [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)] + [
+            alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
         ]
         assert not [name for name in imported if name.split(".")[0] == "lockdown"], kind

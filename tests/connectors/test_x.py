@@ -27,9 +27,7 @@ SECRETS = {
 
 
 @pytest.fixture(autouse=True)
-def every_request_fits_the_x_spec(
-    fake: responses.RequestsMock, x_spec: SpecCheck
-) -> Iterator[None]:
+def every_request_fits_the_x_spec(fake: responses.RequestsMock, x_spec: SpecCheck) -> Iterator[None]:
     yield
     x_spec.validate_all(fake.calls)
 
@@ -92,9 +90,7 @@ def test_x_deletes_with_delete_tweet(fake: responses.RequestsMock, x: XConnector
     assert call.request.headers["Authorization"].startswith("OAuth ")
 
 
-def test_x_a_delete_x_does_not_confirm_is_permanent(
-    fake: responses.RequestsMock, x: XConnector
-) -> None:
+def test_x_a_delete_x_does_not_confirm_is_permanent(fake: responses.RequestsMock, x: XConnector) -> None:
     fake.delete(f"{TWEETS}/{TWEET_ID}", json={"data": {"deleted": False}})
 
     with pytest.raises(ConnectorError) as caught:
@@ -162,12 +158,8 @@ def test_x_429_is_transient_and_waits_for_the_rate_limit_reset(
     assert "Too Many Requests" in error.message
 
 
-def test_x_429_with_retry_after_uses_it(
-    fake: responses.RequestsMock, x: XConnector, post: OutgoingPost
-) -> None:
-    fake.post(
-        TWEETS, status=429, json={"detail": "Too Many Requests"}, headers={"Retry-After": "30"}
-    )
+def test_x_429_with_retry_after_uses_it(fake: responses.RequestsMock, x: XConnector, post: OutgoingPost) -> None:
+    fake.post(TWEETS, status=429, json={"detail": "Too Many Requests"}, headers={"Retry-After": "30"})
 
     with pytest.raises(ConnectorError) as caught:
         x.publish(post)
@@ -179,9 +171,7 @@ def test_x_429_with_retry_after_uses_it(
 def test_x_server_errors_are_transient(
     fake: responses.RequestsMock, x: XConnector, post: OutgoingPost, status: int
 ) -> None:
-    fake.post(
-        TWEETS, status=status, json={"title": "Service Unavailable", "detail": "Over capacity"}
-    )
+    fake.post(TWEETS, status=status, json={"title": "Service Unavailable", "detail": "Over capacity"})
 
     with pytest.raises(ConnectorError) as caught:
         x.publish(post)
@@ -213,9 +203,7 @@ def test_x_a_publish_that_got_no_answer_is_ambiguous(
     assert (caught.value.permanent, caught.value.ambiguous) == (False, True)
 
 
-def test_x_a_delete_that_got_no_answer_is_safe_to_retry(
-    fake: responses.RequestsMock, x: XConnector
-) -> None:
+def test_x_a_delete_that_got_no_answer_is_safe_to_retry(fake: responses.RequestsMock, x: XConnector) -> None:
     fake.delete(f"{TWEETS}/{TWEET_ID}", body=requests.ReadTimeout("read timed out"))
 
     with pytest.raises(ConnectorError) as caught:

@@ -1,0 +1,150 @@
+"""Incidents, their messages and acknowledgements, playbooks, and hold status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apiflask import APIBlueprint
+from marshmallow import RAISE
+
+from lockdown import incident_messages, incidents
+from lockdown.accounts import list_accounts
+from lockdown.api.auth import auth
+from lockdown.api.schemas import (
+    AckOut,
+    DeclaredOut,
+    HoldOut,
+    IncidentIn,
+    IncidentOut,
+    IncidentPage,
+    IncidentQuery,
+    MessageIn,
+    MessageList,
+    MessageOut,
+    MyAccounts,
+    PlaybookList,
+    ResolvedOut,
+    ResolveIn,
+)
+from lockdown.api.state import app_state, current_user, request_context
+
+INCIDENT = "/<int:incident_id>"
+bp = APIBlueprint("incidents", __name__, url_prefix="/api/v1", tag="Incidents")
+
+
+@bp.post("/incidents")
+@bp.auth_required(auth)
+@bp.input(IncidentIn, arg_name="body")
+@bp.output(DeclaredOut, status_code=201)
+@bp.doc(responses=[400, 401, 403])
+def declare(body: dict[str, Any]) -> dict[str, Any]:
+    """Declare an incident (press): every account in its scope is held at once."""
+    return incidents.declare_incident(request_context(), app_state().incidents, current_user(), body)
+
+
+@bp.get("/incidents")
+@bp.auth_required(auth)
+@bp.input(IncidentQuery, location="query", arg_name="query", unknown=RAISE)
+@bp.output(IncidentPage)
+@bp.doc(responses=[400, 401])
+def list_incidents(query: dict[str, Any]) -> dict[str, Any]:
+    """Incidents with their timelines (any role)."""
+    return incidents.list_incidents(request_context().db, **query)
+
+
+@bp.get(f"/incidents{INCIDENT}")
+@bp.auth_required(auth)
+@bp.output(IncidentOut)
+@bp.doc(responses=[401, 404])
+def get_incident(incident_id: int) -> dict[str, Any]:
+    """One incident: timeline, held count, posts in flight, who has acknowledged (any role)."""
+    return incidents.get_incident(request_context().db, incident_id)
+
+
+@bp.post(f"/incidents{INCIDENT}/resolve")
+@bp.auth_required(auth)
+@bp.input(ResolveIn, arg_name="body")
+@bp.output(ResolvedOut)
+@bp.doc(responses=[400, 401, 403, 404, 409])
+def resolve(incident_id: int, body: dict[str, Any]) -> dict[str, Any]:
+    """Resolve (press): lift the holds; missed posts follow the resume policy."""
+    return incidents.resolve_incident(request_context(), app_state().incidents, current_user(), incident_id, body)
+
+
+@bp.post(f"/incidents{INCIDENT}/messages")
+@bp.auth_required(auth)
+@bp.input(MessageIn, arg_name="body")
+@bp.output(MessageOut, status_code=201)
+@bp.doc(responses=[400, 401, 403, 404, 422])
+def draft_message(incident_id: int, body: dict[str, Any]) -> dict[str, Any]:
+    """Draft an incident message (press) from a body or a playbook template; central accounts only."""
+    return incident_messages.draft_message(request_context(), app_state().incidents, current_user(), incident_id, body)
+
+
+@bp.get(f"/incidents{INCIDENT}/messages")
+@bp.auth_required(auth)
+@bp.output(MessageList)
+@bp.doc(responses=[401, 404])
+def list_messages(incident_id: int) -> dict[str, Any]:
+    """The incident's messages with their deliveries (any role)."""
+    return {"items": incident_messages.list_messages(request_context().db, incident_id)}
+
+
+@bp.post(f"/incidents{INCIDENT}/messages/<int:message_id>/approve")
+@bp.auth_required(auth)
+@bp.output(MessageOut)
+@bp.doc(responses=[401, 403, 404, 409, 422, 423])
+def approve_message(incident_id: int, message_id: int) -> dict[str, Any]:
+    """A second press officer approves: it is published through the central accounts now."""
+    return incident_messages.approve_message(
+        request_context(), app_state().vault, current_user(), incident_id, message_id
+    )
+
+
+@bp.post(f"/incidents{INCIDENT}/ack")
+@bp.auth_required(auth)
+@bp.output(AckOut)
+@bp.doc(responses=[401, 404])
+def acknowledge(incident_id: int) -> dict[str, Any]:
+    """Acknowledge the incident's notice (any user; idempotent)."""
+    return incidents.acknowledge(request_context(), current_user(), incident_id)
+
+
+@bp.get("/playbooks")
+@bp.auth_required(auth)
+@bp.output(PlaybookList)
+@bp.doc(responses=[401])
+def playbooks() -> dict[str, Any]:
+    """The playbooks on disk (any role)."""
+    loaded = app_state().incidents.playbooks
+    return {"items": [loaded[name].public() for name in sorted(loaded)]}
+
+
+@bp.get("/accounts/<int:account_id>/hold")
+@bp.auth_required(auth)
+@bp.output(HoldOut)
+@bp.doc(responses=[401, 404])
+def hold(account_id: int) -> dict[str, Any]:
+    """Whether the account is held, by which incidents, since when (any role)."""
+    ctx = request_context()
+    return incidents.hold_status(ctx.db, account_id, ctx.now())
+
+
+@bp.get("/me/accounts")
+@bp.auth_required(auth)
+@bp.output(MyAccounts)
+@bp.doc(responses=[401])
+def my_accounts() -> dict[str, Any]:
+    """The accounts you manage, each with its hold status and held posts."""
+    ctx = request_context()
+    me = current_user()
+    items, cursor = [], None
+    while True:
+        found = list_accounts(ctx.db, manager=me.email, limit=1000, cursor=cursor)
+        items += found["items"]
+        cursor = found["next"]
+        if cursor is None:
+            break
+    for account in items:
+        account["hold"] = incidents.hold_status(ctx.db, account["id"], ctx.now())
+    return {"items": items}

@@ -1,0 +1,508 @@
+"""Declaring and resolving incidents: the hold (policy 2.2.7), its timeline, who is told.
+
+A hold is a rule kept in ``incidents`` and read through the ``account_holds`` view; the
+dispatcher's claim statement evaluates it, so once the declaring transaction commits no held
+post can be claimed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlite_utils import Database
+
+from lockdown.context import Changes, Context
+from lockdown.errors import Conflict, InvalidInput, NotFound
+from lockdown.pagination import check_limit, decode_cursor, page
+from lockdown.playbooks import RESUME_POLICIES, Playbook, PlaybookError, load_playbooks, render
+from lockdown.settings import Settings, SettingsError
+from lockdown.timeutil import to_iso
+from lockdown.users import User
+
+NATIVE_KINDS = ("mastodon", "facebook")
+MAX_TEXT = {"title": 200, "reason": 2000}
+RESUME_HINTS = {
+    "review": "each waits in needs_review for you to reschedule or cancel it",
+    "skip": "they were cancelled; reschedule any that still matter",
+    "resume": "they go out again, staggered so that each account sends one at a time",
+}
+
+
+@dataclass(frozen=True)
+class IncidentConfig:
+    """What incident code needs from the settings: playbooks and where people are sent."""
+
+    playbooks: dict[str, Playbook]
+    public_url: str = "http://127.0.0.1:8080"
+    notify_webhook_url: str | None = None
+    resume_interval: timedelta = field(default_factory=lambda: timedelta(minutes=10))
+    timezone: str = "Europe/London"
+
+
+def incident_config(settings: Settings) -> IncidentConfig:
+    """Load and check the playbooks (refusing to start on a bad one) with the settings."""
+    try:
+        loaded = load_playbooks(settings.playbooks_dir)
+    except PlaybookError as exc:
+        raise SettingsError(f"LOCKDOWN_PLAYBOOKS: {exc}") from None
+    return IncidentConfig(
+        playbooks=loaded,
+        public_url=settings.public_url,
+        notify_webhook_url=settings.notify_webhook_url,
+        resume_interval=timedelta(seconds=settings.resume_interval_seconds),
+        timezone=settings.timezone,
+    )
+
+
+def event(change: Changes, incident_id: int, kind: str, actor: str, **details: Any) -> None:
+    """Append to an incident's timeline (inside the change's transaction)."""
+    change.context.db.conn.execute(
+        "INSERT INTO incident_events (incident_id, at, kind, actor, details) VALUES (?, ?, ?, ?, ?)",
+        [incident_id, to_iso(change.at), kind, actor, json.dumps(details, sort_keys=True)],
+    )
+
+
+def _text(data: Mapping[str, Any], name: str) -> str:
+    value = data.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput(f"{name} is required and must not be blank", field=name)
+    if len(value) > MAX_TEXT[name]:
+        raise InvalidInput(f"{name} is longer than {MAX_TEXT[name]} characters", field=name)
+    return value.strip()
+
+
+def _named_account(db: Database, playbook: Playbook, raw: Any) -> int | None:
+    if raw is None:
+        if playbook.named_account == "required":
+            raise InvalidInput(
+                f"the {playbook.name} playbook needs account_id: the account to hold",
+                field="account_id",
+            )
+        return None
+    if playbook.named_account == "none":
+        raise InvalidInput(
+            f"the {playbook.name} playbook holds no named account; leave out account_id",
+            field="account_id",
+        )
+    if isinstance(raw, bool) or not isinstance(raw, int):
+        raise InvalidInput("account_id must be an account id", field="account_id")
+    row = db.conn.execute("SELECT archived_at FROM accounts WHERE id = ?", [raw]).fetchone()
+    if row is None or row[0] is not None:
+        raise InvalidInput(f"account_id: there is no active account {raw}", field="account_id")
+    return raw
+
+
+def declare_incident(ctx: Context, config: IncidentConfig, actor: User, data: Mapping[str, Any]) -> dict[str, Any]:
+    """Declare an incident (press): hold its accounts in one BEGIN IMMEDIATE transaction, and
+    in the same transaction record what was in flight, queue the notices and the native
+    schedule withdrawals, and draft the holding statement."""
+    actor.require("press")
+    title, reason = _text(data, "title"), _text(data, "reason")
+    name = data.get("playbook") or "live-incident"
+    playbook = config.playbooks.get(name) if isinstance(name, str) else None
+    if playbook is None:
+        raise InvalidInput(f"playbook must be one of {', '.join(sorted(config.playbooks))}", field="playbook")
+    named = _named_account(ctx.db, playbook, data.get("account_id"))
+    with ctx.change() as change:
+        db = ctx.db.conn
+        incident_id = int(
+            db.execute(
+                "INSERT INTO incidents (title, playbook, reason, status, exercise, scope, scope_tag, "
+                "named_account_id, hold_central, resume_policy, declared_by, declared_at) "
+                "VALUES (?, ?, ?, 'active', ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    title,
+                    playbook.name,
+                    reason,
+                    int(playbook.exercise),
+                    playbook.scope,
+                    playbook.tag,
+                    named,
+                    int(playbook.hold_central),
+                    playbook.resume_policy,
+                    actor.id,
+                    to_iso(change.at),
+                ],
+            ).lastrowid
+            or 0
+        )
+        held = held_by(ctx.db, incident_id)
+        in_flight = [
+            row[0]
+            for row in db.execute(
+                "SELECT p.id FROM posts p JOIN account_holds h ON h.account_id = p.account_id "
+                "WHERE h.incident_id = ? AND p.state = 'publishing' AND p.sending_at IS NOT NULL "
+                "ORDER BY p.id",
+                [incident_id],
+            )
+        ]
+        db.executemany(
+            "INSERT INTO incident_in_flight (incident_id, post_id) VALUES (?, ?)",
+            [(incident_id, post_id) for post_id in in_flight],
+        )
+        event(
+            change,
+            incident_id,
+            "declared",
+            actor.email,
+            playbook=playbook.name,
+            title=title,
+            reason=reason,
+        )
+        event(change, incident_id, "held", "lockdown", accounts=len(held))
+        if in_flight:
+            event(change, incident_id, "in_flight", "lockdown", posts=in_flight)
+        _queue_native_withdrawals(change, incident_id, held, playbook)
+        incident = _incident_row(ctx.db, incident_id)
+        queue_notices(change, config, incident, playbook, "declared", held)
+        from lockdown.incident_messages import draft_from_template
+
+        statement = draft_from_template(change, actor, incident, playbook, "holding_statement")
+        change.audit(
+            actor.email, "incident.declare", f"incident:{incident_id}",
+            playbook=playbook.name, title=title, reason=reason, held_accounts=len(held),
+            in_flight=in_flight, named_account_id=named,
+        )  # fmt: skip
+    return {
+        "id": incident_id,
+        "status": "active",
+        "playbook": playbook.name,
+        "exercise": playbook.exercise,
+        "declared_at": to_iso(change.at),
+        "held_accounts": len(held),
+        "in_flight": in_flight,
+        "holding_statement_id": statement,
+    }
+
+
+def held_by(db: Database, incident_id: int) -> list[int]:
+    """The accounts an active incident holds."""
+    return [
+        row[0]
+        for row in db.conn.execute(
+            "SELECT account_id FROM account_holds WHERE incident_id = ? ORDER BY account_id",
+            [incident_id],
+        )
+    ]
+
+
+def _queue_native_withdrawals(change: Changes, incident_id: int, held: list[int], playbook: Playbook) -> None:
+    """Work for the scheduler: list and withdraw what is scheduled on the platforms themselves."""
+    if playbook.exercise or not held:
+        return
+    db = change.context.db.conn
+    db.execute("CREATE TEMP TABLE IF NOT EXISTS held_now (account_id INTEGER PRIMARY KEY)")
+    db.execute("DELETE FROM held_now")
+    db.executemany("INSERT INTO held_now VALUES (?)", [(a,) for a in held])
+    marks = ",".join("?" * len(NATIVE_KINDS))
+    db.execute(
+        "INSERT INTO native_schedules (incident_id, account_id, state, next_attempt_at) "
+        "SELECT ?, a.id, 'to_list', ? FROM accounts a JOIN held_now h ON h.account_id = a.id "
+        f"WHERE json_extract(a.connector, '$.kind') IN ({marks})",
+        [incident_id, to_iso(change.at), *NATIVE_KINDS],
+    )
+    db.execute("DELETE FROM held_now")
+
+
+def queue_notices(
+    change: Changes, config: IncidentConfig, incident: Mapping[str, Any], playbook: Playbook,
+    kind: str, accounts: list[int],
+) -> int:  # fmt: skip
+    """Write one email per manager or editor of the accounts (and the webhook) to the outbox,
+    in the change's transaction; the scheduler delivers them."""
+    db = change.context.db.conn
+    by_user: dict[int, list[str]] = defaultdict(list)
+    people: dict[int, tuple[str, str]] = {}
+    handles: dict[int, str] = {}
+    for chunk_start in range(0, len(accounts), 900):
+        chunk = accounts[chunk_start : chunk_start + 900]
+        marks = ",".join("?" * len(chunk))
+        for account_id, handle, platform, user_id, name, email in db.execute(
+            "SELECT a.id, a.handle, a.platform, u.id, u.name, u.email FROM accounts a "
+            "JOIN users u ON u.id = a.manager_id OR u.id IN "
+            "(SELECT e.user_id FROM account_editors e WHERE e.account_id = a.id) "
+            f"WHERE a.id IN ({marks}) AND u.disabled_at IS NULL ORDER BY a.id",
+            chunk,
+        ):
+            handles[account_id] = f"{handle} ({platform})"
+            by_user[user_id].append(f"  - {handle} ({platform})")
+            people[user_id] = (name, email)
+    values = _notice_values(config, incident, playbook, kind, handles)
+    subject_t, body_t = playbook.notify[f"{kind}_subject"], playbook.notify[f"{kind}_body"]
+    rows: list[tuple[str, int | None, str, str, str]] = []
+    for user_id, lines in by_user.items():
+        name, email = people[user_id]
+        filled = {**values, "name": name, "accounts": "\n".join(sorted(set(lines)))}
+        rows.append(("email", user_id, email, render(subject_t, **filled), render(body_t, **filled)))
+    if config.notify_webhook_url:
+        filled = {**values, "name": "team", "accounts": f"{len(accounts)} accounts"}
+        rows.append(
+            (
+                "webhook",
+                None,
+                config.notify_webhook_url,
+                render(subject_t, **filled),
+                render(body_t, **filled),
+            )
+        )
+    stamp = to_iso(change.at)
+    db.executemany(
+        "INSERT INTO notifications (incident_id, event, channel, user_id, recipient, subject, body, "
+        "state, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
+        [(incident["id"], kind, *row, stamp, stamp) for row in rows],
+    )
+    event(change, incident["id"], f"notices_queued_{kind}", "lockdown", recipients=len(rows))
+    return len(rows)
+
+
+def _notice_values(
+    config: IncidentConfig,
+    incident: Mapping[str, Any],
+    playbook: Playbook,
+    kind: str,
+    handles: dict[int, str],
+) -> dict[str, Any]:
+    named = incident.get("named_account_id")
+    prefix = "[EXERCISE] " if incident["exercise"] else ""
+    return {
+        "title": prefix + incident["title"],
+        "reason": incident["reason"],
+        "playbook": playbook.title,
+        "incident_id": incident["id"],
+        "declared_at": incident["declared_at"],
+        "resolved_at": incident.get("resolved_at") or "",
+        "account": handles.get(named, "") if named else "",
+        "ack_hint": f"POST {config.public_url}/api/v1/incidents/{incident['id']}/ack with your API token",
+        "resume_policy": incident.get("resume_policy") or playbook.resume_policy,
+        "resume_hint": RESUME_HINTS.get(incident.get("resume_policy") or playbook.resume_policy, ""),
+    }
+
+
+def resolve_incident(
+    ctx: Context, config: IncidentConfig, actor: User, incident_id: int, data: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Resolve an incident (press): lift its holds; posts that fell due during the hold on the
+    accounts it released follow the resume policy; later posts simply go out on time."""
+    actor.require("press")
+    policy = data.get("resume_policy")
+    if policy is not None and policy not in RESUME_POLICIES:
+        raise InvalidInput(f"resume_policy must be one of {', '.join(RESUME_POLICIES)}", field="resume_policy")
+    with ctx.change() as change:
+        incident = _incident_row(ctx.db, incident_id)
+        if incident["status"] != "active":
+            raise Conflict(f"incident {incident_id} is resolved already", field="status")
+        playbook = config.playbooks.get(incident["playbook"])
+        policy = policy or incident["resume_policy"]
+        before = set(held_by(ctx.db, incident_id))
+        stamp = to_iso(change.at)
+        ctx.db.conn.execute(
+            "UPDATE incidents SET status = 'resolved', resolved_by = ?, resolved_at = ?, resume_policy = ? "
+            "WHERE id = ? AND status = 'active'",
+            [actor.id, stamp, policy, incident_id],
+        )
+        still = {row[0] for row in ctx.db.conn.execute("SELECT DISTINCT account_id FROM account_holds")}
+        released = sorted(before - still)
+        counts = _resume(change, incident_id, released, policy, config.resume_interval)
+        ctx.db.conn.execute(
+            "UPDATE native_schedules SET state = 'to_restore', next_attempt_at = ?, attempts = 0 "
+            "WHERE incident_id = ? AND state = 'withdrawn'",
+            [stamp, incident_id],
+        )
+        ctx.db.conn.execute(
+            "UPDATE native_schedules SET state = 'failed', error = 'the incident ended first' "
+            "WHERE incident_id = ? AND state IN ('to_list', 'to_withdraw')",
+            [incident_id],
+        )
+        resolution = {
+            "released_accounts": len(released),
+            "still_held": len(before) - len(released),
+            **counts,
+        }
+        ctx.db.conn.execute(
+            "UPDATE incidents SET resolution = ? WHERE id = ?",
+            [json.dumps(resolution), incident_id],
+        )
+        event(change, incident_id, "resolved", actor.email, resume_policy=policy, **resolution)
+        if playbook is not None:
+            queue_notices(change, config, _incident_row(ctx.db, incident_id), playbook, "resolved", released)
+        change.audit(
+            actor.email,
+            "incident.resolve",
+            f"incident:{incident_id}",
+            resume_policy=policy,
+            **resolution,
+        )
+    return {
+        "id": incident_id,
+        "status": "resolved",
+        "resolved_at": stamp,
+        "resume_policy": policy,
+        **resolution,
+    }
+
+
+def _resume(change: Changes, incident_id: int, released: list[int], policy: str, interval: timedelta) -> dict[str, int]:
+    """Apply the resume policy to posts that fell due during the hold on released accounts."""
+    db = change.context.db.conn
+    stamp = to_iso(change.at)
+    missed: dict[int, list[int]] = defaultdict(list)
+    for start in range(0, len(released), 900):
+        chunk = released[start : start + 900]
+        marks = ",".join("?" * len(chunk))
+        for post_id, account_id in db.execute(
+            f"SELECT id, account_id FROM posts WHERE state = 'scheduled' AND due_at <= ? "
+            f"AND account_id IN ({marks}) ORDER BY account_id, due_at, id",
+            [stamp, *chunk],
+        ):
+            missed[account_id].append(post_id)
+    total = sum(len(ids) for ids in missed.values())
+    note = f"fell due while incident {incident_id} held its account"
+    if policy == "review":
+        db.executemany(
+            "UPDATE posts SET state = 'needs_review', error = ?, updated_at = ? WHERE id = ? AND state = 'scheduled'",
+            [(f"{note}; reschedule or cancel it", stamp, post_id) for ids in missed.values() for post_id in ids],
+        )
+    elif policy == "skip":
+        db.executemany(
+            "UPDATE posts SET state = 'cancelled', error = ?, updated_at = ? WHERE id = ? AND state = 'scheduled'",
+            [(f"skipped: {note}", stamp, post_id) for ids in missed.values() for post_id in ids],
+        )
+    else:
+        # One missed post per account per interval, so no audience is flooded at once.
+        db.executemany(
+            "UPDATE posts SET due_at = ?, error = ?, updated_at = ? WHERE id = ? AND state = 'scheduled'",
+            [
+                (to_iso(change.at + interval * n), f"resumed: {note}", stamp, post_id)
+                for ids in missed.values()
+                for n, post_id in enumerate(ids)
+            ],
+        )
+    for ids in missed.values():
+        for post_id in ids:
+            change.audit("lockdown", f"post.resume_{policy}", f"post:{post_id}", incident_id=incident_id)
+    return {"missed_posts": total}
+
+
+def _incident_row(db: Database, incident_id: int) -> dict[str, Any]:
+    row = db.conn.execute(
+        "SELECT id, title, playbook, reason, status, exercise, scope, scope_tag, named_account_id, "
+        "hold_central, resume_policy, declared_by, declared_at, resolved_by, resolved_at, resolution "
+        "FROM incidents WHERE id = ?",
+        [incident_id],
+    ).fetchone()
+    if row is None:
+        raise NotFound(f"no incident {incident_id}", field="id")
+    keys = (
+        "id", "title", "playbook", "reason", "status", "exercise", "scope", "scope_tag",
+        "named_account_id", "hold_central", "resume_policy", "declared_by", "declared_at",
+        "resolved_by", "resolved_at", "resolution",
+    )  # fmt: skip
+    incident = dict(zip(keys, row, strict=True))
+    incident["exercise"] = bool(incident["exercise"])
+    incident["hold_central"] = bool(incident["hold_central"])
+    incident["resolution"] = json.loads(incident["resolution"]) if incident["resolution"] else None
+    return incident
+
+
+def get_incident(db: Database, incident_id: int) -> dict[str, Any]:
+    """An incident with its timeline, held count, in-flight posts and acknowledgements."""
+    incident = _incident_row(db, incident_id)
+    users = dict(db.conn.execute("SELECT id, email FROM users").fetchall())
+    incident["declared_by"] = users.get(incident["declared_by"])
+    incident["resolved_by"] = users.get(incident["resolved_by"]) if incident["resolved_by"] else None
+    incident["held_accounts"] = len(held_by(db, incident_id)) if incident["status"] == "active" else 0
+    incident["in_flight"] = [
+        row[0]
+        for row in db.conn.execute(
+            "SELECT post_id FROM incident_in_flight WHERE incident_id = ? ORDER BY post_id",
+            [incident_id],
+        )
+    ]
+    incident["timeline"] = [
+        {"at": at, "kind": kind, "actor": actor, "details": json.loads(details)}
+        for at, kind, actor, details in db.conn.execute(
+            "SELECT at, kind, actor, details FROM incident_events WHERE incident_id = ? ORDER BY id",
+            [incident_id],
+        )
+    ]
+    incident["acknowledgements"] = acknowledgements(db, incident_id)
+    return incident
+
+
+def list_incidents(
+    db: Database, *, status: str | None = None, limit: int | None = None, cursor: str | None = None
+) -> dict[str, Any]:
+    """Incidents, newest first is what people want, but pages go by id: oldest first."""
+    size = check_limit(limit)
+    where, params = ["id > ?"], [decode_cursor(cursor)]
+    if status is not None:
+        if status not in ("active", "resolved"):
+            raise InvalidInput("status must be active or resolved", field="status")
+        where.append("status = ?")
+        params.append(status)  # type: ignore[arg-type]
+    ids = [
+        row[0]
+        for row in db.conn.execute(
+            f"SELECT id FROM incidents WHERE {' AND '.join(where)} ORDER BY id LIMIT ?",
+            [*params, size + 1],
+        )
+    ]
+    return page([get_incident(db, incident_id) for incident_id in ids], size)
+
+
+def acknowledge(ctx: Context, actor: User, incident_id: int) -> dict[str, Any]:
+    """Record that a user has read the incident's notice (idempotent)."""
+    _incident_row(ctx.db, incident_id)
+    with ctx.change(allow_empty=True) as change:
+        done = ctx.db.conn.execute(
+            "INSERT OR IGNORE INTO acknowledgements (incident_id, user_id, at) VALUES (?, ?, ?)",
+            [incident_id, actor.id, to_iso(change.at)],
+        ).rowcount
+        if done:
+            event(change, incident_id, "acknowledged", actor.email)
+            change.audit(actor.email, "incident.acknowledge", f"incident:{incident_id}")
+    at = ctx.db.conn.execute(
+        "SELECT at FROM acknowledgements WHERE incident_id = ? AND user_id = ?",
+        [incident_id, actor.id],
+    ).fetchone()[0]
+    return {"incident_id": incident_id, "user": actor.email, "acknowledged_at": at}
+
+
+def acknowledgements(db: Database, incident_id: int) -> dict[str, list[dict[str, Any]]]:
+    """Who was told (by email) and who has acknowledged, for the press team."""
+    rows = db.conn.execute(
+        "SELECT u.email, u.name, MIN(n.state), k.at FROM notifications n JOIN users u ON u.id = n.user_id "
+        "LEFT JOIN acknowledgements k ON k.incident_id = n.incident_id AND k.user_id = n.user_id "
+        "WHERE n.incident_id = ? AND n.event = 'declared' GROUP BY u.id ORDER BY u.email",
+        [incident_id],
+    ).fetchall()
+    done = [{"email": e, "name": n, "at": at} for e, n, _state, at in rows if at]
+    waiting = [{"email": e, "name": n, "notice": state} for e, n, state, at in rows if not at]
+    return {"acknowledged": done, "not_acknowledged": waiting}
+
+
+def hold_status(db: Database, account_id: int, now: datetime) -> dict[str, Any]:
+    """Whether an account is held, by which incidents since when, and how many posts wait."""
+    if db.conn.execute("SELECT 1 FROM accounts WHERE id = ?", [account_id]).fetchone() is None:
+        raise NotFound(f"no account {account_id}", field="id")
+    holds = db.conn.execute(
+        "SELECT incident_id, since FROM account_holds WHERE account_id = ? ORDER BY since",
+        [account_id],
+    ).fetchall()
+    held_posts, scheduled = db.conn.execute(
+        "SELECT COALESCE(SUM(due_at <= ?), 0), COUNT(*) FROM posts WHERE account_id = ? AND state = 'scheduled'",
+        [to_iso(now), account_id],
+    ).fetchone()
+    return {
+        "account_id": account_id,
+        "held": bool(holds),
+        "incidents": [incident for incident, _ in holds],
+        "since": holds[0][1] if holds else None,
+        "held_posts": int(held_posts) if holds else 0,
+        "scheduled_posts": int(scheduled),
+    }
