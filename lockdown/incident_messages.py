@@ -206,10 +206,11 @@ def approve_message(
             incident_id=incident_id,
         )
     factory = _exercise_factory if message["exercise"] else connector_factory
+    path = db_file(ctx.db)  # each sending thread opens its own connection
     with ThreadPoolExecutor(max_workers=min(8, len(targets))) as pool:
         results = list(
             pool.map(
-                lambda account_id: _deliver(db_file(ctx.db), vault, factory, message, account_id),
+                lambda account_id: _deliver(path, vault, factory, message, account_id),
                 targets,
             )
         )

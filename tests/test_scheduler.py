@@ -84,7 +84,7 @@ def _schedule_soon(base: str, tokens: dict[str, str], seconds: float) -> tuple[i
 
 
 def _await_published(base: str, post_id: int, token: str) -> dict[str, Any]:
-    for _ in range(150):
+    for _ in range(600):
         post: dict[str, Any] = requests.get(
             f"{base}/api/v1/posts/{post_id}",
             headers={"Authorization": f"Bearer {token}"},
