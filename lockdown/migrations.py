@@ -286,6 +286,33 @@ def m008_sending_mark(db: Database) -> None:
     db.execute("ALTER TABLE posts ADD COLUMN sending_at TEXT")
 
 
+@migrations()
+def m009_incident_scope(db: Database) -> None:
+    """Which accounts an incident covers, active or not (its report needs it after the
+    all-clear); ``account_holds`` is that view narrowed to active incidents."""
+    db.executescript(
+        """
+        DROP VIEW account_holds;
+        CREATE VIEW incident_scope AS
+            SELECT a.id AS account_id, i.id AS incident_id, i.declared_at AS since, i.status AS status
+            FROM incidents i JOIN accounts a
+              ON a.id = i.named_account_id
+              OR (i.scope = 'all' AND (a.central = 0 OR i.hold_central = 1))
+              OR (i.scope = 'tagged' AND EXISTS
+                    (SELECT 1 FROM json_each(a.tags) t WHERE t.value = i.scope_tag)
+                  AND (a.central = 0 OR i.hold_central = 1));
+        CREATE VIEW account_holds AS
+            SELECT account_id, incident_id, since FROM incident_scope WHERE status = 'active';
+        """
+    )
+
+
+@migrations()
+def m010_remote_deletion(db: Database) -> None:
+    """When a published post was deleted from its platform (e.g. one in flight at a declaration)."""
+    db.execute("ALTER TABLE posts ADD COLUMN remote_deleted_at TEXT")
+
+
 def migrate(db: Database) -> list[str]:
     """Turn on WAL and apply pending migrations; return the names applied."""
     if db.conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal" and db.memory is False:

@@ -262,13 +262,13 @@ def insert_batch(ctx: Context, actor: User, rows: list[tuple[int, str, datetime]
 _KEYS = (
     "id", "account_id", "body", "state", "scheduled_at", "due_at", "author", "approved_by",
     "approved_at", "batch_id", "attempts", "dispatched_at", "published_at", "remote_id", "error",
-    "created_at", "updated_at", "held",
+    "created_at", "updated_at", "held", "remote_deleted_at",
 )  # fmt: skip
 HELD = "EXISTS (SELECT 1 FROM account_holds h WHERE h.account_id = p.account_id)"
 _SELECT = (
     "SELECT p.id, p.account_id, p.body, p.state, p.scheduled_at, p.due_at, au.email, ap.email, "
     "p.approved_at, p.batch_id, p.attempts, p.dispatched_at, p.published_at, p.remote_id, "
-    f"p.error, p.created_at, p.updated_at, p.state = 'scheduled' AND {HELD} "
+    f"p.error, p.created_at, p.updated_at, p.state = 'scheduled' AND {HELD}, p.remote_deleted_at "
     "FROM posts p JOIN users au ON au.id = p.author_id "
     "LEFT JOIN users ap ON ap.id = p.approved_by"
 )
@@ -324,3 +324,42 @@ def progress_of(raw: str) -> dict[str, str]:
     """A post's stored connector progress."""
     value = json.loads(raw or "{}")
     return {str(k): str(v) for k, v in value.items()}
+
+
+def delete_remote(
+    ctx: Context, vault: Any, actor: User, post_id: int, factory: Any, secrets_loader: Any
+) -> dict[str, Any]:
+    """Delete a published post from its platform (press, ERMC, or the account's manager), e.g. one
+    that was in flight when an incident was declared."""
+    post = _load(ctx.db, post_id)
+    row = ctx.db.conn.execute(
+        "SELECT p.remote_id, p.remote_deleted_at, a.manager_id, a.connector FROM posts p "
+        "JOIN accounts a ON a.id = p.account_id WHERE p.id = ? AND p.state = 'published'",
+        [post_id],
+    ).fetchone()
+    if row is None or row[0] is None:
+        raise Conflict(f"post {post_id} is not published with a platform id", field="state")
+    remote_id, deleted, manager_id, connector_json = row
+    if not (actor.has("press", "ermc") or actor.id == manager_id):
+        raise Forbidden("only the press team, ERMC or the account's manager may delete a published post")
+    if deleted:
+        raise Conflict(f"post {post_id} was deleted from its platform at {deleted}", field="state")
+    settings = json.loads(connector_json)
+    kind = settings.pop("kind")
+    from connectors.base import ConnectorError
+
+    try:
+        connector = factory(kind, settings, secrets_loader(ctx.db, vault, post["account_id"]))
+        try:
+            connector.delete(remote_id)
+        finally:
+            connector.close()
+    except ConnectorError as exc:
+        raise Conflict(f"the platform refused the deletion: {exc.message}", field="remote_id") from exc
+    with ctx.change() as change:
+        ctx.db.conn.execute(
+            "UPDATE posts SET remote_deleted_at = ?, updated_at = ? WHERE id = ?",
+            [to_iso(change.at), to_iso(change.at), post_id],
+        )
+        change.audit(actor.email, "post.delete_remote", f"post:{post_id}", remote_id=remote_id)
+    return get_post(ctx.db, post_id)

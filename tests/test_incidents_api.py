@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
+from connectors.base import Published
 from lockdown import audit, posts
 from lockdown.context import Context
 from lockdown.dispatch import Dispatcher
@@ -386,3 +387,56 @@ def test_a_post_being_sent_at_the_declaration_is_reported_in_flight(
     incident = api.get(f"/api/v1/incidents/{declared['id']}", headers=estate["press"].headers).json
     assert incident["in_flight"] == [post_id]
     assert any(entry["kind"] == "in_flight" for entry in incident["timeline"])
+
+
+def test_the_report_shows_holds_in_flight_posts_deliveries_and_the_proof(
+    app_with_clock: Any, estate: dict[str, Any], ctx: Context, clock: Clock, dispatcher: tuple[Dispatcher, FakePlatform]
+) -> None:
+    worker, _platform = dispatcher
+    api = app_with_clock.test_client()
+    flying = schedule_on(ctx, estate, clock, "chem", minutes=1)
+    waiting = schedule_on(ctx, estate, clock, "phys", minutes=20)
+    clock.advance(minutes=2)
+    claimed = worker._claim(worker.context())
+    worker._still_ours(worker.context(), claimed[0])
+    declared = declare(api, estate["press"]).json
+    worker._record_published(worker.context(), claimed[0], Published("1850"))
+    api.post(
+        f"/api/v1/incidents/{declared['id']}/messages/{declared['holding_statement_id']}/approve",
+        headers=estate["press2"].headers,
+    )
+    clock.advance(minutes=30)
+    worker.tick()
+    api.post(f"/api/v1/incidents/{declared['id']}/resolve", json={}, headers=estate["press"].headers)
+    report = api.get(f"/api/v1/incidents/{declared['id']}/report", headers=estate["other"].headers).json
+    chem = next(a for a in report["accounts"] if a["account_id"] == estate["chem"]["id"])
+    assert [p["id"] for p in chem["in_flight"]] == [flying]
+    assert chem["in_flight"][0]["remote_id"] == "1850"
+    assert chem["in_flight"][0]["delete"] is None, "the outbox connector publishes nothing to delete"
+    phys = next(a for a in report["accounts"] if a["account_id"] == estate["phys"]["id"])
+    assert [p["id"] for p in phys["held_posts"]] == [waiting]
+    assert report["proof"]["published_on_held_accounts_outside_in_flight"] == []
+    assert report["proof"]["audit_chain"]["ok"] is True
+    assert report["messages"][0]["state"] == "delivered"
+    markdown = api.get(f"/api/v1/incidents/{declared['id']}/report?format=md", headers=estate["other"].headers)
+    assert markdown.mimetype == "text/markdown"
+    text = markdown.get_data(as_text=True)
+    assert text.startswith(f"# Incident {declared['id']}: Fire at the Chemistry building")
+    assert "No post on the 5 accounts covered was sent" in text
+    assert "@livuni_chem | x | 0 | post" in text
+
+
+def test_a_post_in_flight_can_be_deleted_from_its_platform(
+    app_with_clock: Any, estate: dict[str, Any], ctx: Context, clock: Clock, dispatcher: tuple[Dispatcher, FakePlatform]
+) -> None:
+    worker, _platform = dispatcher
+    api = app_with_clock.test_client()
+    post_id = schedule_on(ctx, estate, clock, "chem", minutes=1)
+    clock.advance(minutes=2)
+    worker.tick()
+    url = f"/api/v1/posts/{post_id}/delete-remote"
+    assert api.post(url, headers=estate["other"].headers).status_code == 403
+    deleted = api.post(url, headers=estate["press"].headers)
+    assert deleted.status_code == 200, deleted.json
+    assert deleted.json["remote_deleted_at"] is not None
+    assert api.post(url, headers=estate["press"].headers).status_code == 409

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from apiflask import APIBlueprint
+from flask import Response
 from marshmallow import RAISE
 
 from lockdown import incident_messages, incidents
@@ -23,12 +24,26 @@ from lockdown.api.schemas import (
     MessageOut,
     MyAccounts,
     PlaybookList,
+    ReportQuery,
     ResolvedOut,
     ResolveIn,
 )
 from lockdown.api.state import app_state, current_user, request_context
+from lockdown.incident_report import build_report, report_markdown
 
 INCIDENT = "/<int:incident_id>"
+REPORT_RESPONSES: Any = {
+    200: {
+        "description": "The report: JSON, or Markdown with format=md",
+        "content": {
+            "application/json": {"schema": {"type": "object"}},
+            "text/markdown": {"schema": {"type": "string"}},
+        },
+    },
+    400: "Bad input",
+    401: "Authentication error",
+    404: "Not found",
+}
 bp = APIBlueprint("incidents", __name__, url_prefix="/api/v1", tag="Incidents")
 
 
@@ -99,6 +114,19 @@ def approve_message(incident_id: int, message_id: int) -> dict[str, Any]:
     return incident_messages.approve_message(
         request_context(), app_state().vault, current_user(), incident_id, message_id
     )
+
+
+@bp.get(f"/incidents{INCIDENT}/report")
+@bp.auth_required(auth)
+@bp.input(ReportQuery, location="query", arg_name="query", unknown=RAISE)
+@bp.doc(responses=REPORT_RESPONSES)
+def report(incident_id: int, query: dict[str, Any]) -> Any:
+    """What was held, what was in flight, every delivery, and the proof nothing else went out."""
+    ctx = request_context()
+    built = build_report(ctx.db, ctx.audit_key, incident_id)
+    if query["format"] == "md":
+        return Response(report_markdown(built), mimetype="text/markdown")
+    return built
 
 
 @bp.post(f"/incidents{INCIDENT}/ack")

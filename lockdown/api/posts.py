@@ -20,7 +20,9 @@ from lockdown.api.schemas import (
     PostQuery,
     RescheduleIn,
 )
-from lockdown.api.state import current_user, request_context
+from lockdown.api.state import app_state, current_user, request_context
+from lockdown.connector_secrets import load_secrets
+from lockdown.dispatch import build_connector
 
 POST = "/<int:post_id>"
 bp = APIBlueprint("posts", __name__, url_prefix="/api/v1/posts", tag="Posts")
@@ -101,6 +103,17 @@ def reschedule_post(post_id: int, body: dict[str, Any]) -> dict[str, Any]:
 def mark_published(post_id: int, body: dict[str, Any]) -> dict[str, Any]:
     """Record that an unknown post did go out, with the platform's id."""
     return posts.mark_published(request_context(), current_user(), post_id, body)
+
+
+@bp.post(f"{POST}/delete-remote")
+@bp.auth_required(auth)
+@bp.output(PostOut)
+@bp.doc(responses=[401, 403, 404, 409])
+def delete_remote(post_id: int) -> dict[str, Any]:
+    """Delete a published post from its platform (press, ERMC, its account's manager)."""
+    return posts.delete_remote(
+        request_context(), app_state().vault, current_user(), post_id, build_connector, load_secrets
+    )
 
 
 @bp.post("/import")

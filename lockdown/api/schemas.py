@@ -253,6 +253,7 @@ class PostOut(Schema):
     created_at = fields.String(required=True)
     updated_at = fields.String(required=True)
     held = fields.Boolean(required=True, metadata={"description": "scheduled, on a held account"})
+    remote_deleted_at = fields.String(allow_none=True, required=True)
 
 
 class PostItem(PostOut):
@@ -433,3 +434,7 @@ class PlaybookOut(Schema):
 
 class PlaybookList(Schema):
     items = fields.List(fields.Nested(PlaybookOut), required=True)
+
+
+class ReportQuery(StrictQuery):
+    format = fields.String(load_default="json", validate=validators.OneOf(("json", "md")))
