@@ -195,18 +195,13 @@ def _queue_native_withdrawals(change: Changes, incident_id: int, held: list[int]
     """Work for the scheduler: list and withdraw what is scheduled on the platforms themselves."""
     if playbook.exercise or not held:
         return
-    db = change.context.db.conn
-    db.execute("CREATE TEMP TABLE IF NOT EXISTS held_now (account_id INTEGER PRIMARY KEY)")
-    db.execute("DELETE FROM held_now")
-    db.executemany("INSERT INTO held_now VALUES (?)", [(a,) for a in held])
     marks = ",".join("?" * len(NATIVE_KINDS))
-    db.execute(
+    change.context.db.conn.execute(
         "INSERT INTO native_schedules (incident_id, account_id, state, next_attempt_at) "
-        "SELECT ?, a.id, 'to_list', ? FROM accounts a JOIN held_now h ON h.account_id = a.id "
-        f"WHERE json_extract(a.connector, '$.kind') IN ({marks})",
-        [incident_id, to_iso(change.at), *NATIVE_KINDS],
+        "SELECT ?, a.id, 'to_list', ? FROM account_holds h JOIN accounts a ON a.id = h.account_id "
+        f"WHERE h.incident_id = ? AND json_extract(a.connector, '$.kind') IN ({marks})",
+        [incident_id, to_iso(change.at), incident_id, *NATIVE_KINDS],
     )
-    db.execute("DELETE FROM held_now")
 
 
 def queue_notices(
@@ -216,28 +211,32 @@ def queue_notices(
     """Write one email per manager or editor of the accounts (and the webhook) to the outbox,
     in the change's transaction; the scheduler delivers them."""
     db = change.context.db.conn
-    by_user: dict[int, list[str]] = defaultdict(list)
-    people: dict[int, tuple[str, str]] = {}
-    handles: dict[int, str] = {}
-    for chunk_start in range(0, len(accounts), 900):
-        chunk = accounts[chunk_start : chunk_start + 900]
-        marks = ",".join("?" * len(chunk))
-        for account_id, handle, platform, user_id, name, email in db.execute(
-            "SELECT a.id, a.handle, a.platform, u.id, u.name, u.email FROM accounts a "
-            "JOIN users u ON u.id = a.manager_id OR u.id IN "
-            "(SELECT e.user_id FROM account_editors e WHERE e.account_id = a.id) "
-            f"WHERE a.id IN ({marks}) AND u.disabled_at IS NULL ORDER BY a.id",
-            chunk,
-        ):
-            handles[account_id] = f"{handle} ({platform})"
-            by_user[user_id].append(f"  - {handle} ({platform})")
-            people[user_id] = (name, email)
+    # One row per person, their accounts gathered by SQLite: Python sees hundreds of managers,
+    # not a hundred thousand accounts. On resolve, only accounts no other incident still holds.
+    released_only = (
+        "AND NOT EXISTS (SELECT 1 FROM account_holds h WHERE h.account_id = a.id)" if kind == "resolved" else ""
+    )
+    people = db.execute(
+        "SELECT u.id, u.name, u.email, group_concat('  - ' || a.handle || ' (' || a.platform || ')', char(10)) "
+        "FROM (SELECT a.id AS account_id, a.manager_id AS user_id FROM incident_scope s JOIN accounts a "
+        f"ON a.id = s.account_id WHERE s.incident_id = :incident {released_only} "
+        "UNION ALL SELECT e.account_id, e.user_id FROM incident_scope s JOIN account_editors e "
+        "ON e.account_id = s.account_id JOIN accounts a ON a.id = e.account_id "
+        f"WHERE s.incident_id = :incident {released_only}) AS pairs "
+        "JOIN users u ON u.id = pairs.user_id JOIN accounts a ON a.id = pairs.account_id "
+        "WHERE u.disabled_at IS NULL GROUP BY u.id ORDER BY u.id",
+        {"incident": incident["id"]},
+    ).fetchall()
+    named = incident.get("named_account_id")
+    handles = {
+        row[0]: f"{row[1]} ({row[2]})"
+        for row in db.execute("SELECT id, handle, platform FROM accounts WHERE id = ?", [named or 0])
+    }
     values = _notice_values(config, incident, playbook, kind, handles)
     subject_t, body_t = playbook.notify[f"{kind}_subject"], playbook.notify[f"{kind}_body"]
     rows: list[tuple[str, int | None, str, str, str]] = []
-    for user_id, lines in by_user.items():
-        name, email = people[user_id]
-        filled = {**values, "name": name, "accounts": "\n".join(sorted(set(lines)))}
+    for user_id, name, email, lines in people:
+        filled = {**values, "name": name, "accounts": "\n".join(sorted(set(lines.split("\n"))))}
         rows.append(("email", user_id, email, render(subject_t, **filled), render(body_t, **filled)))
     if config.notify_webhook_url:
         filled = {**values, "name": "team", "accounts": f"{len(accounts)} accounts"}
@@ -351,14 +350,14 @@ def _resume(change: Changes, incident_id: int, released: list[int], policy: str,
     db = change.context.db.conn
     stamp = to_iso(change.at)
     missed: dict[int, list[int]] = defaultdict(list)
-    for start in range(0, len(released), 900):
-        chunk = released[start : start + 900]
-        marks = ",".join("?" * len(chunk))
-        for post_id, account_id in db.execute(
-            f"SELECT id, account_id FROM posts WHERE state = 'scheduled' AND due_at <= ? "
-            f"AND account_id IN ({marks}) ORDER BY account_id, due_at, id",
-            [stamp, *chunk],
-        ):
+    # Only posts that fell due are candidates (the partial due index finds them); the cost
+    # follows what was missed, not how many posts or accounts there are.
+    wanted = set(released)
+    for post_id, account_id in db.execute(
+        "SELECT id, account_id FROM posts WHERE state = 'scheduled' AND due_at <= ? ORDER BY account_id, due_at, id",
+        [stamp],
+    ):
+        if account_id in wanted:
             missed[account_id].append(post_id)
     total = sum(len(ids) for ids in missed.values())
     note = f"fell due while incident {incident_id} held its account"
