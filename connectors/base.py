@@ -82,6 +82,9 @@ class Connector(ABC):
                 f"the {self.kind} connector has no {', '.join(missing)} in the vault",
                 permanent=True,
             )
+        absent = [s.name for s in self.settings if s.required and not settings.get(s.name)]
+        if absent:
+            raise ConnectorError(f"{self.kind} needs the setting {', '.join(absent)}", permanent=True)
         self.config = dict(settings)
         self.secret = dict(secrets)
 

@@ -37,9 +37,6 @@ class BlueskyConnector(Connector):
 
     def __init__(self, settings: Mapping[str, Any], secrets: Mapping[str, str]) -> None:
         super().__init__(settings, secrets)
-        for setting in self.settings:
-            if setting.required and not self.config.get(setting.name):
-                raise ConnectorError(f"{self.kind} needs the setting {setting.name}", permanent=True)
         self.session = new_session()
         self.service = str(self.config.get("service_url") or DEFAULT_SERVICE).rstrip("/")
 

@@ -32,9 +32,6 @@ class InstagramConnector(Connector):
 
     def __init__(self, settings: Mapping[str, Any], secrets: Mapping[str, str]) -> None:
         super().__init__(settings, secrets)
-        for setting in self.settings:
-            if setting.required and not self.config.get(setting.name):
-                raise ConnectorError(f"{self.kind} needs the setting {setting.name}", permanent=True)
         self.session = new_session()
         self.base = f"{GRAPH}/{self.config['ig_user_id']}"
 

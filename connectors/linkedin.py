@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from connectors.base import Connector, ConnectorError, OutgoingPost, Published, Setting
+from connectors.base import Connector, OutgoingPost, Published, Setting
 from connectors.http import new_session, send
 
 POSTS = "https://api.linkedin.com/rest/posts"
@@ -36,9 +36,6 @@ class LinkedInConnector(Connector):
 
     def __init__(self, settings: Mapping[str, Any], secrets: Mapping[str, str]) -> None:
         super().__init__(settings, secrets)
-        for setting in self.settings:
-            if setting.required and not self.config.get(setting.name):
-                raise ConnectorError(f"{self.kind} needs the setting {setting.name}", permanent=True)
         self.session = new_session()
         self.headers = {
             "Authorization": f"Bearer {self.secret['access_token']}",

@@ -43,9 +43,6 @@ class MastodonConnector(Connector):
 
     def __init__(self, settings: Mapping[str, Any], secrets: Mapping[str, str]) -> None:
         super().__init__(settings, secrets)
-        for setting in self.settings:
-            if setting.required and not self.config.get(setting.name):
-                raise ConnectorError(f"{self.kind} needs the setting {setting.name}", permanent=True)
         self.session = new_session()
         self.base = str(self.config["base_url"]).rstrip("/")
         self.headers = {"Authorization": f"Bearer {self.secret['access_token']}"}

@@ -157,6 +157,9 @@ def declare_incident(ctx: Context, config: IncidentConfig, actor: User, data: Ma
         event(change, incident_id, "held", "lockdown", accounts=len(held))
         if in_flight:
             event(change, incident_id, "in_flight", "lockdown", posts=in_flight)
+        if playbook.require_rotation and named is not None:
+            # The credential vault reads this: the account's password must change before reuse.
+            event(change, incident_id, "rotation_required", "lockdown", account_id=named)
         _queue_native_withdrawals(change, incident_id, held, playbook)
         incident = _incident_row(ctx.db, incident_id)
         queue_notices(change, config, incident, playbook, "declared", held)

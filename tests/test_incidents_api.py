@@ -97,6 +97,9 @@ def test_a_compromised_account_incident_holds_the_named_account_only(
     headers = estate["other"].headers
     assert client.get(f"/api/v1/accounts/{estate['central_x']['id']}/hold", headers=headers).json["held"] is True
     assert client.get(f"/api/v1/accounts/{estate['chem']['id']}/hold", headers=headers).json["held"] is False
+    timeline = client.get(f"/api/v1/incidents/{response.json['id']}", headers=headers).json["timeline"]
+    rotation = next(e for e in timeline if e["kind"] == "rotation_required")
+    assert rotation["details"] == {"account_id": estate["central_x"]["id"]}
 
 
 def test_an_exercise_holds_only_drill_accounts_and_is_marked(client: FlaskClient, estate: dict[str, Any]) -> None:
