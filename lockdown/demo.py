@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from datetime import timedelta
 
 from lockdown.accounts import check_account, check_naming, insert_accounts, raise_first
 from lockdown.context import Context
@@ -114,7 +115,40 @@ def _seed(ctx: Context, actor: str) -> list[DemoLogin]:
     with ctx.change() as change:
         insert_accounts(change, seeder, rows)
         change.audit(actor, "demo.seed", "register", accounts=len(rows))
+    _seed_posts(ctx, rng)
     return logins
+
+
+POST_IDEAS = (
+    "Open day this Saturday: book your campus tour now.",
+    "New research published today from our {unit} team.",
+    "Congratulations to this year's graduates of {unit}!",
+    "Join us for a public lecture next week: free and open to all.",
+    "Applications for our summer school close on Friday.",
+    "Meet the students behind this year's award-winning project.",
+)
+
+
+def _seed_posts(ctx: Context, rng: random.Random) -> None:
+    """A week of posts on about forty accounts: most approved, some awaiting review."""
+    from lockdown.posts import approve_post, create_post
+
+    users = active_users_by_email(ctx.db)
+    ermc = users[f"ermc.admin@{DEMO_DOMAIN}"]
+    accounts = ctx.db.conn.execute(
+        "SELECT a.id, a.unit, u.email FROM accounts a JOIN users u ON u.id = a.manager_id "
+        "WHERE a.central = 0 ORDER BY a.id"
+    ).fetchall()
+    now = ctx.now()
+    for account_id, unit, manager in rng.sample(accounts, k=min(40, len(accounts))):
+        for _ in range(rng.choice((1, 2, 3))):
+            when = now + timedelta(hours=rng.randint(2, 24 * 7), minutes=rng.choice((0, 15, 30, 45)))
+            body = rng.choice(POST_IDEAS).format(unit=unit)
+            post = create_post(
+                ctx, users[manager], {"account_id": account_id, "body": body, "scheduled_at": when.isoformat()}
+            )
+            if rng.random() < 0.8:
+                approve_post(ctx, ermc, post["id"])
 
 
 def _seeder(users: dict[str, User]) -> User:
