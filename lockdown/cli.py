@@ -440,3 +440,54 @@ def playbooks_check() -> None:
         sys.exit(1)
     for name, playbook in sorted(load_playbooks(settings.playbooks_dir).items()):
         click.echo(f"{name}\t{playbook.scope}\tresume={playbook.resume_policy}\t{playbook.title}")
+
+
+@users.command("offboard")
+@click.argument("email")
+@click.option("--as", "actor_email", envvar="LOCKDOWN_USER", required=True, help="The ERMC member doing it.")
+@friendly_errors
+def users_offboard(email: str, actor_email: str) -> None:
+    """Someone leaves: disable them, end their sessions, mark every password they knew for rotation."""
+    from lockdown.rotation import offboard
+
+    with open_context() as ctx:
+        result = offboard(ctx, _acting_user(ctx, actor_email), email)
+    click.echo(
+        f"{result['email']} disabled; {result['sessions_closed']} sessions closed; "
+        f"passwords to rotate on accounts: {', '.join(map(str, result['rotation_required'])) or 'none'}"
+    )
+
+
+@main.group("vault")
+def vault_group() -> None:
+    """The vault's keys."""
+
+
+@vault_group.command("new-key")
+def vault_new_key() -> None:
+    """Print a fresh vault key (base64, 32 random bytes) for LOCKDOWN_VAULT_KEY."""
+    import base64
+    import secrets
+
+    click.echo(base64.b64encode(secrets.token_bytes(32)).decode())
+
+
+@vault_group.command("rotate-key")
+@friendly_errors
+def vault_rotate_key() -> None:
+    """Re-encrypt every stored secret under the first key of LOCKDOWN_VAULT_KEY (safe to run twice)."""
+    from lockdown.crypto import Vault, VaultError
+    from lockdown.rotation import check_key, rotate_key
+
+    settings = Settings.from_env()
+    vault = Vault(settings.vault_keys)
+    try:
+        check_key(vault)
+        with open_context(settings) as ctx:
+            counts = rotate_key(ctx, vault)
+    except VaultError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"re-encrypted {counts['credentials']} credential fields and {counts['connector_secrets']} connector "
+        f"secrets under key {vault.current}; {counts['already_current']} were already under it"
+    )

@@ -158,7 +158,10 @@ def declare_incident(ctx: Context, config: IncidentConfig, actor: User, data: Ma
         if in_flight:
             event(change, incident_id, "in_flight", "lockdown", posts=in_flight)
         if playbook.require_rotation and named is not None:
-            # The credential vault reads this: the account's password must change before reuse.
+            # A compromised account's password must change before it is trusted again.
+            from lockdown.vault import require_rotation
+
+            require_rotation(change, named, "compromised", incident_id=incident_id)
             event(change, incident_id, "rotation_required", "lockdown", account_id=named)
         _queue_native_withdrawals(change, incident_id, held, playbook)
         incident = _incident_row(ctx.db, incident_id)

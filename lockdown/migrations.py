@@ -313,6 +313,105 @@ def m010_remote_deletion(db: Database) -> None:
     db.execute("ALTER TABLE posts ADD COLUMN remote_deleted_at TEXT")
 
 
+@migrations()
+def m011_vault(db: Database) -> None:
+    """Shared account passwords (encrypted, one row per version), who knows each version,
+    out-of-hours access sessions, reveals, takeovers and rotation requirements (policy 2.2.5).
+    Notices may now be about a reveal or a rotation, not only an incident."""
+    db.executescript(
+        """
+        CREATE TABLE credentials (
+            id INTEGER PRIMARY KEY,
+            account_id INTEGER NOT NULL REFERENCES accounts(id),
+            version INTEGER NOT NULL,
+            username TEXT NOT NULL,
+            password TEXT NOT NULL,
+            totp_secret TEXT,
+            notes TEXT,
+            deposited_by INTEGER NOT NULL REFERENCES users(id),
+            deposited_at TEXT NOT NULL,
+            reason TEXT,
+            UNIQUE (account_id, version)
+        );
+        CREATE TABLE credential_knowers (
+            account_id INTEGER NOT NULL REFERENCES accounts(id),
+            version INTEGER NOT NULL,
+            user_id INTEGER NOT NULL REFERENCES users(id),
+            how TEXT NOT NULL,
+            at TEXT NOT NULL,
+            PRIMARY KEY (account_id, version, user_id, how)
+        ) WITHOUT ROWID;
+        CREATE INDEX credential_knowers_user ON credential_knowers(user_id);
+        CREATE TABLE rotation_requirements (
+            id INTEGER PRIMARY KEY,
+            account_id INTEGER NOT NULL REFERENCES accounts(id),
+            version INTEGER NOT NULL,
+            reason TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT '{}',
+            created_at TEXT NOT NULL,
+            cleared_at TEXT
+        );
+        CREATE INDEX rotation_requirements_open ON rotation_requirements(account_id) WHERE cleared_at IS NULL;
+        CREATE TABLE access_sessions (
+            id INTEGER PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id),
+            justification TEXT NOT NULL,
+            grounds TEXT NOT NULL,
+            incident_id INTEGER REFERENCES incidents(id),
+            account_ids TEXT NOT NULL,
+            opened_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            closed_at TEXT,
+            close_reason TEXT
+        );
+        CREATE TABLE reveals (
+            id INTEGER PRIMARY KEY,
+            session_id INTEGER NOT NULL REFERENCES access_sessions(id),
+            account_id INTEGER NOT NULL REFERENCES accounts(id),
+            version INTEGER NOT NULL,
+            user_id INTEGER NOT NULL REFERENCES users(id),
+            at TEXT NOT NULL
+        );
+        CREATE TABLE takeovers (
+            id INTEGER PRIMARY KEY,
+            account_id INTEGER NOT NULL REFERENCES accounts(id),
+            who TEXT NOT NULL,
+            starts_at TEXT NOT NULL,
+            ends_at TEXT NOT NULL,
+            created_by INTEGER NOT NULL REFERENCES users(id),
+            ended_at TEXT
+        );
+        CREATE TABLE rotation_reminders (
+            account_id INTEGER NOT NULL REFERENCES accounts(id),
+            version INTEGER NOT NULL,
+            sent_at TEXT NOT NULL,
+            PRIMARY KEY (account_id, version)
+        ) WITHOUT ROWID;
+        CREATE TABLE notifications_new (
+            id INTEGER PRIMARY KEY,
+            incident_id INTEGER REFERENCES incidents(id),
+            event TEXT NOT NULL CHECK (event IN ('declared', 'resolved', 'revealed', 'rotation_due',
+                'rotation_summary')),
+            channel TEXT NOT NULL CHECK (channel IN ('email', 'webhook')),
+            user_id INTEGER REFERENCES users(id),
+            recipient TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            body TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'failed')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT NOT NULL,
+            sent_at TEXT,
+            error TEXT,
+            created_at TEXT NOT NULL
+        );
+        INSERT INTO notifications_new SELECT * FROM notifications;
+        DROP TABLE notifications;
+        ALTER TABLE notifications_new RENAME TO notifications;
+        CREATE INDEX notifications_due ON notifications(next_attempt_at) WHERE state = 'pending';
+        """
+    )
+
+
 def migrate(db: Database) -> list[str]:
     """Turn on WAL and apply pending migrations; return the names applied."""
     if db.conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal" and db.memory is False:

@@ -62,7 +62,7 @@ class Notification:
     """One due row of the outbox."""
 
     id: int
-    incident_id: int
+    incident_id: int | None
     event: str
     channel: str
     recipient: str
@@ -309,7 +309,8 @@ def build_email(settings: Settings, note: Notification, now: datetime) -> EmailM
     # lost answer.
     stamp = "".join(ch for ch in note.created_at if ch.isdigit())
     message["Message-ID"] = f"<lockdown.notification.{note.id}.{stamp}@{domain}>"
-    message["X-Lockdown-Incident"] = str(note.incident_id)
+    if note.incident_id is not None:
+        message["X-Lockdown-Incident"] = str(note.incident_id)
     # Tells mail servers not to send out-of-office replies to an automatic message.
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(note.body)

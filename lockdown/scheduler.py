@@ -19,7 +19,9 @@ from lockdown.dispatch import LEASE_SECONDS, Dispatcher
 from lockdown.migrations import migrate
 from lockdown.native_schedules import process_native_schedules
 from lockdown.notify_delivery import deliver_due
+from lockdown.rotation import end_takeovers, send_reminders
 from lockdown.settings import Settings
+from lockdown.vault import expire_sessions
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +56,13 @@ class SideJobs:
         """Send due notices (email, webhook); a failure is retried, never blocks anything."""
         deliver_due(self._context(), self.settings)
 
+    def vault_sweeps(self) -> None:
+        """Expire access sessions, end takeovers, send quarterly rotation reminders."""
+        ctx = self._context()
+        expire_sessions(ctx)
+        end_takeovers(ctx)
+        send_reminders(ctx)
+
     def native_schedules(self) -> None:
         """Withdraw or restore posts scheduled on the platforms themselves."""
         process_native_schedules(self._context(), self.dispatcher.vault)
@@ -85,6 +94,13 @@ def build_scheduler(settings: Settings, *, blocking: bool) -> tuple[BaseSchedule
         seconds=max(1.0, settings.tick_seconds),
         id="notifications",
         name="deliver notices from the outbox",
+    )
+    scheduler.add_job(
+        _safely("vault sweeps", jobs.vault_sweeps),
+        "interval",
+        seconds=30,
+        id="vault",
+        name="expire sessions, end takeovers, remind of rotations",
     )
     scheduler.add_job(
         _safely("native schedules", jobs.native_schedules),
