@@ -20,6 +20,7 @@ from lockdown.migrations import migrate
 from lockdown.post_csv import import_posts
 from lockdown.posts import STATES as POST_STATES
 from lockdown.posts import list_posts, mark_published, reschedule_post
+from lockdown.redact import install as install_redactor
 from lockdown.settings import Settings, SettingsError, demo_key_path
 from lockdown.users import (
     ROLES,
@@ -110,6 +111,7 @@ def serve(host: str, port: int, threads: int, demo: bool, no_scheduler: bool) ->
     from lockdown.scheduler import build_scheduler
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_redactor()
     settings = Settings.from_env(demo=demo)
     if demo:
         _print_demo_logins(settings)
@@ -138,6 +140,7 @@ def scheduler() -> None:
     from lockdown.scheduler import build_scheduler
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_redactor()
     settings = Settings.from_env()
     blocking, dispatcher = build_scheduler(settings, blocking=True)
     click.echo(f"Lockdown scheduler on {settings.db_path}, tick {settings.tick_seconds}s", err=True)
