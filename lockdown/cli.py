@@ -21,7 +21,7 @@ from lockdown.post_csv import import_posts
 from lockdown.posts import STATES as POST_STATES
 from lockdown.posts import list_posts, mark_published, reschedule_post
 from lockdown.redact import install as install_redactor
-from lockdown.settings import Settings, SettingsError, demo_key_path
+from lockdown.settings import Settings, SettingsError, demo_key_path, demo_vault_key_path
 from lockdown.users import (
     ROLES,
     User,
@@ -113,6 +113,7 @@ def serve(host: str, port: int, threads: int, demo: bool, no_scheduler: bool) ->
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     install_redactor()
     settings = Settings.from_env(demo=demo)
+    settings.require_vault_keys()
     if demo:
         _print_demo_logins(settings)
     app = create_app(settings)
@@ -142,6 +143,7 @@ def scheduler() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     install_redactor()
     settings = Settings.from_env()
+    settings.require_vault_keys()
     blocking, dispatcher = build_scheduler(settings, blocking=True)
     click.echo(f"Lockdown scheduler on {settings.db_path}, tick {settings.tick_seconds}s", err=True)
     try:
@@ -166,6 +168,7 @@ def _print_demo_logins(settings: Settings) -> None:
         logins = seed_demo(ctx, actor=cli_actor())
         accounts = ctx.db.conn.execute("SELECT COUNT(*) FROM accounts").fetchone()[0]
     click.echo(f"Demo register: {accounts} accounts in {settings.db_path}")
+    click.echo(f"Demo vault key: {demo_vault_key_path(settings.db_path)} (readable by you only)")
     click.echo(
         f"Demo secret key: {demo_key_path(settings.db_path)} (export LOCKDOWN_SECRET_KEY_FILE="
         f"{demo_key_path(settings.db_path)} for other commands)"

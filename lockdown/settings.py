@@ -59,6 +59,16 @@ class Settings:
             )
         return self.secret_key
 
+    def require_vault_keys(self) -> tuple[bytes, ...]:
+        """The vault keys, or a clear refusal: a service that cannot keep passwords must not start."""
+        if not self.vault_keys:
+            raise SettingsError(
+                "LOCKDOWN_VAULT_KEY (or LOCKDOWN_VAULT_KEY_FILE) is not set: it encrypts the shared account "
+                "passwords and connector tokens. Create one with `lockdown vault new-key`, or run "
+                "`lockdown serve --demo` to try the product with a generated demo key."
+            )
+        return self.vault_keys
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, demo: bool = False) -> Settings:
         """Read LOCKDOWN_* variables, raising SettingsError that names the bad variable."""

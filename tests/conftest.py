@@ -19,6 +19,7 @@ from lockdown.settings import Settings
 from lockdown.users import User, add_user
 
 SECRET = "test-secret-key-that-is-long-enough-0123456789"
+VAULT_KEY = "VkFVTFRWQVVMVFZBVUxUVkFVTFRWQVVMVFZBVUxUVkE="  # base64 of 32 bytes, for commands that start
 
 
 @pytest.fixture

@@ -15,14 +15,14 @@ import requests
 from click.testing import CliRunner
 
 from lockdown.cli import main
-from tests.conftest import SECRET
+from tests.conftest import SECRET, VAULT_KEY
 
 LOCKDOWN = str(Path(sys.executable).with_name("lockdown"))
 
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    return {"LOCKDOWN_DB": str(tmp_path / "cli.db"), "LOCKDOWN_SECRET_KEY": SECRET}
+    return {"LOCKDOWN_DB": str(tmp_path / "cli.db"), "LOCKDOWN_SECRET_KEY": SECRET, "LOCKDOWN_VAULT_KEY": VAULT_KEY}
 
 
 @pytest.fixture
@@ -185,7 +185,12 @@ def _free_port() -> int:
 
 
 def test_the_installed_command_against_a_real_database_and_a_running_server(tmp_path: Path) -> None:
-    env = {**os.environ, "LOCKDOWN_DB": str(tmp_path / "real.db"), "LOCKDOWN_SECRET_KEY": SECRET}
+    env = {
+        **os.environ,
+        "LOCKDOWN_DB": str(tmp_path / "real.db"),
+        "LOCKDOWN_SECRET_KEY": SECRET,
+        "LOCKDOWN_VAULT_KEY": VAULT_KEY,
+    }
     run = subprocess.run(
         [LOCKDOWN, "users", "add", "Ruth", "--email", "ruth@livuni.ac.uk", "--role", "ermc"],
         env=env,

@@ -11,7 +11,7 @@ from typing import Any
 
 import requests
 
-from tests.conftest import SECRET
+from tests.conftest import SECRET, VAULT_KEY
 from tests.test_cli import LOCKDOWN, _free_port
 
 
@@ -101,6 +101,7 @@ def test_serve_runs_the_scheduler_and_publishes_an_approved_post_on_time(tmp_pat
         **os.environ,
         "LOCKDOWN_DB": str(tmp_path / "s.db"),
         "LOCKDOWN_SECRET_KEY": SECRET,
+        "LOCKDOWN_VAULT_KEY": VAULT_KEY,
         "LOCKDOWN_TICK_SECONDS": "0.2",
     }
     tokens = _users(env)
@@ -129,6 +130,7 @@ def test_no_scheduler_serves_only_and_the_scheduler_command_publishes(tmp_path: 
         **os.environ,
         "LOCKDOWN_DB": str(tmp_path / "s.db"),
         "LOCKDOWN_SECRET_KEY": SECRET,
+        "LOCKDOWN_VAULT_KEY": VAULT_KEY,
         "LOCKDOWN_TICK_SECONDS": "0.2",
     }
     tokens = _users(env)

@@ -379,3 +379,21 @@ def test_no_secret_anywhere_after_a_full_scenario(world: dict[str, Any], caplog:
             assert secret not in body
         for (details,) in world["ctx"].db.conn.execute("SELECT details FROM audit_log"):
             assert secret not in details
+
+
+def test_serve_refuses_to_start_without_a_vault_key(tmp_path: Path) -> None:
+    env = {"LOCKDOWN_DB": str(tmp_path / "x.db"), "LOCKDOWN_SECRET_KEY": SECRET, "LOCKDOWN_VAULT_KEY": ""}
+    result = CliRunner().invoke(main, ["serve"], env=env)
+    assert result.exit_code == 1
+    assert "LOCKDOWN_VAULT_KEY" in result.output
+    assert "lockdown vault new-key" in result.output
+
+
+def test_demo_creates_an_owner_only_vault_key_and_says_so(tmp_path: Path) -> None:
+    env = {"LOCKDOWN_DB": str(tmp_path / "demo" / "x.db"), "LOCKDOWN_SECRET_KEY": "", "LOCKDOWN_VAULT_KEY": ""}
+    result = CliRunner().invoke(main, ["demo"], env=env)
+    assert result.exit_code == 0, result.output
+    key = tmp_path / "demo" / "demo-vault.key"
+    assert key.stat().st_mode & 0o777 == 0o600
+    assert f"Demo vault key: {key}" in result.stdout
+    assert len(base64.b64decode(key.read_text().strip())) == 32
