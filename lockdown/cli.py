@@ -497,3 +497,33 @@ def vault_rotate_key() -> None:
         f"re-encrypted {counts['credentials']} credential fields and {counts['connector_secrets']} connector "
         f"secrets under key {vault.current}; {counts['already_current']} were already under it"
     )
+
+
+@users.command("set-password")
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input (for scripts).")
+@friendly_errors
+def users_set_password(email: str, password_stdin: bool) -> None:
+    """Set a user's console password (at least 12 characters; stored as an argon2 hash)."""
+    from lockdown.signin import set_password
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    with open_context() as ctx:
+        set_password(ctx, cli_actor(), email, password)
+    click.echo(f"password set for {email.strip().lower()}", err=True)
+
+
+@users.command("enroll-totp")
+@click.argument("email")
+@friendly_errors
+def users_enroll_totp(email: str) -> None:
+    """Give a user a new authenticator seed; prints the otpauth:// URI once (scan it, then discard)."""
+    from lockdown.crypto import Vault
+    from lockdown.signin import enroll_totp
+
+    settings = Settings.from_env()
+    with open_context(settings) as ctx:
+        click.echo(enroll_totp(ctx, Vault(settings.require_vault_keys()), cli_actor(), email))

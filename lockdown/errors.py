@@ -62,6 +62,12 @@ class RuleBroken(LockdownError):
     status, code = 422, "rule_broken"
 
 
+class TooManyAttempts(LockdownError):
+    """Too many failed attempts: wait before trying again."""
+
+    status, code = 429, "too_many_attempts"
+
+
 class AccountHeld(LockdownError):
     """The account is held by an active incident."""
 

@@ -412,6 +412,28 @@ def m011_vault(db: Database) -> None:
     )
 
 
+@migrations()
+def m012_sign_in(db: Database) -> None:
+    """Console sign-in: an argon2 password hash, an encrypted TOTP seed with the last step used
+    (a code is accepted once), and attempts kept for rate limiting."""
+    db.executescript(
+        """
+        ALTER TABLE users ADD COLUMN password_hash TEXT;
+        ALTER TABLE users ADD COLUMN totp_secret TEXT;
+        ALTER TABLE users ADD COLUMN totp_last_step INTEGER;
+        CREATE TABLE sign_in_attempts (
+            id INTEGER PRIMARY KEY,
+            email TEXT NOT NULL COLLATE NOCASE,
+            address TEXT NOT NULL,
+            at TEXT NOT NULL,
+            ok INTEGER NOT NULL
+        );
+        CREATE INDEX sign_in_attempts_email ON sign_in_attempts(email, at);
+        CREATE INDEX sign_in_attempts_address ON sign_in_attempts(address, at);
+        """
+    )
+
+
 def migrate(db: Database) -> list[str]:
     """Turn on WAL and apply pending migrations; return the names applied."""
     if db.conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal" and db.memory is False:
