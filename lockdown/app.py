@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
+from datetime import timedelta
 from typing import Any
 
 from apiflask import APIFlask
@@ -18,6 +21,7 @@ from lockdown.api import accounts, credentials, incidents, meta, posts
 from lockdown.api import audit as audit_views
 from lockdown.api.schemas import ERROR_SCHEMA
 from lockdown.api.state import AppState, close_request_context
+from lockdown.console import views as console_views
 from lockdown.crypto import Vault
 from lockdown.db import connect
 from lockdown.errors import LockdownError
@@ -56,7 +60,12 @@ def create_app(config: Settings | None = None, *, clock: Clock | None = None) ->
         VALIDATION_ERROR_SCHEMA=ERROR_SCHEMA,
         HTTP_ERROR_SCHEMA=ERROR_SCHEMA,
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
-        SECRET_KEY=settings.secret_key,
+        # Console sessions are signed with a key of their own, derived from the secret key.
+        SECRET_KEY=hmac.new(key, b"lockdown console sessions", hashlib.sha256).hexdigest(),
+        SESSION_COOKIE_SECURE=True,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
         SECURITY_SCHEMES={"BearerAuth": {"type": "http", "scheme": "bearer"}},
     )
     app.extensions["lockdown"] = AppState(
@@ -70,6 +79,7 @@ def create_app(config: Settings | None = None, *, clock: Clock | None = None) ->
     app.before_request(_refuse_repeated_parameters)
     for blueprint in (meta.bp, accounts.bp, posts.bp, incidents.bp, credentials.bp, audit_views.bp):
         app.register_blueprint(blueprint)
+    app.register_blueprint(console_views.bp)
     _install_error_handlers(app)
     app.spec_processor(_finish_spec)
     return app

@@ -143,6 +143,12 @@ def user_by_email(db: Database, email: str) -> User:
     return found[0]
 
 
+def enabled_user(db: Database, user_id: int) -> User | None:
+    """The enabled user with this id, or None."""
+    found = _users(db, "id = ? AND disabled_at IS NULL", [user_id])
+    return found[0] if found else None
+
+
 def list_users(db: Database) -> list[User]:
     """Every user, oldest first."""
     return _users(db, "1 = 1", [])

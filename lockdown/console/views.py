@@ -1,0 +1,148 @@
+"""Console pages: sign-in, the dashboard with the Declare button, and a manager's accounts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apiflask import APIBlueprint
+from flask import Response, flash, redirect, render_template, request, session, url_for
+from werkzeug.wrappers import Response as BaseResponse
+
+from lockdown.accounts import list_accounts
+from lockdown.api.state import app_state, request_context
+from lockdown.console.auth import check_csrf, csrf_token, login_required, signed_in_user
+from lockdown.errors import LockdownError
+from lockdown.incidents import acknowledge, declare_incident, get_incident, hold_status, list_incidents
+
+# Pages for people, not part of the API document.
+bp = APIBlueprint(
+    "console",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/console-static",
+    enable_openapi=False,
+)
+
+
+@bp.before_request
+def _protect_forms() -> None:
+    check_csrf()
+
+
+@bp.app_context_processor
+def _globals() -> dict[str, Any]:
+    return {"csrf_token": csrf_token, "me": signed_in_user}
+
+
+def _active() -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = list_incidents(request_context().db, status="active", limit=50)["items"]
+    return items
+
+
+@bp.get("/")
+@login_required
+def dashboard() -> str:
+    """Active incidents as a banner; the Declare form for the press team."""
+    ctx = request_context()
+    playbooks = app_state().incidents.playbooks
+    scope = {name: _scope_count(name) for name in playbooks}
+    return render_template("dashboard.html", incidents=_active(), playbooks=playbooks, scope=scope, db=ctx.db)
+
+
+def _scope_count(name: str) -> int:
+    """How many accounts a declaration with this playbook would hold now."""
+    playbook = app_state().incidents.playbooks[name]
+    db = request_context().db.conn
+    if playbook.scope == "named":
+        return 1
+    central = "" if playbook.hold_central else "AND central = 0"
+    if playbook.scope == "tagged":
+        row = db.execute(
+            f"SELECT COUNT(*) FROM accounts a WHERE archived_at IS NULL {central} AND EXISTS "
+            "(SELECT 1 FROM json_each(a.tags) t WHERE t.value = ?)",
+            [playbook.tag],
+        ).fetchone()
+    else:
+        row = db.execute(f"SELECT COUNT(*) FROM accounts WHERE archived_at IS NULL {central}").fetchone()
+    return int(row[0])
+
+
+@bp.post("/declare")
+@login_required
+def declare() -> BaseResponse | str:
+    """Declare, after the confirmation step shows how many accounts will be held."""
+    user = signed_in_user()
+    assert user is not None
+    form = {"playbook": request.form.get("playbook", "live-incident"), "title": request.form.get("title", ""),
+            "reason": request.form.get("reason", "")}  # fmt: skip
+    if request.form.get("confirmed") != "yes":
+        return render_template("confirm_declare.html", form=form, held=_scope_count(form["playbook"])
+                               if form["playbook"] in app_state().incidents.playbooks else 0)  # fmt: skip
+    try:
+        declared = declare_incident(request_context(), app_state().incidents, user, form)
+    except LockdownError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("console.dashboard"))
+    flash(f"Incident {declared['id']} declared: {declared['held_accounts']} accounts held.", "ok")
+    return redirect(url_for("console.incident", incident_id=declared["id"]))
+
+
+@bp.get("/incidents/<int:incident_id>")
+@login_required
+def incident(incident_id: int) -> str:
+    """An incident's timeline, holds and acknowledgements."""
+    return render_template("incident.html", incident=get_incident(request_context().db, incident_id))
+
+
+@bp.post("/incidents/<int:incident_id>/ack")
+@login_required
+def ack(incident_id: int) -> BaseResponse:
+    """Acknowledge the incident's notice."""
+    user = signed_in_user()
+    assert user is not None
+    acknowledge(request_context(), user, incident_id)
+    flash("Thank you: your acknowledgement is recorded.", "ok")
+    return redirect(request.form.get("back") or url_for("console.my_accounts"))
+
+
+@bp.get("/my-accounts")
+@login_required
+def my_accounts() -> str:
+    """Each account I manage: on hold or not, why, since when, posts waiting."""
+    ctx = request_context()
+    user = signed_in_user()
+    assert user is not None
+    accounts = list_accounts(ctx.db, manager=user.email, limit=1000)["items"]
+    rows = [(account, hold_status(ctx.db, account["id"], ctx.now())) for account in accounts]
+    return render_template("my_accounts.html", rows=rows, incidents={i["id"]: i for i in _active()})
+
+
+@bp.route("/sign-in", methods=["GET", "POST"])
+def sign_in() -> BaseResponse | str:
+    """Email, password and, for the press team and ERMC, an authenticator code."""
+    from lockdown.signin import sign_in as check_sign_in
+
+    if request.method == "GET":
+        return render_template("sign_in.html", next=request.args.get("next", "/"))
+    try:
+        user = check_sign_in(
+            request_context(), app_state().vault, request.form.get("email", ""), request.form.get("password", ""),
+            request.form.get("code"), request.remote_addr or "unknown",
+        )  # fmt: skip
+    except LockdownError as exc:
+        return Response(
+            render_template("sign_in.html", error=exc.message, next=request.form.get("next", "/")), exc.status
+        )
+    session.clear()
+    session["user_id"] = user.id
+    session.permanent = True
+    target = request.form.get("next", "/")
+    return redirect(target if target.startswith("/") and not target.startswith("//") else "/")
+
+
+@bp.post("/sign-out")
+def sign_out() -> BaseResponse:
+    """End the console session."""
+    session.clear()
+    return redirect(url_for("console.sign_in"))

@@ -1,0 +1,160 @@
+"""The console through the Flask test client (over https, as its cookies are Secure)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pyotp
+import pytest
+from flask.testing import FlaskClient
+
+from lockdown import audit
+from lockdown.app import create_app
+from lockdown.context import Context
+from lockdown.crypto import Vault
+from lockdown.db import connect
+from lockdown.settings import Settings
+from lockdown.signin import enroll_totp, set_password
+from lockdown.users import add_user
+from tests.conftest import SECRET, VAULT_KEY
+
+PASSWORD = "a long pass phrase for the console"
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Any:
+    settings = Settings.from_env(
+        {"LOCKDOWN_DB": str(tmp_path / "c.db"), "LOCKDOWN_SECRET_KEY": SECRET, "LOCKDOWN_VAULT_KEY": VAULT_KEY}
+    )
+    app = create_app(settings)
+    db = connect(settings.db_path)
+    ctx = Context(db, audit.audit_key(SECRET.encode()))
+    vault = Vault(settings.vault_keys)
+    add_user(ctx, "t", name="Priya", email="priya@livuni.ac.uk", roles=["press"])
+    add_user(ctx, "t", name="Dan", email="dan@livuni.ac.uk", roles=["manager"])
+    _, ermc = add_user(ctx, "t", name="Ruth", email="ruth@livuni.ac.uk", roles=["ermc"])
+    for email in ("priya@livuni.ac.uk", "dan@livuni.ac.uk"):
+        set_password(ctx, "t", email, PASSWORD)
+    seed = parse_qs(urlsplit(enroll_totp(ctx, vault, "t", "priya@livuni.ac.uk")).query)["secret"][0]
+    api = app.test_client()
+    for handle, central in (("@livuni", True), ("@livuni_chem", False), ("@livuni_phys", False)):
+        api.post(
+            "/api/v1/accounts",
+            json={"handle": handle, "platform": "x", "unit": "U", "purpose": "P", "monitored_hours": "24/7",
+                  "manager": "dan@livuni.ac.uk", "central": central},
+            headers={"Authorization": f"Bearer {ermc}"},
+        )  # fmt: skip
+    yield app, pyotp.TOTP(seed)
+    db.close()
+
+
+def browser(app: Any) -> FlaskClient:
+    client: FlaskClient = app.test_client()
+    client.environ_base["wsgi.url_scheme"] = "https"
+    return client
+
+
+def token_of(page: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert match, "every form carries a CSRF token"
+    return match.group(1)
+
+
+def sign_in(client: FlaskClient, email: str, code: str | None = None) -> Any:
+    page = client.get("/sign-in").get_data(as_text=True)
+    data = {"csrf_token": token_of(page), "email": email, "password": PASSWORD, "next": "/"}
+    if code:
+        data["code"] = code
+    return client.post("/sign-in", data=data)
+
+
+def test_pages_need_signing_in(site: Any) -> None:
+    app, _ = site
+    response = browser(app).get("/my-accounts")
+    assert response.status_code == 302
+    assert "/sign-in" in response.headers["Location"]
+
+
+def test_a_press_officer_signs_in_with_a_code_and_declares_after_confirming(site: Any) -> None:
+    app, totp = site
+    client = browser(app)
+    refused = sign_in(client, "priya@livuni.ac.uk", code="000000" if totp.now() != "000000" else "111111")
+    assert refused.status_code == 401
+    assert "authenticator code" in refused.get_data(as_text=True)
+    assert sign_in(client, "priya@livuni.ac.uk", code=totp.now()).status_code == 302
+    cookie = next(c for c in client._cookies.values() if c.key == "session")  # type: ignore[attr-defined]
+    assert cookie.secure
+    assert cookie.http_only
+    page = client.get("/").get_data(as_text=True)
+    assert "No active incident" in page
+    assert "Live incident (3 accounts)" in page
+    form = {"csrf_token": token_of(page), "playbook": "live-incident", "title": "Fire", "reason": "Reported 02:10"}
+    confirm = client.post("/declare", data=form).get_data(as_text=True)
+    assert "3 accounts will be held" in confirm
+    done = client.post("/declare", data={**form, "confirmed": "yes", "csrf_token": token_of(confirm)})
+    assert done.status_code == 302
+    incident_page = client.get(done.headers["Location"]).get_data(as_text=True)
+    assert "Incident 1: Fire" in incident_page
+    assert "Incident 1: Fire" in client.get("/").get_data(as_text=True), "the banner"
+
+
+def test_a_manager_sees_the_hold_and_acknowledges(site: Any) -> None:
+    app, totp = site
+    press = browser(app)
+    sign_in(press, "priya@livuni.ac.uk", code=totp.now())
+    page = press.get("/").get_data(as_text=True)
+    form = {
+        "csrf_token": token_of(page),
+        "playbook": "live-incident",
+        "title": "Fire",
+        "reason": "R",
+        "confirmed": "yes",
+    }
+    press.post("/declare", data=form)
+    manager = browser(app)
+    assert sign_in(manager, "dan@livuni.ac.uk").status_code == 302
+    mine = manager.get("/my-accounts").get_data(as_text=True)
+    assert mine.count("ON HOLD") == 3
+    acked = manager.post("/incidents/1/ack", data={"csrf_token": token_of(mine)})
+    assert acked.status_code == 302
+    incident = press.get("/incidents/1").get_data(as_text=True)
+    assert "Acknowledged: dan@livuni.ac.uk" in incident
+
+
+def test_a_form_post_without_its_csrf_token_is_refused(site: Any) -> None:
+    app, totp = site
+    client = browser(app)
+    sign_in(client, "priya@livuni.ac.uk", code=totp.now())
+    response = client.post(
+        "/declare", data={"playbook": "live-incident", "title": "T", "reason": "R", "confirmed": "yes"}
+    )
+    assert response.status_code == 400
+    forged = client.post("/declare", data={"csrf_token": "forged", "title": "T", "reason": "R", "confirmed": "yes"})
+    assert forged.status_code == 400
+    assert client.get("/").get_data(as_text=True).count("No active incident") == 1
+
+
+def test_sign_in_is_throttled(site: Any) -> None:
+    app, _ = site
+    client = browser(app)
+    statuses = []
+    for _ in range(6):
+        page = client.get("/sign-in").get_data(as_text=True)
+        statuses.append(
+            client.post(
+                "/sign-in", data={"csrf_token": token_of(page), "email": "dan@livuni.ac.uk", "password": "wrong"}
+            ).status_code
+        )
+    assert statuses == [401] * 5 + [429]
+
+
+def test_signing_out_ends_the_session(site: Any) -> None:
+    app, _ = site
+    client = browser(app)
+    sign_in(client, "dan@livuni.ac.uk")
+    page = client.get("/my-accounts").get_data(as_text=True)
+    client.post("/sign-out", data={"csrf_token": token_of(page)})
+    assert client.get("/my-accounts").status_code == 302
