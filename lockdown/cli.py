@@ -162,10 +162,12 @@ def demo() -> None:
 
 
 def _print_demo_logins(settings: Settings) -> None:
-    from lockdown.demo import seed_demo
+    from lockdown.crypto import Vault
+    from lockdown.demo import DEMO_PASSWORD, demo_console_access, seed_demo
 
     with open_context(settings) as ctx:
         logins = seed_demo(ctx, actor=cli_actor())
+        console = demo_console_access(ctx, Vault(settings.require_vault_keys()), actor=cli_actor())
         accounts = ctx.db.conn.execute("SELECT COUNT(*) FROM accounts").fetchone()[0]
     click.echo(f"Demo register: {accounts} accounts in {settings.db_path}")
     click.echo(f"Demo vault key: {demo_vault_key_path(settings.db_path)} (readable by you only)")
@@ -180,6 +182,11 @@ def _print_demo_logins(settings: Settings) -> None:
     click.echo(
         f"Try: curl -H 'Authorization: Bearer {first.token}' http://127.0.0.1:8080/api/v1/accounts",
     )
+    click.echo(f"Console: http://127.0.0.1:8080/ ; every demo user's password is {DEMO_PASSWORD!r}.")
+    click.echo("Press and ERMC also need an authenticator code: add these to an authenticator app:")
+    for email, uri in console.items():
+        if uri:
+            click.echo(f"  {email:40} {uri}")
 
 
 @main.group()

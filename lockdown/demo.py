@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from lockdown.accounts import check_account, check_naming, insert_accounts, raise_first
 from lockdown.context import Context
+from lockdown.crypto import Vault
 from lockdown.users import User, active_users_by_email, add_user, issue_token
 
 DEMO_DOMAIN = "demo.livuni.ac.uk"
@@ -193,3 +194,19 @@ def _unit_accounts(rng: random.Random) -> list[dict[str, object]]:
                     }
                 )
     return accounts
+
+
+DEMO_PASSWORD = "lockdown-demo-password"  # noqa: S105 - the demo's published password
+
+
+def demo_console_access(ctx: Context, vault: Vault, actor: str = "demo") -> dict[str, str | None]:
+    """Give the showcase users the demo console password, and the press team and ERMC a fresh
+    authenticator seed; return each email with its otpauth:// URI (None where none is needed)."""
+    from lockdown.signin import enroll_totp, set_password
+
+    access: dict[str, str | None] = {}
+    for _name, local, roles in SHOWCASE:
+        email = f"{local}@{DEMO_DOMAIN}"
+        set_password(ctx, actor, email, DEMO_PASSWORD)
+        access[email] = enroll_totp(ctx, vault, actor, email) if {"press", "ermc"} & set(roles) else None
+    return access

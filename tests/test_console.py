@@ -158,3 +158,25 @@ def test_signing_out_ends_the_session(site: Any) -> None:
     page = client.get("/my-accounts").get_data(as_text=True)
     client.post("/sign-out", data={"csrf_token": token_of(page)})
     assert client.get("/my-accounts").status_code == 302
+
+
+def test_the_demo_users_can_sign_in_to_the_console(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from lockdown.cli import main
+
+    env = {"LOCKDOWN_DB": str(tmp_path / "demo" / "d.db"), "LOCKDOWN_SECRET_KEY": "", "LOCKDOWN_VAULT_KEY": ""}
+    printed = CliRunner().invoke(main, ["demo"], env=env)
+    assert printed.exit_code == 0, printed.output
+    uri = next(word for word in printed.stdout.split() if word.startswith("otpauth://") and "press.officer" in word)
+    code = pyotp.TOTP(parse_qs(urlsplit(uri).query)["secret"][0]).now()
+    app = create_app(Settings.from_env(env, demo=True))
+    client = browser(app)
+    page = client.get("/sign-in").get_data(as_text=True)
+    signed = client.post(
+        "/sign-in",
+        data={"csrf_token": token_of(page), "email": "press.officer@demo.livuni.ac.uk",
+              "password": "lockdown-demo-password", "code": code, "next": "/"},
+    )  # fmt: skip
+    assert signed.status_code == 302
+    assert "Declare an incident" in client.get("/").get_data(as_text=True)
