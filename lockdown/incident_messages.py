@@ -123,14 +123,14 @@ def _insert_draft(
 
 
 def draft_from_template(
-    change: Changes, actor: User, incident: Mapping[str, Any], playbook: Playbook, template: str
+    change: Changes, actor: User, incident: Mapping[str, Any], playbook: Playbook, template: str, timezone: str
 ) -> int | None:
     """Draft a message from one of the playbook's templates, to every available central account."""
     db = change.context.db
     targets = central_targets(db)
     if not targets:
         return None
-    body = render(playbook.templates[template], **_template_values(db, incident, "Europe/London"))
+    body = render(playbook.templates[template], **_template_values(db, incident, timezone))
     return _insert_draft(change, actor, incident, template, body, targets)
 
 

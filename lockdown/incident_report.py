@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from connectors.registry import connector_class
+from connectors.registry import CONNECTORS
 from lockdown import audit
 from lockdown.incident_messages import list_messages
 from lockdown.incidents import get_incident
@@ -40,8 +40,8 @@ def build_report(db: Database, audit_key: bytes, incident_id: int) -> dict[str, 
         for row in rows:
             post = dict(zip(keys, row, strict=True))
             if post["id"] in in_flight:
-                can_delete = kind not in ("outbox", "instagram") and post["remote_id"] is not None
-                post["delete"] = f"POST /api/v1/posts/{post['id']}/delete-remote" if can_delete else None
+                deletable = can_delete(kind) and post["remote_id"] is not None
+                post["delete"] = f"POST /api/v1/posts/{post['id']}/delete-remote" if deletable else None
                 flying.append(post)
                 continue
             if post["sending_at"] and start < post["sending_at"] <= end:
@@ -51,7 +51,7 @@ def build_report(db: Database, audit_key: bytes, incident_id: int) -> dict[str, 
             {
                 "account_id": account_id, "handle": handle, "platform": platform, "central": bool(central),
                 "connector": kind, "held_posts": held, "in_flight": flying,
-                "can_delete": _can_delete(kind),
+                "can_delete": can_delete(kind),
             }
         )  # fmt: skip
     check = audit.verify(db, audit_key)
@@ -74,12 +74,10 @@ def build_report(db: Database, audit_key: bytes, incident_id: int) -> dict[str, 
     }
 
 
-def _can_delete(kind: str) -> bool:
-    try:
-        cls = connector_class(kind)
-    except KeyError:
-        return False
-    return kind not in ("outbox", "instagram") and cls is not None
+def can_delete(kind: str) -> bool:
+    """Whether a connector kind can take back what it published (the outbox published nothing;
+    Instagram's API cannot delete)."""
+    return kind in CONNECTORS and kind not in ("outbox", "instagram")
 
 
 def report_markdown(report: dict[str, Any]) -> str:

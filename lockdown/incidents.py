@@ -168,7 +168,7 @@ def declare_incident(ctx: Context, config: IncidentConfig, actor: User, data: Ma
         queue_notices(change, config, incident, playbook, "declared", held)
         from lockdown.incident_messages import draft_from_template
 
-        statement = draft_from_template(change, actor, incident, playbook, "holding_statement")
+        statement = draft_from_template(change, actor, incident, playbook, "holding_statement", config.timezone)
         change.audit(
             actor.email, "incident.declare", f"incident:{incident_id}",
             playbook=playbook.name, title=title, reason=reason, held_accounts=len(held),

@@ -15,7 +15,7 @@ from lockdown import audit, posts
 from lockdown.context import Context
 from lockdown.dispatch import Dispatcher
 from lockdown.settings import Settings
-from tests.conftest import Login
+from tests.conftest import SECRET, Login
 from tests.test_dispatch import Clock, FakePlatform
 
 START = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -443,3 +443,19 @@ def test_a_post_in_flight_can_be_deleted_from_its_platform(
     assert deleted.status_code == 200, deleted.json
     assert deleted.json["remote_deleted_at"] is not None
     assert api.post(url, headers=estate["press"].headers).status_code == 409
+
+
+def test_the_holding_statement_tells_the_time_in_the_configured_zone(
+    settings: Settings, estate: dict[str, Any], clock: Clock
+) -> None:
+    from lockdown.app import create_app
+
+    zoned = Settings.from_env(
+        {"LOCKDOWN_DB": str(settings.db_path), "LOCKDOWN_SECRET_KEY": SECRET, "LOCKDOWN_TIMEZONE": "America/New_York"}
+    )
+    api = create_app(zoned, clock=clock).test_client()
+    declared = declare(api, estate["press"]).json
+    body = api.get(f"/api/v1/incidents/{declared['id']}/messages", headers=estate["press"].headers).json["items"][0][
+        "body"
+    ]
+    assert "Updated 04:00." in body, "09:00 UTC on 1 December is 04:00 in New York"
