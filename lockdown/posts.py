@@ -10,7 +10,11 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from connectors.base import ConnectorError
+from lockdown.connector_secrets import load_secrets
 from lockdown.context import Changes, Context
+from lockdown.crypto import Vault
+from lockdown.dispatch import ConnectorFactory, build_connector
 from lockdown.errors import Conflict, Forbidden, InvalidInput, NotFound
 from lockdown.pagination import check_limit, decode_cursor, page
 from lockdown.post_length import over_limit
@@ -327,7 +331,7 @@ def progress_of(raw: str) -> dict[str, str]:
 
 
 def delete_remote(
-    ctx: Context, vault: Any, actor: User, post_id: int, factory: Any, secrets_loader: Any
+    ctx: Context, vault: Vault, actor: User, post_id: int, factory: ConnectorFactory = build_connector
 ) -> dict[str, Any]:
     """Delete a published post from its platform (press, ERMC, or the account's manager), e.g. one
     that was in flight when an incident was declared."""
@@ -346,10 +350,8 @@ def delete_remote(
         raise Conflict(f"post {post_id} was deleted from its platform at {deleted}", field="state")
     settings = json.loads(connector_json)
     kind = settings.pop("kind")
-    from connectors.base import ConnectorError
-
     try:
-        connector = factory(kind, settings, secrets_loader(ctx.db, vault, post["account_id"]))
+        connector = factory(kind, settings, load_secrets(ctx.db, vault, post["account_id"]))
         try:
             connector.delete(remote_id)
         finally:

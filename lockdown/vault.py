@@ -59,14 +59,13 @@ def check_totp_seed(seed: Any) -> str:
         raise InvalidInput("totp_secret must be the base32 seed the platform showed", field="totp_secret")
     cleaned = seed.replace(" ", "").replace("-", "").upper()
     try:
-        raw = base64.b32decode(cleaned + "=" * (-len(cleaned) % 8))
+        base64.b32decode(cleaned + "=" * (-len(cleaned) % 8))
     except (binascii.Error, ValueError):
         raise InvalidInput("totp_secret is not base32 (letters A-Z and digits 2-7)", field="totp_secret") from None
     try:
-        pyotp.TOTP(cleaned).byte_secret()
+        pyotp.TOTP(cleaned).byte_secret()  # pyotp refuses seeds under 112 bits at every use
     except ValueError as exc:
         raise InvalidInput(f"totp_secret: {exc} (at least 23 base32 characters)", field="totp_secret") from None
-    del raw
     return cleaned
 
 
@@ -133,10 +132,17 @@ def deposit(ctx: Context, vault: Vault, actor: User, account_id: int, data: Mapp
 
 
 def metadata(db: Database, actor: User, account_id: int, now: datetime) -> dict[str, Any]:
-    """Version, rotation dates and reasons, and who knows it; never the secret."""
-    manager_id, handle = _account(db, account_id)
+    """Version, rotation dates and reasons, and who knows it; never the secret (the account's
+    manager, ERMC and the press team)."""
+    manager_id, _handle = _account(db, account_id)
     if not (actor.has("ermc", "press") or actor.id == manager_id):
         raise Forbidden(f"account {account_id}'s credentials are not yours to see")
+    return read_metadata(db, account_id, now)
+
+
+def read_metadata(db: Database, account_id: int, now: datetime) -> dict[str, Any]:
+    """The metadata itself, for callers that have checked who may see it."""
+    _manager_id, handle = _account(db, account_id)
     row = db.conn.execute(
         "SELECT c.version, c.deposited_at, u.email, c.totp_secret IS NOT NULL, c.reason FROM credentials c "
         "JOIN users u ON u.id = c.deposited_by WHERE c.account_id = ? ORDER BY c.version DESC LIMIT 1",

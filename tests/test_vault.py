@@ -397,3 +397,21 @@ def test_demo_creates_an_owner_only_vault_key_and_says_so(tmp_path: Path) -> Non
     assert key.stat().st_mode & 0o777 == 0o600
     assert f"Demo vault key: {key}" in result.stdout
     assert len(base64.b64decode(key.read_text().strip())) == 32
+
+
+def test_a_manager_lists_only_their_own_rotations_and_ermc_all(world: dict[str, Any]) -> None:
+    deposit(world)
+    deposit(world, who="amira", account="phys", username="livuni_phys")
+    session = open_session(world, account_ids=[world["chem"], world["phys"]]).json["id"]
+    reveal(world, session)
+    reveal(world, session, account="phys")
+
+    def listed(who: str) -> list[int]:
+        return [
+            r["account_id"] for r in world["client"].get("/api/v1/rotations", headers=world["h"][who]).json["items"]
+        ]
+
+    assert listed("dan") == [world["chem"]]
+    assert listed("amira") == [world["phys"]]
+    assert listed("ruth") == [world["chem"], world["phys"]]
+    assert world["client"].get("/api/v1/rotations", headers=world["h"]["priya"]).status_code == 403

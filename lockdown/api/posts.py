@@ -21,8 +21,6 @@ from lockdown.api.schemas import (
     RescheduleIn,
 )
 from lockdown.api.state import app_state, current_user, request_context
-from lockdown.connector_secrets import load_secrets
-from lockdown.dispatch import build_connector
 
 POST = "/<int:post_id>"
 bp = APIBlueprint("posts", __name__, url_prefix="/api/v1/posts", tag="Posts")
@@ -111,9 +109,7 @@ def mark_published(post_id: int, body: dict[str, Any]) -> dict[str, Any]:
 @bp.doc(responses=[401, 403, 404, 409])
 def delete_remote(post_id: int) -> dict[str, Any]:
     """Delete a published post from its platform (press, ERMC, its account's manager)."""
-    return posts.delete_remote(
-        request_context(), app_state().vault, current_user(), post_id, build_connector, load_secrets
-    )
+    return posts.delete_remote(request_context(), app_state().vault, current_user(), post_id)
 
 
 @bp.post("/import")
