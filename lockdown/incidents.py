@@ -186,6 +186,35 @@ def declare_incident(ctx: Context, config: IncidentConfig, actor: User, data: Ma
     }
 
 
+def preview_held(db: Database, playbook: Playbook, actor: User) -> int:
+    """How many accounts declaring with this playbook would hold now. It asks the same
+    ``incident_scope`` view the hold itself uses, for an incident written in a savepoint and
+    rolled back, so the rule lives in one place."""
+    if playbook.scope == "named":
+        return 1
+    conn = db.conn
+    if conn.in_transaction:
+        raise RuntimeError("preview_held runs outside any transaction")
+    conn.execute("SAVEPOINT preview_held")
+    try:
+        incident_id = conn.execute(
+            "INSERT INTO incidents (title, playbook, reason, status, exercise, scope, scope_tag, hold_central, "
+            "resume_policy, declared_by, declared_at) "
+            "VALUES ('preview', ?, 'preview', 'resolved', ?, ?, ?, ?, ?, ?, '')",
+            [playbook.name, int(playbook.exercise), playbook.scope, playbook.tag, int(playbook.hold_central),
+             playbook.resume_policy, actor.id],
+        ).lastrowid  # fmt: skip
+        count = conn.execute(
+            "SELECT COUNT(*) FROM incident_scope s JOIN accounts a ON a.id = s.account_id "
+            "WHERE s.incident_id = ? AND a.archived_at IS NULL",
+            [incident_id],
+        ).fetchone()[0]
+    finally:
+        conn.execute("ROLLBACK TO preview_held")
+        conn.execute("RELEASE preview_held")
+    return int(count)
+
+
 def held_by(db: Database, incident_id: int) -> list[int]:
     """The accounts an active incident holds."""
     return [

@@ -459,3 +459,19 @@ def test_the_holding_statement_tells_the_time_in_the_configured_zone(
         "body"
     ]
     assert "Updated 04:00." in body, "09:00 UTC on 1 December is 04:00 in New York"
+
+
+@pytest.mark.parametrize("playbook", ["live-incident", "severe-weather", "exercise"])
+def test_the_declare_preview_counts_what_the_declaration_then_holds(
+    client: FlaskClient, estate: dict[str, Any], ctx: Context, playbook: str
+) -> None:
+    from lockdown.incidents import preview_held
+    from lockdown.playbooks import load_playbooks
+    from lockdown.settings import DEFAULT_PLAYBOOKS
+
+    expected = preview_held(ctx.db, load_playbooks(DEFAULT_PLAYBOOKS)[playbook], estate["press"].user)
+    before = ctx.db.conn.execute("SELECT COUNT(*) FROM incidents").fetchone()[0]
+    assert before == 0, "the preview leaves no incident behind"
+    held = declare(client, estate["press"], playbook=playbook).json["held_accounts"]
+    assert expected == held
+    assert {"live-incident": 5, "severe-weather": 3, "exercise": 1}[playbook] == held

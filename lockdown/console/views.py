@@ -12,7 +12,14 @@ from lockdown.accounts import list_accounts
 from lockdown.api.state import app_state, request_context
 from lockdown.console.auth import check_csrf, csrf_token, login_required, signed_in_user
 from lockdown.errors import LockdownError
-from lockdown.incidents import acknowledge, declare_incident, get_incident, hold_status, list_incidents
+from lockdown.incidents import (
+    acknowledge,
+    declare_incident,
+    get_incident,
+    hold_status,
+    list_incidents,
+    preview_held,
+)
 
 # Pages for people, not part of the API document.
 bp = APIBlueprint(
@@ -52,20 +59,9 @@ def dashboard() -> str:
 
 def _scope_count(name: str) -> int:
     """How many accounts a declaration with this playbook would hold now."""
-    playbook = app_state().incidents.playbooks[name]
-    db = request_context().db.conn
-    if playbook.scope == "named":
-        return 1
-    central = "" if playbook.hold_central else "AND central = 0"
-    if playbook.scope == "tagged":
-        row = db.execute(
-            f"SELECT COUNT(*) FROM accounts a WHERE archived_at IS NULL {central} AND EXISTS "
-            "(SELECT 1 FROM json_each(a.tags) t WHERE t.value = ?)",
-            [playbook.tag],
-        ).fetchone()
-    else:
-        row = db.execute(f"SELECT COUNT(*) FROM accounts WHERE archived_at IS NULL {central}").fetchone()
-    return int(row[0])
+    user = signed_in_user()
+    assert user is not None
+    return preview_held(request_context().db, app_state().incidents.playbooks[name], user)
 
 
 @bp.post("/declare")
