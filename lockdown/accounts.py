@@ -240,7 +240,7 @@ def register_account(ctx: Context, actor: User, data: Mapping[str, Any]) -> dict
     return get_account(ctx.db, account_id)
 
 
-def _may_edit(db: Database, actor: User, account: Mapping[str, Any], fields: set[str]) -> None:
+def _may_edit(actor: User, account: Mapping[str, Any], fields: set[str]) -> None:
     if actor.has("ermc"):
         return
     if not (actor.has("manager") and account["manager"] == actor.email):
@@ -258,7 +258,7 @@ def update_account(ctx: Context, actor: User, account_id: int, data: Mapping[str
     if not data:
         raise InvalidInput("send at least one field to change", field="body")
     current = get_account(ctx.db, account_id)
-    _may_edit(ctx.db, actor, current, set(data))
+    _may_edit(actor, current, set(data))
     if current["archived_at"]:
         raise Conflict(f"account {account_id} is archived", field="id")
     clean, errors = check_account(data, active_users_by_email(ctx.db), partial=True)

@@ -175,6 +175,7 @@ def test_in_office_hours_a_session_needs_an_incident(world: dict[str, Any], cloc
     refused = open_session(world)
     assert refused.status_code == 403
     assert "within office hours" in refused.json["error"]["message"]
+    assert "out-of-hours sessions open at 17:00 on Tuesday" in refused.json["error"]["message"]
     assert "incident" in refused.json["error"]["message"]
     incident = (
         world["client"]
