@@ -16,12 +16,11 @@ from werkzeug.datastructures import Headers
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
-from lockdown import __version__, audit
+from lockdown import __version__, audit, console
 from lockdown.api import accounts, credentials, incidents, meta, posts
 from lockdown.api import audit as audit_views
 from lockdown.api.schemas import ERROR_SCHEMA
 from lockdown.api.state import AppState, close_request_context
-from lockdown.console import views as console_views
 from lockdown.crypto import Vault
 from lockdown.db import connect
 from lockdown.errors import LockdownError
@@ -79,7 +78,7 @@ def create_app(config: Settings | None = None, *, clock: Clock | None = None) ->
     app.before_request(_refuse_repeated_parameters)
     for blueprint in (meta.bp, accounts.bp, posts.bp, incidents.bp, credentials.bp, audit_views.bp):
         app.register_blueprint(blueprint)
-    app.register_blueprint(console_views.bp)
+    app.register_blueprint(console.bp)
     _install_error_handlers(app)
     app.spec_processor(_finish_spec)
     return app

@@ -2,73 +2,22 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pyotp
 import pytest
-from flask.testing import FlaskClient
 
-from lockdown import audit
 from lockdown.app import create_app
-from lockdown.context import Context
-from lockdown.crypto import Vault
-from lockdown.db import connect
 from lockdown.settings import Settings
-from lockdown.signin import enroll_totp, set_password
-from lockdown.users import add_user
-from tests.conftest import SECRET, VAULT_KEY
-
-PASSWORD = "a long pass phrase for the console"
+from tests.console_kit import PRESS, browser, make_site, sign_in, token_of
 
 
 @pytest.fixture
 def site(tmp_path: Path) -> Any:
-    settings = Settings.from_env(
-        {"LOCKDOWN_DB": str(tmp_path / "c.db"), "LOCKDOWN_SECRET_KEY": SECRET, "LOCKDOWN_VAULT_KEY": VAULT_KEY}
-    )
-    app = create_app(settings)
-    db = connect(settings.db_path)
-    ctx = Context(db, audit.audit_key(SECRET.encode()))
-    vault = Vault(settings.vault_keys)
-    add_user(ctx, "t", name="Priya", email="priya@livuni.ac.uk", roles=["press"])
-    add_user(ctx, "t", name="Dan", email="dan@livuni.ac.uk", roles=["manager"])
-    _, ermc = add_user(ctx, "t", name="Ruth", email="ruth@livuni.ac.uk", roles=["ermc"])
-    for email in ("priya@livuni.ac.uk", "dan@livuni.ac.uk"):
-        set_password(ctx, "t", email, PASSWORD)
-    seed = parse_qs(urlsplit(enroll_totp(ctx, vault, "t", "priya@livuni.ac.uk")).query)["secret"][0]
-    api = app.test_client()
-    for handle, central in (("@livuni", True), ("@livuni_chem", False), ("@livuni_phys", False)):
-        api.post(
-            "/api/v1/accounts",
-            json={"handle": handle, "platform": "x", "unit": "U", "purpose": "P", "monitored_hours": "24/7",
-                  "manager": "dan@livuni.ac.uk", "central": central},
-            headers={"Authorization": f"Bearer {ermc}"},
-        )  # fmt: skip
-    yield app, pyotp.TOTP(seed)
-    db.close()
-
-
-def browser(app: Any) -> FlaskClient:
-    client: FlaskClient = app.test_client()
-    client.environ_base["wsgi.url_scheme"] = "https"
-    return client
-
-
-def token_of(page: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert match, "every form carries a CSRF token"
-    return match.group(1)
-
-
-def sign_in(client: FlaskClient, email: str, code: str | None = None) -> Any:
-    page = client.get("/sign-in").get_data(as_text=True)
-    data = {"csrf_token": token_of(page), "email": email, "password": PASSWORD, "next": "/"}
-    if code:
-        data["code"] = code
-    return client.post("/sign-in", data=data)
+    for made in make_site(tmp_path):
+        yield made.app, made.totp[PRESS]
 
 
 def test_pages_need_signing_in(site: Any) -> None:

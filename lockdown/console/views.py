@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from apiflask import APIBlueprint
 from flask import Response, flash, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
 from lockdown.accounts import list_accounts
 from lockdown.api.state import app_state, request_context
-from lockdown.console.auth import check_csrf, csrf_token, login_required, signed_in_user
+from lockdown.console.auth import login_required, signed_in_user
+from lockdown.console.blueprint import bp
 from lockdown.errors import LockdownError
 from lockdown.incidents import (
     acknowledge,
@@ -20,26 +20,6 @@ from lockdown.incidents import (
     list_incidents,
     preview_held,
 )
-
-# Pages for people, not part of the API document.
-bp = APIBlueprint(
-    "console",
-    __name__,
-    template_folder="templates",
-    static_folder="static",
-    static_url_path="/console-static",
-    enable_openapi=False,
-)
-
-
-@bp.before_request
-def _protect_forms() -> None:
-    check_csrf()
-
-
-@bp.app_context_processor
-def _globals() -> dict[str, Any]:
-    return {"csrf_token": csrf_token, "me": signed_in_user}
 
 
 def _active() -> list[dict[str, Any]]:

@@ -1,0 +1,70 @@
+"""The console's blueprint: CSRF on every form, template globals, and errors as pages, not JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apiflask import APIBlueprint
+from flask import Response, current_app, render_template
+from werkzeug.exceptions import HTTPException
+
+from lockdown.console.auth import check_csrf, csrf_token, signed_in_user
+from lockdown.errors import LockdownError
+
+# Pages for people, not part of the API document.
+bp = APIBlueprint(
+    "console",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/console-static",
+    enable_openapi=False,
+)
+
+
+@bp.before_request
+def _protect_forms() -> None:
+    check_csrf()
+
+
+# The main menu: endpoint, label, and the roles that may open it (None: anyone signed in).
+PAGES: tuple[tuple[str, str, frozenset[str] | None], ...] = (
+    ("console.dashboard", "Dashboard", None),
+    ("console.my_accounts", "My accounts", frozenset({"manager", "editor"})),
+    ("console.posts", "Posts", None),
+    ("console.credentials", "Credentials", frozenset({"press", "manager", "ermc"})),
+    ("console.register", "Register", frozenset({"ermc"})),
+    ("console.audit", "Audit", frozenset({"ermc"})),
+)
+
+
+def nav() -> list[tuple[str, str]]:
+    """The menu entries the signed-in user may open."""
+    user = signed_in_user()
+    if user is None:
+        return []
+    return [
+        (endpoint, label)
+        for endpoint, label, roles in PAGES
+        if endpoint in current_app.view_functions and (roles is None or any(user.has(role) for role in roles))
+    ]
+
+
+@bp.app_context_processor
+def _globals() -> dict[str, Any]:
+    return {"csrf_token": csrf_token, "me": signed_in_user, "nav": nav}
+
+
+def error_page(message: str, status: int) -> Response:
+    """A page saying what went wrong, with the status the API would have given."""
+    return Response(render_template("error.html", message=message, status=status), status)
+
+
+@bp.errorhandler(LockdownError)
+def _service_error(error: LockdownError) -> Response:
+    return error_page(error.message, error.status)
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(error: HTTPException) -> Response:
+    return error_page(error.description or error.name, error.code or 500)
