@@ -8,8 +8,10 @@ from apiflask import APIBlueprint
 from flask import Response, current_app, render_template
 from werkzeug.exceptions import HTTPException
 
+from lockdown.api.state import app_state
 from lockdown.console.auth import check_csrf, csrf_token, signed_in_user
 from lockdown.errors import LockdownError
+from lockdown.timeutil import parse_iso
 
 # Pages for people, not part of the API document.
 bp = APIBlueprint(
@@ -31,6 +33,7 @@ def _protect_forms() -> None:
 PAGES: tuple[tuple[str, str, frozenset[str] | None], ...] = (
     ("console.dashboard", "Dashboard", None),
     ("console.my_accounts", "My accounts", frozenset({"manager", "editor"})),
+    ("console.incidents", "Incidents", None),
     ("console.posts", "Posts", None),
     ("console.credentials", "Credentials", frozenset({"press", "manager", "ermc"})),
     ("console.register", "Register", frozenset({"ermc"})),
@@ -53,6 +56,18 @@ def nav() -> list[tuple[str, str]]:
 @bp.app_context_processor
 def _globals() -> dict[str, Any]:
     return {"csrf_token": csrf_token, "me": signed_in_user, "nav": nav}
+
+
+@bp.app_template_filter("local")
+def local_time(value: str | None) -> str:
+    """A stored UTC time as people here read it: local zone, weekday, no microseconds."""
+    if not value:
+        return "-"
+    try:
+        moment = parse_iso(value).astimezone(app_state().settings.zone)
+    except ValueError:
+        return value
+    return moment.strftime("%a %d %b %Y %H:%M:%S %Z")
 
 
 def error_page(message: str, status: int) -> Response:

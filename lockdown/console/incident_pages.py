@@ -1,1 +1,146 @@
-"""Console pages (being written)."""
+"""Console pages of one incident: timeline, holds, in-flight posts, messages, resolve, report."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response as BaseResponse
+
+from lockdown.api.state import app_state, request_context
+from lockdown.console.auth import login_required, signed_in_user
+from lockdown.console.blueprint import bp
+from lockdown.incident_messages import approve_message, draft_message, list_messages
+from lockdown.incident_report import build_report, can_delete, report_markdown
+from lockdown.incidents import acknowledge, get_incident, list_incidents, resolve_incident
+from lockdown.playbooks import RESUME_POLICIES, TEMPLATES
+from lockdown.posts import delete_remote, get_post
+from lockdown.users import User
+
+POLICY_HELP = {
+    "review": "Posts that fell due during the hold wait in “Needs review” for their account's manager.",
+    "skip": "Posts that fell due during the hold are cancelled.",
+    "resume": "Posts that fell due during the hold go out again, one per account at a spaced interval.",
+}
+
+
+def _me() -> User:
+    user = signed_in_user()
+    assert user is not None  # login_required ran first
+    return user
+
+
+def _back(incident_id: int) -> BaseResponse:
+    return redirect(url_for("console.incident", incident_id=incident_id))
+
+
+@bp.get("/incidents")
+@login_required
+def incidents() -> str:
+    """Every incident, newest first, each linking to its page and report."""
+    found = list_incidents(request_context().db, limit=200)["items"]
+    return render_template("incidents.html", incidents=list(reversed(found)))
+
+
+@bp.get("/incidents/<int:incident_id>")
+@login_required
+def incident(incident_id: int) -> str:
+    """What an incident holds, what was in flight, its messages and who has acknowledged."""
+    db = request_context().db
+    found = get_incident(db, incident_id)
+    in_flight = [get_post(db, post_id) for post_id in found["in_flight"]]
+    accounts = {
+        row[0]: row[1:]
+        for row in db.conn.execute("SELECT id, handle, platform, json_extract(connector, '$.kind') FROM accounts")
+    }
+    for post in in_flight:
+        handle, platform, kind = accounts[post["account_id"]]
+        post["account"] = f"{handle} ({platform})"
+        post["deletable"] = post["state"] == "published" and bool(post["remote_id"]) and can_delete(kind)
+    return render_template(
+        "incident.html",
+        incident=found,
+        in_flight=in_flight,
+        messages=list_messages(db, incident_id),
+        templates=TEMPLATES,
+        policies=RESUME_POLICIES,
+        policy_help=POLICY_HELP,
+    )
+
+
+@bp.post("/incidents/<int:incident_id>/ack")
+@login_required
+def ack(incident_id: int) -> BaseResponse:
+    """Acknowledge the incident's notice."""
+    acknowledge(request_context(), _me(), incident_id)
+    flash("Thank you: your acknowledgement is recorded.", "ok")
+    back = request.form.get("back", "")
+    return redirect(back if back.startswith("/") and not back.startswith("//") else url_for("console.my_accounts"))
+
+
+@bp.post("/incidents/<int:incident_id>/messages")
+@login_required
+def draft(incident_id: int) -> BaseResponse:
+    """Draft a message from a template (and/or own words) for a second press officer to approve."""
+    data: dict[str, Any] = {}
+    if request.form.get("template"):
+        data["template"] = request.form["template"]
+    if request.form.get("body", "").strip():
+        data["body"] = request.form["body"]
+    message = draft_message(request_context(), app_state().incidents, _me(), incident_id, data)
+    flash(f"Message {message['id']} drafted. A second press officer must approve it before it goes out.", "ok")
+    return _back(incident_id)
+
+
+@bp.post("/incidents/<int:incident_id>/messages/<int:message_id>/approve")
+@login_required
+def approve(incident_id: int, message_id: int) -> BaseResponse:
+    """Approve a colleague's message: it goes out through the central accounts now."""
+    message = approve_message(request_context(), app_state().vault, _me(), incident_id, message_id)
+    sent = sum(1 for d in message["deliveries"] if d["state"] == "delivered")
+    flash(f"Message {message_id} approved: published on {sent} of {len(message['deliveries'])} accounts.", "ok")
+    return _back(incident_id)
+
+
+@bp.post("/incidents/<int:incident_id>/resolve")
+@login_required
+def resolve(incident_id: int) -> BaseResponse:
+    """The all-clear: lift the holds and apply the chosen resume policy."""
+    data = {"resume_policy": request.form["resume_policy"]} if request.form.get("resume_policy") else {}
+    done = resolve_incident(request_context(), app_state().incidents, _me(), incident_id, data)
+    flash(
+        f"Incident {incident_id} resolved ({done['resume_policy']}): {done['released_accounts']} accounts released.",
+        "ok",
+    )
+    return _back(incident_id)
+
+
+@bp.post("/posts/<int:post_id>/delete-remote")
+@login_required
+def delete_published(post_id: int) -> BaseResponse:
+    """Take back a post that was in flight at a declaration."""
+    delete_remote(request_context(), app_state().vault, _me(), post_id)
+    flash(f"Post {post_id} was deleted from its platform.", "ok")
+    back = request.form.get("back", "")
+    return redirect(back if back.startswith("/") and not back.startswith("//") else url_for("console.dashboard"))
+
+
+@bp.get("/incidents/<int:incident_id>/report")
+@login_required
+def report(incident_id: int) -> str:
+    """The incident report: held, in flight, messages, acknowledgements and the proof."""
+    ctx = request_context()
+    return render_template("report.html", report=build_report(ctx.db, ctx.audit_key, incident_id))
+
+
+@bp.get("/incidents/<int:incident_id>/report.md")
+@login_required
+def report_file(incident_id: int) -> Response:
+    """The same report as a Markdown file to keep with the incident's records."""
+    ctx = request_context()
+    text = report_markdown(build_report(ctx.db, ctx.audit_key, incident_id))
+    return Response(
+        text,
+        mimetype="text/markdown",
+        headers={"Content-Disposition": f'attachment; filename="incident-{incident_id}-report.md"'},
+    )

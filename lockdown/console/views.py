@@ -13,13 +13,12 @@ from lockdown.console.auth import login_required, signed_in_user
 from lockdown.console.blueprint import bp
 from lockdown.errors import LockdownError
 from lockdown.incidents import (
-    acknowledge,
     declare_incident,
-    get_incident,
     hold_status,
     list_incidents,
     preview_held,
 )
+from lockdown.posts import list_posts
 
 
 def _active() -> list[dict[str, Any]]:
@@ -64,24 +63,6 @@ def declare() -> BaseResponse | str:
     return redirect(url_for("console.incident", incident_id=declared["id"]))
 
 
-@bp.get("/incidents/<int:incident_id>")
-@login_required
-def incident(incident_id: int) -> str:
-    """An incident's timeline, holds and acknowledgements."""
-    return render_template("incident.html", incident=get_incident(request_context().db, incident_id))
-
-
-@bp.post("/incidents/<int:incident_id>/ack")
-@login_required
-def ack(incident_id: int) -> BaseResponse:
-    """Acknowledge the incident's notice."""
-    user = signed_in_user()
-    assert user is not None
-    acknowledge(request_context(), user, incident_id)
-    flash("Thank you: your acknowledgement is recorded.", "ok")
-    return redirect(request.form.get("back") or url_for("console.my_accounts"))
-
-
 @bp.get("/my-accounts")
 @login_required
 def my_accounts() -> str:
@@ -90,7 +71,11 @@ def my_accounts() -> str:
     user = signed_in_user()
     assert user is not None
     accounts = list_accounts(ctx.db, manager=user.email, limit=1000)["items"]
-    rows = [(account, hold_status(ctx.db, account["id"], ctx.now())) for account in accounts]
+    rows = [
+        (account, status, list_posts(ctx.db, account_id=account["id"], held=True, limit=20)["items"])
+        for account in accounts
+        for status in [hold_status(ctx.db, account["id"], ctx.now())]
+    ]
     return render_template("my_accounts.html", rows=rows, incidents={i["id"]: i for i in _active()})
 
 
