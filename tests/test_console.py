@@ -129,3 +129,12 @@ def test_the_demo_users_can_sign_in_to_the_console(tmp_path: Path) -> None:
     )  # fmt: skip
     assert signed.status_code == 302
     assert "Declare an incident" in client.get("/").get_data(as_text=True)
+
+
+def test_console_pages_forbid_framing_and_foreign_scripts(site: Any) -> None:
+    app, _ = site
+    response = browser(app).get("/sign-in")
+    policy = response.headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in policy
+    assert "default-src 'self'" in policy
+    assert response.headers["X-Frame-Options"] == "DENY"

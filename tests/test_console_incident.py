@@ -62,7 +62,7 @@ def test_a_message_needs_words_and_the_error_names_them(site: Site) -> None:
     press = signed_in(site, PRESS)
     response = form_post(press, f"/incidents/{incident_id}", f"/incidents/{incident_id}/messages", {"template": ""})
     assert response.status_code == 400
-    assert "give body, or template" in response.get_data(as_text=True)
+    assert "Give body, or template" in response.get_data(as_text=True)
     assert site.ctx.db.conn.execute("SELECT COUNT(*) FROM incident_messages").fetchone()[0] == 1
 
 

@@ -58,6 +58,24 @@ def _globals() -> dict[str, Any]:
     return {"csrf_token": csrf_token, "me": signed_in_user, "nav": nav}
 
 
+# Pages that only ever load their own files: no framing (the Declare button must not be
+# clickjacked), no inline script, forms post only here.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self'; "
+    "base-uri 'none'; object-src 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
+@bp.after_request
+def _security_headers(response: Response) -> Response:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
 @bp.app_template_filter("local")
 def local_time(value: str | None) -> str:
     """A stored UTC time as people here read it: local zone, weekday, no microseconds."""
@@ -68,6 +86,12 @@ def local_time(value: str | None) -> str:
     except ValueError:
         return value
     return moment.strftime("%a %d %b %Y %H:%M:%S %Z")
+
+
+@bp.app_template_filter("sentence")
+def sentence(text: str) -> str:
+    """Service messages are written lower-case for the API's JSON; a page starts them with a capital."""
+    return text[:1].upper() + text[1:]
 
 
 def error_page(message: str, status: int) -> Response:
