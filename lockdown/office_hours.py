@@ -93,3 +93,14 @@ def next_out_of_hours(moment: datetime, office_hours: WeeklyHours | None, timezo
         if _out_of_hours_local(candidate.astimezone(zone), office_hours):
             return candidate
     return None
+
+
+def access_window(moment: datetime, office_hours: WeeklyHours | None, timezone: str) -> tuple[bool, str]:
+    """Whether out-of-hours access is open at ``moment``, and the refusal to give if not: where the
+    time falls and when access next opens. The API and the console both ask here."""
+    why_not = explain(moment, office_hours, timezone)
+    opens = next_out_of_hours(moment, office_hours, timezone)
+    if opens is not None and opens > moment:
+        local = opens.astimezone(ZoneInfo(timezone))
+        why_not += f"; out-of-hours sessions open at {local:%H:%M} on {local:%A}"
+    return out_of_hours(moment, office_hours, timezone), why_not

@@ -265,6 +265,19 @@ def get_session(db: Database, actor: User, session_id: int) -> dict[str, Any]:
     return session
 
 
+def open_sessions(db: Database, actor: User, now: datetime) -> list[dict[str, Any]]:
+    """The actor's own sessions that are neither closed nor expired, newest first."""
+    ids = [
+        row[0]
+        for row in db.conn.execute(
+            "SELECT id FROM access_sessions WHERE user_id = ? AND closed_at IS NULL AND expires_at > ? "
+            "ORDER BY id DESC",
+            [actor.id, to_iso(now)],
+        )
+    ]
+    return [get_session(db, actor, session_id) for session_id in ids]
+
+
 def _usable_session(ctx: Context, actor: User, session_id: int) -> dict[str, Any]:
     session = get_session(ctx.db, actor, session_id)
     if session["closed_at"]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from apiflask import APIBlueprint
 from flask import Response, jsonify
@@ -24,7 +23,7 @@ from lockdown.api.schemas import (
     TakeoverOut,
 )
 from lockdown.api.state import app_state, current_user, request_context
-from lockdown.office_hours import explain, next_out_of_hours, out_of_hours
+from lockdown.office_hours import access_window
 
 bp = APIBlueprint("credentials", __name__, url_prefix="/api/v1", tag="Credentials")
 
@@ -59,16 +58,8 @@ def open_session(body: dict[str, Any]) -> dict[str, Any]:
     """Open an out-of-hours (or incident) access session (press), with a justification."""
     ctx = request_context()
     settings = app_state().settings
-    now = ctx.now()
-    why_not = explain(now, settings.office_hours, settings.timezone)
-    opens = next_out_of_hours(now, settings.office_hours, settings.timezone)
-    if opens is not None and opens > now:
-        local = opens.astimezone(ZoneInfo(settings.timezone))
-        why_not += f"; out-of-hours sessions open at {local:%H:%M} on {local:%A}"
-    return vault.open_session(
-        ctx, current_user(), body,
-        out_of_hours=out_of_hours(now, settings.office_hours, settings.timezone), why_not=why_not,
-    )  # fmt: skip
+    allowed, why_not = access_window(ctx.now(), settings.office_hours, settings.timezone)
+    return vault.open_session(ctx, current_user(), body, out_of_hours=allowed, why_not=why_not)
 
 
 @bp.get("/access-sessions/<int:session_id>")

@@ -153,4 +153,3 @@ def screenshot(page: Any, name: str, tmp_path: Path) -> Path:
 
 def dumps(found: Any) -> str:
     return json.dumps(found, indent=1)
-
