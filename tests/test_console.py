@@ -67,8 +67,13 @@ def test_a_manager_sees_the_hold_and_acknowledges(site: Any) -> None:
     assert sign_in(manager, "dan@livuni.ac.uk").status_code == 302
     mine = manager.get("/my-accounts").get_data(as_text=True)
     assert mine.count("ON HOLD") == 3
+    assert mine.count("Acknowledge incident 1</button>") == 1, "one acknowledgement per incident, not per account"
+    assert "Holds 3 of your accounts" in mine
     acked = manager.post("/incidents/1/ack", data={"csrf_token": token_of(mine)})
     assert acked.status_code == 302
+    mine = manager.get("/my-accounts").get_data(as_text=True)
+    assert "You acknowledged at" in mine
+    assert "Acknowledge incident 1</button>" not in mine
     incident = press.get("/incidents/1").get_data(as_text=True)
     assert "Acknowledged: dan@livuni.ac.uk" in incident
 

@@ -13,7 +13,9 @@ from lockdown.console.auth import login_required, signed_in_user
 from lockdown.console.blueprint import bp
 from lockdown.errors import LockdownError
 from lockdown.incidents import (
+    acknowledgements,
     declare_incident,
+    get_incident,
     hold_status,
     list_incidents,
     preview_held,
@@ -76,7 +78,21 @@ def my_accounts() -> str:
         for account in accounts
         for status in [hold_status(ctx.db, account["id"], ctx.now())]
     ]
-    return render_template("my_accounts.html", rows=rows, incidents={i["id"]: i for i in _active()})
+    # One acknowledgement per incident, however many of my accounts it holds.
+    holding = sorted({incident_id for _, status, _ in rows for incident_id in status["incidents"]})
+    incidents = {i["id"]: i for i in _active()}
+    affecting = [
+        {
+            "incident": incidents.get(incident_id) or get_incident(ctx.db, incident_id),
+            "accounts": sum(incident_id in status["incidents"] for _, status, _ in rows),
+            "acknowledged": next(
+                (a["at"] for a in acknowledgements(ctx.db, incident_id)["acknowledged"] if a["email"] == user.email),
+                None,
+            ),
+        }
+        for incident_id in holding
+    ]
+    return render_template("my_accounts.html", rows=rows, affecting=affecting)
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])
