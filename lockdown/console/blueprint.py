@@ -77,15 +77,15 @@ def _security_headers(response: Response) -> Response:
 
 
 @bp.app_template_filter("local")
-def local_time(value: str | None) -> str:
-    """A stored UTC time as people here read it: local zone, weekday, no microseconds."""
+def local_time(value: str | None, pattern: str = "%a %d %b %Y %H:%M:%S %Z") -> str:
+    """A stored UTC time as people here read it: the installation's zone, weekday, no microseconds."""
     if not value:
         return "-"
     try:
         moment = parse_iso(value).astimezone(app_state().settings.zone)
     except ValueError:
         return value
-    return moment.strftime("%a %d %b %Y %H:%M:%S %Z")
+    return moment.strftime(pattern)
 
 
 @bp.app_template_filter("sentence")

@@ -13,8 +13,8 @@ from lockdown import rotation, vault
 from lockdown.accounts import get_account
 from lockdown.api.state import app_state, request_context
 from lockdown.console.auth import login_required
-from lockdown.console.blueprint import bp
-from lockdown.console.post_pages import every_account, form_int, local_time, me
+from lockdown.console.blueprint import bp, local_time
+from lockdown.console.post_pages import every_account, form_int, me
 from lockdown.errors import Conflict, LockdownError, NotFound
 from lockdown.incidents import list_incidents
 from lockdown.office_hours import access_window

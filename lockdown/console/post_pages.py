@@ -15,9 +15,9 @@ import lockdown.posts as post_service
 from lockdown.accounts import list_accounts
 from lockdown.api.state import app_state, request_context
 from lockdown.console.auth import login_required, signed_in_user
-from lockdown.console.blueprint import bp
+from lockdown.console.blueprint import bp, local_time
 from lockdown.errors import InvalidInput, LockdownError, NotFound
-from lockdown.timeutil import parse_iso, to_iso
+from lockdown.timeutil import to_iso
 from lockdown.users import User
 
 PAGE_SIZE = 200
@@ -47,11 +47,8 @@ def local_to_iso(text: str, field: str = "scheduled_at") -> str:
     return to_iso(moment)
 
 
-def local_time(iso: str | None, pattern: str = "%a %d %b %Y %H:%M") -> str:
-    """A stored UTC time in the installation's time zone, in ``pattern`` (templates use ``|local``)."""
-    if not iso:
-        return ""
-    return parse_iso(iso).astimezone(app_state().settings.zone).strftime(pattern)
+# Flash messages name a minute, not a second.
+MINUTES = "%a %d %b %Y %H:%M"
 
 
 def form_int(name: str) -> int | str:
@@ -224,7 +221,7 @@ def approve_post(post_id: int) -> BaseResponse:
     """Approve a colleague's post: it is scheduled."""
     return _act(
         lambda: post_service.approve_post(request_context(), me(), post_id),
-        lambda post: f"Post {post['id']} is approved and scheduled for {local_time(post['scheduled_at'])}.",
+        lambda post: f"Post {post['id']} is approved and scheduled for {local_time(post['scheduled_at'], MINUTES)}.",
     )
 
 
@@ -247,7 +244,9 @@ def reschedule_post(post_id: int) -> BaseResponse:
         when = local_to_iso(request.form.get("scheduled_at", ""))
         return post_service.reschedule_post(request_context(), me(), post_id, {"scheduled_at": when})
 
-    return _act(reschedule, lambda post: f"Post {post['id']} is scheduled for {local_time(post['scheduled_at'])}.")
+    return _act(
+        reschedule, lambda post: f"Post {post['id']} is scheduled for {local_time(post['scheduled_at'], MINUTES)}."
+    )
 
 
 @bp.post("/posts/<int:post_id>/mark-published")
