@@ -15,6 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from common import Table, ratio
+
 from lockdown import audit
 from lockdown.app import create_app
 from lockdown.context import Context
@@ -51,8 +53,7 @@ def rows(count: int, manager: str) -> list[list[str]]:
     ]
 
 
-def main() -> None:
-    count = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
+def measure(count: int = 10_000) -> Table:
     with tempfile.TemporaryDirectory() as folder:
         client, headers, manager = fresh(Path(folder), "csv")
         out = io.StringIO()
@@ -70,11 +71,20 @@ def main() -> None:
             answer = client.post("/api/v1/accounts", json=dict(zip(HEADER, row, strict=True)), headers=headers)  # type: ignore[attr-defined]
             assert answer.status_code == 201, answer.json
         post_seconds = time.perf_counter() - start
+    return Table(
+        "Registering accounts in bulk",
+        f"bench/bench_import.py {count}",
+        ("method", "accounts", "seconds", "accounts/s", "naive / ours"),
+        [
+            ("CSV import, one request", count, csv_seconds, count / csv_seconds, ratio(post_seconds, csv_seconds)),
+            ("naive: one POST per account", count, post_seconds, count / post_seconds, "1x"),
+        ],
+        ["Through the Flask test client, so it measures the service, not the network."],
+    )
 
-    print(f"{'method':<28}{'rows':>8}{'seconds':>10}{'rows/s':>10}")
-    print(f"{'CSV import, one request':<28}{count:>8}{csv_seconds:>10.2f}{count / csv_seconds:>10.0f}")
-    print(f"{'one POST per account':<28}{count:>8}{post_seconds:>10.2f}{count / post_seconds:>10.0f}")
-    print(f"CSV import is {post_seconds / csv_seconds:.1f}x faster than one POST per account")
+
+def main() -> None:
+    print(measure(int(sys.argv[1]) if len(sys.argv) > 1 else 10_000).markdown())
 
 
 if __name__ == "__main__":
