@@ -58,7 +58,11 @@ def _cell(value: Any) -> str:
 
 
 def ratio(naive: float, ours: float) -> str:
-    return f"{naive / ours:,.0f}x" if ours > 0 else "-"
+    """How many times ours beats the naive way (one decimal below ten)."""
+    if ours <= 0:
+        return "-"
+    times = naive / ours
+    return f"{times:.1f}x" if times < 10 else f"{times:,.0f}x"
 
 
 @dataclass
