@@ -90,7 +90,8 @@ def _await_published(base: str, post_id: int, token: str) -> dict[str, Any]:
             headers={"Authorization": f"Bearer {token}"},
             timeout=10,
         ).json()
-        if post["state"] != "scheduled":
+        # "publishing" is the moment between the claim and the platform's answer: not an outcome yet.
+        if post["state"] not in ("scheduled", "publishing"):
             return post
         time.sleep(0.1)
     raise AssertionError(f"post {post_id} was not published: {post}")
