@@ -17,7 +17,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
 from lockdown import __version__, audit, console
-from lockdown.api import accounts, credentials, incidents, meta, posts
+from lockdown.api import accounts, credentials, incidents, meta, metrics, posts
 from lockdown.api import audit as audit_views
 from lockdown.api.schemas import ERROR_SCHEMA
 from lockdown.api.state import AppState, close_request_context
@@ -76,7 +76,7 @@ def create_app(config: Settings | None = None, *, clock: Clock | None = None) ->
     app.teardown_appcontext(close_request_context)
     app.before_request(_refuse_wrong_media_type)
     app.before_request(_refuse_repeated_parameters)
-    for blueprint in (meta.bp, accounts.bp, posts.bp, incidents.bp, credentials.bp, audit_views.bp):
+    for blueprint in (meta.bp, metrics.bp, accounts.bp, posts.bp, incidents.bp, credentials.bp, audit_views.bp):
         app.register_blueprint(blueprint)
     app.register_blueprint(console.bp)
     _install_error_handlers(app)

@@ -8,19 +8,21 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
 from lockdown import audit
+from lockdown.backup import Copy, backup_database
 from lockdown.context import Context
 from lockdown.db import connect
 from lockdown.errors import LockdownError
+from lockdown.logs import configure_logging
 from lockdown.migrations import migrate
 from lockdown.post_csv import import_posts
 from lockdown.posts import STATES as POST_STATES
 from lockdown.posts import list_posts, mark_published, reschedule_post
-from lockdown.redact import install as install_redactor
 from lockdown.settings import Settings, SettingsError, demo_key_path, demo_vault_key_path
 from lockdown.users import (
     ROLES,
@@ -33,6 +35,7 @@ from lockdown.users import (
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
+log = logging.getLogger(__name__)
 
 
 def friendly_errors(command: F) -> F:
@@ -110,17 +113,13 @@ def serve(host: str, port: int, threads: int, demo: bool, no_scheduler: bool) ->
     from lockdown.app import create_app
     from lockdown.scheduler import build_scheduler
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    install_redactor()
     settings = Settings.from_env(demo=demo)
+    configure_logging(settings.log_format)
     settings.require_vault_keys()
     if demo:
         _print_demo_logins(settings)
     app = create_app(settings)
-    click.echo(
-        f"Lockdown {settings.db_path} on http://{host}:{port}/ (API document: /openapi.json)",
-        err=True,
-    )
+    log.info("Lockdown %s on http://%s:%s/ (API document: /openapi.json)", settings.db_path, host, port)
     if no_scheduler:
         waitress.serve(app, host=host, port=port, threads=threads)
         return
@@ -140,12 +139,11 @@ def scheduler() -> None:
     """Run the scheduler alone (dispatch ticks), for a deployment whose web runs --no-scheduler."""
     from lockdown.scheduler import build_scheduler
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    install_redactor()
     settings = Settings.from_env()
+    configure_logging(settings.log_format)
     settings.require_vault_keys()
     blocking, dispatcher = build_scheduler(settings, blocking=True)
-    click.echo(f"Lockdown scheduler on {settings.db_path}, tick {settings.tick_seconds}s", err=True)
+    log.info("Lockdown scheduler on %s, tick %ss", settings.db_path, settings.tick_seconds)
     try:
         blocking.start()
     except (KeyboardInterrupt, SystemExit):
@@ -265,6 +263,49 @@ def audit_head() -> None:
         seq, digest = audit.head(ctx.db)
     click.echo(f"{digest}")
     click.echo(f"(entry {seq})", err=True)
+
+
+@main.command()
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace PATH if it exists.")
+@friendly_errors
+def backup(path: Path, force: bool) -> None:
+    """Copy the live database to PATH while the service runs, then check the copy."""
+    with open_context() as ctx:
+        copy = backup_database(ctx, path, actor=cli_actor(), force=force)
+    _echo_copy("backed up to", copy)
+
+
+@main.command()
+@click.argument("backup", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--force", is_flag=True,
+    help="Restore even while a scheduler looks alive or the backup lacks an active incident.",
+)  # fmt: skip
+@friendly_errors
+def restore(backup: Path, force: bool) -> None:
+    """Put a checked BACKUP in place of LOCKDOWN_DB; the current database is kept aside, not deleted."""
+    from lockdown.restore import restore_database
+
+    result = restore_database(Settings.from_env(), backup, actor=cli_actor(), force=force)
+    _echo_copy("restored from", result.backup)
+    if result.set_aside:
+        click.echo(f"the previous database is kept at {result.set_aside}")
+    if result.migrations:
+        click.echo(f"applied {', '.join(result.migrations)}")
+    if result.held_back_posts:
+        click.echo(
+            f"{len(result.held_back_posts)} posts that fell due or were being sent wait for review "
+            f"(the replaced database may have published them): {', '.join(map(str, result.held_back_posts))}",
+            err=True,
+        )
+    click.echo(f"check: {result.database.entries} audit entries, head {result.database.head}")
+
+
+def _echo_copy(verb: str, copy: Copy) -> None:
+    counts = ", ".join(f"{count} {name}" for name, count in copy.counts.items())
+    click.echo(f"{verb} {copy.path}: {copy.size} bytes; {counts}")
+    click.echo(f"integrity ok; audit chain ok: {copy.entries} entries, head {copy.head}")
 
 
 @main.group()

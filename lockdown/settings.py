@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from lockdown.hours import HoursError, WeeklyHours, parse_weekly_hours
 
 MIN_SECRET_KEY_BYTES = 32
+MIN_METRICS_TOKEN_CHARS = 16
+LOG_FORMATS = ("text", "json")
 # The playbooks shipped beside the package in a source checkout.
 DEFAULT_PLAYBOOKS = Path(__file__).resolve().parent.parent / "playbooks"
 
@@ -41,6 +43,8 @@ class Settings:
     playbooks_dir: Path = field(default_factory=lambda: DEFAULT_PLAYBOOKS)
     notify_webhook_url: str | None = None
     public_url: str = "http://127.0.0.1:8080"
+    metrics_token: str | None = field(default=None, repr=False)
+    log_format: str = "text"
     demo: bool = False
 
     @property
@@ -89,6 +93,8 @@ class Settings:
             playbooks_dir=_folder(env, "LOCKDOWN_PLAYBOOKS", DEFAULT_PLAYBOOKS),
             notify_webhook_url=_http_url(env, "LOCKDOWN_NOTIFY_WEBHOOK_URL"),
             public_url=_http_url(env, "LOCKDOWN_PUBLIC_URL") or "http://127.0.0.1:8080",
+            metrics_token=_metrics_token(env),
+            log_format=_choice(env, "LOCKDOWN_LOG_FORMAT", LOG_FORMATS),
             demo=demo,
         )
 
@@ -212,6 +218,30 @@ def _vault_keys(env: Mapping[str, str]) -> tuple[bytes, ...]:
             )
         keys.append(key)
     return tuple(keys)
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    """One of ``choices`` (the first is the default), compared without case."""
+    raw = (env.get(name) or choices[0]).strip().lower()
+    if raw not in choices:
+        raise SettingsError(f"{name} must be one of {', '.join(choices)}, got {env.get(name)!r}")
+    return raw
+
+
+def _metrics_token(env: Mapping[str, str]) -> str | None:
+    """The bearer token /metrics asks for; unset means /metrics is open (keep it off the internet)."""
+    name, raw = "LOCKDOWN_METRICS_TOKEN", env.get("LOCKDOWN_METRICS_TOKEN")
+    if not raw and env.get("LOCKDOWN_METRICS_TOKEN_FILE"):
+        name = "LOCKDOWN_METRICS_TOKEN_FILE"
+        raw = _read_secret_file(name, env["LOCKDOWN_METRICS_TOKEN_FILE"])
+    if not raw:
+        return None
+    if len(raw) < MIN_METRICS_TOKEN_CHARS or any(c.isspace() or not c.isprintable() for c in raw):
+        raise SettingsError(
+            f"{name} must be at least {MIN_METRICS_TOKEN_CHARS} printable characters without spaces "
+            "(e.g. `python3 -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
+        )
+    return raw
 
 
 def _smtp_url(env: Mapping[str, str]) -> str | None:

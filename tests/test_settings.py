@@ -44,6 +44,10 @@ def test_settings_are_frozen() -> None:
         ({"LOCKDOWN_VAULT_KEY": base64.b64encode(b"x" * 16).decode()}, "LOCKDOWN_VAULT_KEY"),
         ({"LOCKDOWN_SMTP_URL": "http://mail"}, "LOCKDOWN_SMTP_URL"),
         ({"LOCKDOWN_SMTP_URL": "smtp://host:notaport"}, "LOCKDOWN_SMTP_URL"),
+        ({"LOCKDOWN_LOG_FORMAT": "xml"}, "LOCKDOWN_LOG_FORMAT"),
+        ({"LOCKDOWN_METRICS_TOKEN": "short"}, "LOCKDOWN_METRICS_TOKEN"),
+        ({"LOCKDOWN_METRICS_TOKEN": "has a space in the middle"}, "LOCKDOWN_METRICS_TOKEN"),
+        ({"LOCKDOWN_METRICS_TOKEN_FILE": "/nonexistent/token"}, "LOCKDOWN_METRICS_TOKEN_FILE"),
     ],
 )
 def test_a_bad_value_is_refused_naming_the_variable(env: dict[str, str], variable: str) -> None:

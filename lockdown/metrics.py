@@ -1,0 +1,155 @@
+"""Prometheus metrics, read from the database at scrape time.
+
+The scheduler may be another process, so in-process counters would miss its work: every value
+here is a query on the one SQLite file, and connector failures are rows written by the
+dispatcher in its failure transaction (``record_connector_failure``).
+
+The dispatcher imports this module, so it imports nothing that imports the dispatcher
+(``lockdown.dispatch``, ``lockdown.posts``) at module level.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from sqlite_utils import Database
+
+from connectors.base import ConnectorError
+from lockdown import audit
+from lockdown.notify_delivery import notification_backlog
+from lockdown.timeutil import parse_iso, to_iso
+
+FAILURE_KINDS = ("permanent", "transient", "ambiguous")
+LATENESS_WINDOW = timedelta(hours=1)
+# From "on time" (the tick is 1 s) to "missed by a quarter of an hour" (LOCKDOWN_LATE_GRACE).
+LATENESS_BUCKETS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0)
+_LATENESS = "(julianday(sending_at) - julianday(due_at)) * 86400.0"
+
+
+def failure_kind(exc: ConnectorError) -> str:
+    """How a connector failure is counted, in the dispatcher's order: ambiguous before permanent."""
+    if exc.ambiguous:
+        return "ambiguous"
+    return "permanent" if exc.permanent else "transient"
+
+
+def record_connector_failure(
+    conn: sqlite3.Connection,
+    *,
+    post_id: int | None,
+    account_id: int,
+    platform: str,
+    connector: str,
+    kind: str,
+    at: datetime,
+) -> None:
+    """Count one failed connector call; called inside the transaction that records the failure."""
+    if kind not in FAILURE_KINDS:
+        raise ValueError(f"kind must be one of {', '.join(FAILURE_KINDS)}, got {kind!r}")
+    conn.execute(
+        "INSERT INTO connector_failures (at, post_id, account_id, platform, connector, kind) VALUES (?, ?, ?, ?, ?, ?)",
+        [to_iso(at), post_id, account_id, platform, connector, kind],
+    )
+
+
+class DatabaseCollector:
+    """A prometheus_client collector that reads every metric from one connection at ``now``."""
+
+    def __init__(self, db: Database, now: datetime) -> None:
+        self.db = db
+        self.now = now
+
+    def collect(self) -> Iterator[Metric]:
+        """Yield each metric family, queried afresh."""
+        yield self._held_accounts()
+        yield self._active_incidents()
+        yield self._gauge("lockdown_notification_backlog", "Notifications not yet sent", notification_backlog(self.db))
+        yield self._posts()
+        yield self._lateness()
+        yield self._connector_failures()
+        yield self._last_tick_age()
+        yield self._gauge("lockdown_audit_entries", "Entries in the audit trail", audit.head(self.db)[0])
+
+    def _one(self, sql: str, params: list[object] | None = None) -> float:
+        return float(self.db.conn.execute(sql, params or []).fetchone()[0] or 0)
+
+    @staticmethod
+    def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:
+        return GaugeMetricFamily(name, documentation, value=value)
+
+    def _held_accounts(self) -> GaugeMetricFamily:
+        held = self._one("SELECT COUNT(DISTINCT account_id) FROM account_holds")
+        return self._gauge("lockdown_held_accounts", "Accounts held by at least one active incident", held)
+
+    def _active_incidents(self) -> GaugeMetricFamily:
+        family = GaugeMetricFamily("lockdown_active_incidents", "Active incidents", labels=["exercise"])
+        counts = dict(
+            self.db.conn.execute("SELECT exercise, COUNT(*) FROM incidents WHERE status = 'active' GROUP BY exercise")
+        )
+        for exercise, label in ((0, "false"), (1, "true")):
+            family.add_metric([label], counts.get(exercise, 0))
+        return family
+
+    def _posts(self) -> GaugeMetricFamily:
+        from lockdown.posts import STATES
+
+        family = GaugeMetricFamily("lockdown_posts", "Posts by state", labels=["state"])
+        counts = dict(self.db.conn.execute("SELECT state, COUNT(*) FROM posts GROUP BY state"))
+        for state in STATES:
+            family.add_metric([state], counts.get(state, 0))
+        return family
+
+    def _lateness(self) -> HistogramMetricFamily:
+        """Seconds from due to the platform call, over posts published in the last hour."""
+        within = ", ".join(f"SUM({_LATENESS} <= {bound})" for bound in LATENESS_BUCKETS)
+        # The index posts_published (state, published_at) bounds this to the window.
+        row = self.db.conn.execute(
+            f"SELECT COUNT(*), TOTAL({_LATENESS}), {within} FROM posts "
+            "WHERE state = 'published' AND published_at >= ? AND sending_at IS NOT NULL",
+            [to_iso(self.now - LATENESS_WINDOW)],
+        ).fetchone()
+        count, total, cumulative = row[0], row[1], row[2:]
+        buckets = [(str(bound), float(n or 0)) for bound, n in zip(LATENESS_BUCKETS, cumulative, strict=True)]
+        return HistogramMetricFamily(
+            "lockdown_dispatch_lateness_seconds",
+            "Seconds from a post's due time to its platform call, over posts published in the last hour",
+            buckets=[*buckets, ("+Inf", float(count))],
+            sum_value=float(total),
+        )
+
+    def _connector_failures(self) -> CounterMetricFamily:
+        family = CounterMetricFamily(
+            "lockdown_connector_failures", "Failed connector calls by kind and platform", labels=["kind", "platform"]
+        )
+        rows = self.db.conn.execute(
+            "SELECT kind, platform, COUNT(*) FROM connector_failures GROUP BY kind, platform ORDER BY kind, platform"
+        )
+        for kind, platform, count in rows:
+            family.add_metric([kind, platform], count)
+        return family
+
+    def _last_tick_age(self) -> GaugeMetricFamily:
+        from lockdown.dispatch import last_tick
+
+        tick = last_tick(self.db)
+        # A scheduler that never ticked is infinitely late, so an "age > N" alert fires for it too.
+        age = (self.now - parse_iso(tick)).total_seconds() if tick else float("inf")
+        return self._gauge(
+            "lockdown_scheduler_last_tick_age_seconds", "Seconds since any scheduler last finished a tick", age
+        )
+
+
+def render_metrics(db: Database, now: datetime) -> bytes:
+    """The Prometheus text exposition of every metric, read in one snapshot of the database."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(DatabaseCollector(db, now))
+    # One read transaction, so the numbers agree with each other (WAL: writers are not blocked).
+    db.conn.execute("BEGIN")
+    try:
+        return generate_latest(registry)
+    finally:
+        db.conn.rollback()
