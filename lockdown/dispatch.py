@@ -1,22 +1,30 @@
 """The dispatcher: claim due posts atomically, send each through its connector, record the result.
 
-Exactly once: a post is ``publishing`` (claimed by this dispatcher) before any platform call.
-A claim whose dispatcher stopped beating is from a crash; its posts become ``unknown`` and wait
-for a person. Transient failures are rescheduled in the database with backoff, so every retry is
-claimed (and checked) afresh; nothing sleeps and retries inside a client.
+Exactly once: a post is ``publishing`` (claimed by this dispatcher) before any platform call, and
+the sending mark (``sending_at``) is committed right before the call. A claim whose dispatcher is
+gone (its process no longer exists on this host, or it stopped beating) is from a crash: a post
+that was marked may have reached the platform, so it becomes ``unknown`` and waits for a person;
+a post that was not marked never left, so it is released to ``scheduled`` (and claimed, with the
+hold checked, afresh). Transient failures are rescheduled in the database with backoff, so every
+retry is claimed (and checked) afresh; nothing sleeps and retries inside a client.
+
+Fail closed: nothing is claimed while the hold state cannot be read (the tick raises) or cannot
+be trusted (lockdown.hold_check); either is reported to /healthz through lockdown.scheduler_health.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import random
 import socket
+import sqlite3
 import threading
 import uuid
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -26,7 +34,10 @@ from connectors.registry import connector_class
 from lockdown.connector_secrets import load_secrets
 from lockdown.context import Context
 from lockdown.crypto import Vault, VaultError
-from lockdown.db import connect
+from lockdown.db import connect, write_transaction
+from lockdown.hold_check import TRUSTED_HOLDS, hold_state_fault
+from lockdown.metrics import failure_kind, record_connector_failure
+from lockdown.scheduler_health import SchedulerHealth
 from lockdown.settings import Settings
 from lockdown.timeutil import Clock, parse_iso, to_iso, utcnow
 
@@ -64,7 +75,10 @@ class TickReport:
     unknown: int = 0
     parked: int = 0
     recovered: int = 0
+    released: int = 0
     returned: int = 0
+    # Why nothing was dispatched: the hold state is not trustworthy.
+    refused: str | None = None
 
     def add(self, outcome: str) -> None:
         setattr(self, outcome, getattr(self, outcome) + 1)
@@ -113,16 +127,26 @@ class Dispatcher:
         # go out on time rather than up to one tick late.
         self.lookahead_seconds = lookahead_seconds
         self._stopping = threading.Event()
+        self.host = pid_domain()
         self.id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.health = SchedulerHealth(settings.db_path)
         self._local = threading.local()
         self._pool = ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix="dispatch")
+        self._ticking = threading.Lock()
+        # Bumped after a database error: every thread then opens a fresh connection, since the
+        # old one may be stuck (opened read-only while the file system was, or mid-transaction).
+        self._generation = 0
 
     def context(self) -> Context:
         """This thread's service context (one connection per thread)."""
         ctx: Context | None = getattr(self._local, "ctx", None)
+        if ctx is not None and self._local.generation != self._generation:
+            _close_quietly(ctx)
+            ctx = self._local.ctx = None
         if ctx is None:
             db = connect(self.settings.db_path, busy_timeout=self.settings.busy_timeout_seconds)
             ctx = self._local.ctx = Context(db, self.audit_key, self.clock)
+            self._local.generation = self._generation
         return ctx
 
     def close(self) -> None:
@@ -138,32 +162,53 @@ class Dispatcher:
         """Say this dispatcher is alive, so its claims are not taken for a crash's."""
         db = self.context().db
         now = to_iso(self.clock())
-        db.conn.execute(
-            "INSERT INTO dispatchers (id, host, pid, started_at, heartbeat_at) "
-            "VALUES (?, ?, ?, ?, ?) "
-            "ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at",
-            [self.id, socket.gethostname(), os.getpid(), now, now],
-        )
-        db.conn.commit()
+        with write_transaction(db):
+            db.conn.execute(
+                "INSERT INTO dispatchers (id, host, pid, started_at, heartbeat_at) "
+                "VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at",
+                [self.id, self.host, os.getpid(), now, now],
+            )
 
     def tick(self) -> TickReport:
-        """Recover crashed claims, park stale posts, then claim and send until nothing is due."""
+        """Recover crashed claims, check the hold state, park stale posts, then claim and send
+        until nothing is due. Raises when the database fails; nothing is claimed then."""
+        # One tick at a time per dispatcher: recovery takes this dispatcher's own leftover
+        # claims for abandoned, which is only true while none of its sends is under way.
+        with self._ticking:
+            try:
+                return self._tick()
+            except sqlite3.Error:
+                self.renew_connections()
+                raise
+
+    def renew_connections(self) -> None:
+        """After a database error, have every thread open a fresh connection."""
+        self._generation += 1
+
+    def _tick(self) -> TickReport:
         report = TickReport()
         self.heartbeat()
         ctx = self.context()
-        report.recovered = self._recover_abandoned(ctx)
+        report.recovered, report.released = self._recover_abandoned(ctx)
+        report.refused = hold_state_fault(ctx.db, to_iso(self.clock()))
+        if report.refused:
+            log.error("%s", report.refused)
+            self.health.refusing(report.refused, self.clock())
+            return report
         report.parked = self._park_stale(ctx)
         self._drain(ctx, report)
-        wait = self._until_next_due(ctx)
-        if wait is not None and not self._stopping.wait(wait):
+        pause = self._until_next_due(ctx)
+        if pause is not None and not self._stopping.wait(pause):
             self._drain(ctx, report)
         with ctx.change(allow_empty=True) as change:
             ctx.db.conn.execute(
                 "UPDATE dispatchers SET last_tick_at = ?, heartbeat_at = ? WHERE id = ?",
                 [to_iso(change.at), to_iso(change.at), self.id],
             )
-            if report.claimed or report.parked or report.recovered:
+            if report.claimed or report.parked or report.recovered or report.released:
                 change.audit(ACTOR, "scheduler.tick", f"dispatcher:{self.id}", **_counts(report))
+        self.health.dispatch_ok(self.clock())
         return report
 
     def stop(self) -> None:
@@ -177,9 +222,15 @@ class Dispatcher:
         while True:
             claimed = self._claim(ctx)
             report.claimed += len(claimed)
-            outcomes = list(self._pool.map(self._send, claimed))
+            sends = [self._pool.submit(self._send, post) for post in claimed]
+            # Every send ends before the tick does, even when one raises: recovery counts on it.
+            wait(sends)
+            failures = [exc for exc in (f.exception() for f in sends) if exc is not None]
+            outcomes = [f.result() for f in sends if f.exception() is None]
             for outcome in outcomes:
                 report.add(outcome)
+            if failures:
+                raise failures[0]
             # A batch sent back whole (held after its claim) must not be claimed again at once.
             if len(claimed) < self.batch_size or all(o == "returned" for o in outcomes):
                 return
@@ -194,22 +245,64 @@ class Dispatcher:
         wait = (parse_iso(row[0]) - self.clock()).total_seconds()
         return wait if 0 < wait <= self.lookahead_seconds else None
 
-    def _recover_abandoned(self, ctx: Context) -> int:
-        """Posts left ``publishing`` by a dispatcher that stopped beating: we cannot know whether
-        the platform got them, so a person decides (never a blind retry)."""
-        cutoff = to_iso(self.clock() - timedelta(seconds=LEASE_SECONDS))
+    def _recover_abandoned(self, ctx: Context) -> tuple[int, int]:
+        """Posts left ``publishing`` by a dispatcher that is gone, or by this one when a tick
+        failed half way. Marked for sending: we cannot know whether the platform got them, so a
+        person decides (never a blind retry). Not marked: the platform was never called, so they
+        are released to be claimed again. Returns (unknown, released)."""
+        params = {
+            "me": self.id,
+            "cutoff": to_iso(self.clock() - timedelta(seconds=LEASE_SECONDS)),
+            "dead": json.dumps(self._dead_here(ctx)),
+        }
+        abandoned = (
+            "state = 'publishing' AND (claimed_by IS NULL OR claimed_by = :me "
+            "OR claimed_by IN (SELECT value FROM json_each(:dead)) "
+            "OR claimed_by NOT IN (SELECT id FROM dispatchers WHERE heartbeat_at > :cutoff))"
+        )
+        # A mark older than the claim is from an earlier attempt (a retry keeps it).
+        unmarked = "(sending_at IS NULL OR (dispatched_at IS NOT NULL AND sending_at < dispatched_at))"
         with ctx.change(allow_empty=True) as change:
-            rows = ctx.db.conn.execute(
+            params["now"] = to_iso(change.at)
+            released = ctx.db.conn.execute(
+                "UPDATE posts SET state = 'scheduled', claimed_by = NULL, dispatched_at = NULL, "
+                f"attempts = MAX(attempts - 1, 0), updated_at = :now WHERE {abandoned} AND {unmarked} RETURNING id",
+                params,
+            ).fetchall()
+            for (post_id,) in released:
+                change.audit(
+                    ACTOR,
+                    "post.released",
+                    f"post:{post_id}",
+                    reason="claimed by a dispatcher that stopped before sending it",
+                )
+            unknown = ctx.db.conn.execute(
                 "UPDATE posts SET state = 'unknown', updated_at = :now, error = 'the dispatcher "
                 "sending it stopped (crash or kill) before recording the result; check the "
-                "platform, then mark it published or reschedule it' "
-                "WHERE state = 'publishing' AND (claimed_by IS NULL OR claimed_by NOT IN "
-                "(SELECT id FROM dispatchers WHERE heartbeat_at > :cutoff)) RETURNING id",
-                {"now": to_iso(change.at), "cutoff": cutoff},
+                f"platform, then mark it published or reschedule it' WHERE {abandoned} RETURNING id",
+                params,
             ).fetchall()
-            for (post_id,) in rows:
+            for (post_id,) in unknown:
                 change.audit(ACTOR, "post.unknown", f"post:{post_id}", reason="dispatcher crashed")
-        return len(rows)
+        return len(unknown), len(released)
+
+    def _dead_here(self, ctx: Context) -> list[str]:
+        """Dispatchers holding claims whose process is gone from this host (and pid namespace).
+
+        Waiting out the lease (two minutes without a heartbeat) is the only test that works across
+        hosts, but on this host the kernel can answer at once: a pid that no longer exists is a
+        dispatcher that will never send again. That lets a restarted scheduler finish a killed
+        one's posts at its first tick instead of leaving them stuck for the lease. Conservative:
+        an existing pid (even a reused one, another user's, or an unreaped zombie) counts as
+        alive, and so does anything we cannot check; a live dispatcher is never declared dead,
+        and were it ever, its compare-and-set on ``claimed_by`` would stop it sending.
+        """
+        rows = ctx.db.conn.execute(
+            "SELECT id, pid FROM dispatchers WHERE host = ? AND id <> ? AND id IN "
+            "(SELECT claimed_by FROM posts WHERE state = 'publishing')",
+            [self.host, self.id],
+        ).fetchall()
+        return [dispatcher_id for dispatcher_id, pid in rows if process_gone(pid)]
 
     def _park_stale(self, ctx: Context) -> int:
         """Posts that fell due long ago (the scheduler was down) are not flooded out late: they
@@ -242,6 +335,7 @@ class Dispatcher:
                 # The hold invariant: evaluated in the claim itself, under the write lock, so
                 # every claim is wholly before or wholly after a declaration.
                 "AND NOT EXISTS (SELECT 1 FROM account_holds h WHERE h.account_id = posts.account_id) "
+                f"AND {TRUSTED_HOLDS} "
                 "ORDER BY due_at, id LIMIT :limit) "
                 "RETURNING id, account_id, body, scheduled_at, idempotency_key, progress, attempts",
                 {"me": self.id, "now": to_iso(change.at), "limit": self.batch_size},
@@ -255,9 +349,11 @@ class Dispatcher:
     def _send(self, post: Claimed) -> str:
         """In a pool thread: check the claim still stands, call the platform, record."""
         ctx = self.context()
+        # If the mark cannot be written, nothing was sent: the error ends the tick and the next
+        # tick's recovery releases the claim.
+        if not self._still_ours(ctx, post):
+            return "returned"
         try:
-            if not self._still_ours(ctx, post):
-                return "returned"
             try:
                 connector = self.connector_factory(
                     post.connector["kind"],
@@ -274,9 +370,10 @@ class Dispatcher:
                 return self._record_failure(ctx, post, exc)
             return self._record_published(ctx, post, result)
         except Exception as exc:
-            # A bug must not lose a post silently: we cannot tell whether the platform got it,
-            # so it waits for a person. If even that cannot be recorded, the claim stands and
-            # the post is left publishing, which the operator sees in /healthz and the logs.
+            # A bug (or a database that fails to record the result) must not lose a post silently:
+            # we cannot tell whether the platform got it, so it waits for a person. If even that
+            # cannot be recorded, the error ends the tick, /healthz and the log show it, and the
+            # next tick's recovery makes the (marked) post unknown.
             log.exception("sending post %s failed unexpectedly", post.post_id)
             failure = ConnectorError(f"internal error while sending: {exc!r}", permanent=False, ambiguous=True)
             return self._record_failure(ctx, post, failure)
@@ -286,11 +383,21 @@ class Dispatcher:
         that re-checks the claim and the hold. SQLite's single writer orders this mark wholly
         before or after any declaration: after one, a held post goes back to ``scheduled``
         untouched (no attempt counted); before one, it is reported as in flight."""
+        # The mark is synced to disk before the platform call, so not even a power cut can lose
+        # it and have recovery release a post that may be out. One fsync per send, beside a
+        # network round trip; every other write keeps synchronous=NORMAL.
+        ctx.db.conn.execute("PRAGMA synchronous = FULL")
+        try:
+            return self._mark_sending(ctx, post)
+        finally:
+            ctx.db.conn.execute("PRAGMA synchronous = NORMAL")
+
+    def _mark_sending(self, ctx: Context, post: Claimed) -> bool:
         with ctx.change(allow_empty=True) as change:
             marked = ctx.db.conn.execute(
                 "UPDATE posts SET sending_at = ? WHERE id = ? AND state = 'publishing' AND claimed_by = ? "
                 "AND NOT EXISTS (SELECT 1 FROM account_holds h WHERE h.account_id = posts.account_id) "
-                "RETURNING id",
+                f"AND {TRUSTED_HOLDS} RETURNING id",
                 [to_iso(change.at), post.post_id, self.id],
             ).fetchone()
             if marked:
@@ -346,6 +453,10 @@ class Dispatcher:
                     due_at=due,
                     claimed_by=None,
                 )
+            record_connector_failure(
+                ctx.db.conn, post_id=post.post_id, account_id=post.account_id, platform=post.platform,
+                connector=post.connector.get("kind", ""), kind=failure_kind(exc), at=change.at,
+            )  # fmt: skip
             change.audit(
                 ACTOR, f"post.{outcome}", f"post:{post.post_id}",
                 error=message, status=exc.status, attempt=post.attempts,
@@ -394,7 +505,36 @@ def _outgoing(post: Claimed) -> OutgoingPost:
 
 
 def _counts(report: TickReport) -> dict[str, int]:
-    return {name: value for name, value in vars(report).items() if value}
+    return {name: value for name, value in vars(report).items() if value and isinstance(value, int)}
+
+
+def _close_quietly(ctx: Context) -> None:
+    with contextlib.suppress(sqlite3.Error):
+        ctx.db.close()
+
+
+def pid_domain() -> str:
+    """Where this process's pid means something: the host, and on Linux its pid namespace (two
+    containers may share a host name and a database file, but not their pids)."""
+    host = socket.gethostname()
+    try:
+        return f"{host} {os.readlink('/proc/self/ns/pid')}"
+    except OSError:
+        return host
+
+
+def process_gone(pid: int) -> bool:
+    """True only if no process has this pid here. Signal 0 checks without sending anything;
+    on Windows os.kill would terminate the process, so there nothing is ever taken for gone."""
+    if os.name != "posix" or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False  # PermissionError: it exists, as another user
+    return False
 
 
 def last_tick(db: Any) -> str | None:

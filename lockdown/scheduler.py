@@ -5,7 +5,7 @@ database. Posts are never APScheduler jobs. Started by ``lockdown scheduler`` or
 from __future__ import annotations
 
 import logging
-import threading
+import sqlite3
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -26,31 +26,31 @@ from lockdown.vault import expire_sessions
 log = logging.getLogger(__name__)
 
 
-def _safely(name: str, job: Any) -> Any:
+def _safely(name: str, job: Any, dispatcher: Dispatcher) -> Any:
     def run() -> None:
         try:
             job()
-        except Exception:
-            # A failed tick is logged and the next one tries again; /healthz shows the gap.
+        except Exception as exc:
+            # A failed tick is logged and the next one tries again; /healthz shows the fault
+            # (for the dispatch tick: nothing is being dispatched) until a tick succeeds.
             log.exception("%s failed", name)
+            if isinstance(exc, sqlite3.Error):
+                dispatcher.renew_connections()
+            dispatcher.health.job_failed(name, exc, dispatcher.clock())
 
     return run
 
 
 class SideJobs:
-    """The jobs beside the dispatch tick, each on its own thread's connection."""
+    """The jobs beside the dispatch tick, each on its own thread's connection (the
+    dispatcher's, renewed with them after a database error)."""
 
     def __init__(self, settings: Settings, dispatcher: Dispatcher) -> None:
         self.settings = settings
         self.dispatcher = dispatcher
-        self._local = threading.local()
 
     def _context(self) -> Context:
-        ctx: Context | None = getattr(self._local, "ctx", None)
-        if ctx is None:
-            db = connect(self.settings.db_path, busy_timeout=self.settings.busy_timeout_seconds)
-            ctx = self._local.ctx = Context(db, self.dispatcher.audit_key, self.dispatcher.clock)
-        return ctx
+        return self.dispatcher.context()
 
     def deliver_notifications(self) -> None:
         """Send due notices (email, webhook); a failure is retried, never blocks anything."""
@@ -89,28 +89,28 @@ def build_scheduler(settings: Settings, *, blocking: bool) -> tuple[BaseSchedule
     )
     jobs = SideJobs(settings, dispatcher)
     scheduler.add_job(
-        _safely("notifications", jobs.deliver_notifications),
+        _safely("notifications", jobs.deliver_notifications, dispatcher),
         "interval",
         seconds=max(1.0, settings.tick_seconds),
         id="notifications",
         name="deliver notices from the outbox",
     )
     scheduler.add_job(
-        _safely("vault sweeps", jobs.vault_sweeps),
+        _safely("vault sweeps", jobs.vault_sweeps, dispatcher),
         "interval",
         seconds=30,
         id="vault",
         name="expire sessions, end takeovers, remind of rotations",
     )
     scheduler.add_job(
-        _safely("native schedules", jobs.native_schedules),
+        _safely("native schedules", jobs.native_schedules, dispatcher),
         "interval",
         seconds=max(1.0, settings.tick_seconds),
         id="native",
         name="withdraw and restore posts scheduled on the platforms",
     )
     scheduler.add_job(
-        _safely("dispatch tick", dispatcher.tick),
+        _safely("dispatch tick", dispatcher.tick, dispatcher),
         "interval",
         seconds=settings.tick_seconds,
         id="dispatch",
@@ -118,7 +118,7 @@ def build_scheduler(settings: Settings, *, blocking: bool) -> tuple[BaseSchedule
     )
     # A heartbeat of its own, so a long tick (slow platforms) does not look like a crash.
     scheduler.add_job(
-        _safely("heartbeat", dispatcher.heartbeat),
+        _safely("heartbeat", dispatcher.heartbeat, dispatcher),
         "interval",
         seconds=LEASE_SECONDS / 4,
         id="heartbeat",

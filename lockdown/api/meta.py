@@ -9,18 +9,24 @@ from apiflask import APIBlueprint
 
 from lockdown.api.auth import auth
 from lockdown.api.schemas import HealthOut, UserOut
-from lockdown.api.state import current_user, request_context
+from lockdown.api.state import app_state, current_user, request_context
 from lockdown.dispatch import last_tick
 from lockdown.migrations import migrations
+from lockdown.scheduler_health import read_health
 
 bp = APIBlueprint("meta", __name__, tag="Service")
 
 
 @bp.get("/healthz")
 @bp.output(HealthOut)
-@bp.doc(responses={503: "The database cannot be read or is not migrated"})
+@bp.doc(
+    responses={
+        503: "The database cannot be read or is not migrated, or the scheduler reports that dispatch "
+        "is failing or refusing (nothing is being sent)"
+    }
+)
 def healthz() -> tuple[dict[str, Any], int]:
-    """Whether the service can read its database (no auth)."""
+    """Whether the service can read its database and the scheduler is dispatching (no auth)."""
     tick = None
     try:
         db = request_context().db
@@ -30,8 +36,24 @@ def healthz() -> tuple[dict[str, Any], int]:
         tick = last_tick(db) if ok else None
     except sqlite3.Error as exc:
         database, ok = f"error: {exc}", False
-    body = {"ok": ok, "database": database, "scheduler": {"last_tick": tick}}
-    return body, 200 if ok else 503
+    scheduler = _scheduler_report(tick)
+    ok = ok and scheduler["state"] not in ("failing", "refusing", "unreadable")
+    return {"ok": ok, "database": database, "scheduler": scheduler}, 200 if ok else 503
+
+
+def _scheduler_report(tick: str | None) -> dict[str, Any]:
+    """The last tick (from the database) and what the scheduler last said about itself (from
+    its health file, which survives a database it cannot write)."""
+    report = read_health(app_state().settings.db_path) or {}
+    state = report.get("state") or "not reported"
+    return {
+        "last_tick": tick,
+        "state": state,
+        "refusing": state == "refusing",
+        "since": report.get("since"),
+        "last_error": report.get("last_error"),
+        "last_error_at": report.get("last_error_at"),
+    }
 
 
 @bp.get("/api/v1/me")

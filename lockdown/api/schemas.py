@@ -205,10 +205,34 @@ class UserOut(Schema):
     disabled = fields.Boolean(required=True)
 
 
+class SchedulerHealthOut(Schema):
+    last_tick = fields.String(
+        allow_none=True, required=True, metadata={"description": "When a dispatch tick last completed."}
+    )
+    state = fields.String(
+        required=True,
+        validate=validators.OneOf(["ok", "failing", "refusing", "unreadable", "not reported"]),
+        metadata={
+            "description": "ok: dispatching; failing: the dispatch tick raises (e.g. the database is locked, "
+            "full or read-only); refusing: the hold state is not trustworthy, so nothing is dispatched "
+            "(fail closed); unreadable: its health file cannot be read; not reported: no scheduler has run on "
+            "this database."
+        },
+    )
+    refusing = fields.Boolean(required=True, metadata={"description": "Dispatch refuses to send (fail closed)."})
+    since = fields.String(allow_none=True, required=True, metadata={"description": "When the state began."})
+    last_error = fields.String(
+        allow_none=True,
+        required=True,
+        metadata={"description": "The last error of any scheduler job, kept after recovery."},
+    )
+    last_error_at = fields.String(allow_none=True, required=True)
+
+
 class HealthOut(Schema):
     ok = fields.Boolean(required=True)
     database = fields.String(required=True)
-    scheduler = fields.Dict(required=True)
+    scheduler = fields.Nested(SchedulerHealthOut, required=True)
 
 
 class PostIn(Schema):
