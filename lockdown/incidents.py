@@ -137,6 +137,8 @@ def declare_incident(ctx: Context, config: IncidentConfig, actor: User, data: Ma
             for row in db.execute(
                 "SELECT p.id FROM posts p JOIN account_holds h ON h.account_id = p.account_id "
                 "WHERE h.incident_id = ? AND p.state = 'publishing' AND p.sending_at IS NOT NULL "
+                # A mark older than the claim is an earlier attempt's: this one has not started sending.
+                "AND p.sending_at >= p.dispatched_at "
                 "ORDER BY p.id",
                 [incident_id],
             )
