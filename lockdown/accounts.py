@@ -308,7 +308,18 @@ def archive_account(ctx: Context, actor: User, account_id: int) -> dict[str, Any
         if not done:
             get_account(ctx.db, account_id)  # 404 when it does not exist at all
             raise Conflict(f"account {account_id} is archived already", field="id")
-        change.audit(actor.email, "account.archive", f"account:{account_id}")
+        # A retired account says nothing more: what was waiting to go out on it is cancelled
+        # with it (a post already on the wire is left to finish and be recorded).
+        cancelled = [
+            row[0]
+            for row in ctx.db.conn.execute(
+                "UPDATE posts SET state = 'cancelled', error = 'its account was archived', updated_at = ? "
+                "WHERE account_id = ? AND state IN ('pending_review', 'scheduled', 'needs_review', 'failed', "
+                "'unknown') RETURNING id",
+                [to_iso(change.at), account_id],
+            )
+        ]
+        change.audit(actor.email, "account.archive", f"account:{account_id}", cancelled_posts=sorted(cancelled))
     return get_account(ctx.db, account_id)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
+from lockdown.context import Context
 from tests.conftest import Login, count_rows
 
 
@@ -151,6 +153,23 @@ def test_an_archived_account_takes_no_posts(client: FlaskClient, team: dict[str,
     response = draft(client, team["manager"], team["account"]["id"])
     assert response.status_code == 400
     assert "archived" in response.json["error"]["message"]
+
+
+def test_archiving_an_account_cancels_what_was_waiting_to_go_out_on_it(
+    client: FlaskClient, team: dict[str, Any], ermc: Login, ctx: Context
+) -> None:
+    account = team["account"]["id"]
+    waiting = draft(client, team["editor"], account).json
+    scheduled = draft(client, team["editor"], account).json
+    client.post(f"/api/v1/posts/{scheduled['id']}/approve", headers=team["manager"].headers)
+    assert client.delete(f"/api/v1/accounts/{account}", headers=ermc.headers).status_code == 200
+    for post in (waiting, scheduled):
+        after = client.get(f"/api/v1/posts/{post['id']}", headers=team["manager"].headers).json
+        assert (after["state"], after["error"]) == ("cancelled", "its account was archived")
+    details = ctx.db.conn.execute(
+        "SELECT details FROM audit_log WHERE action = 'account.archive' AND subject = ?", [f"account:{account}"]
+    ).fetchone()[0]
+    assert json.loads(details)["cancelled_posts"] == sorted([waiting["id"], scheduled["id"]])
 
 
 def test_editing_the_body_or_time_sends_an_approved_post_back_to_review(
