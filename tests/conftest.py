@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,3 +130,13 @@ def register(client: FlaskClient, ermc: Login) -> Callable[..., dict[str, Any]]:
 
 def count_rows(ctx: Context, table: str) -> int:
     return int(ctx.db.conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+
+
+def fuzz_budget(name: str, default: int) -> int:
+    """A fuzzing budget from the environment (README "Fuzzing"), or the CI default."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"{name} must be a positive whole number, not {raw!r}")
+    return int(raw)

@@ -12,7 +12,6 @@ The budget is fixed per operation so that CI stays under two minutes on two core
 
 from __future__ import annotations
 
-import os
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -27,23 +26,13 @@ from werkzeug.exceptions import HTTPException
 from lockdown import posts
 from lockdown.context import Context
 from lockdown.users import disable_user
-from tests.conftest import Login
+from tests.conftest import Login, fuzz_budget
 from tests.test_error_shape import ERROR_KEYS
-
-
-def _budget(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    if not raw.isdigit() or int(raw) < 1:
-        raise ValueError(f"{name} must be a positive whole number, not {raw!r}")
-    return int(raw)
-
 
 # An editor is not a role (lockdown.users.ROLES): it is a user named in an account's editors,
 # who may draft and approve its posts. Here one who holds the manager role but manages nothing.
 ROLES = {"ermc": ("ermc",), "press": ("press",), "manager": ("manager",), "editor": ("manager",)}
-POSITIVE = _budget("LOCKDOWN_FUZZ_EXAMPLES", 40)
+POSITIVE = fuzz_budget("LOCKDOWN_FUZZ_EXAMPLES", 40)
 EXAMPLES = {GenerationMode.POSITIVE: POSITIVE, GenerationMode.NEGATIVE: max(1, POSITIVE * 5 // 8)}
 # The register's rules (a manager who exists, a livuni handle unless excepted) cannot all be
 # said in a JSON schema, so well-shaped requests may rightly get 400 naming the field; and a

@@ -30,7 +30,6 @@ budget (see the README).
 from __future__ import annotations
 
 import contextlib
-import os
 import random
 import sqlite3
 import tempfile
@@ -58,20 +57,10 @@ from lockdown.migrations import migrate
 from lockdown.settings import Settings
 from lockdown.timeutil import parse_iso, to_iso
 from lockdown.users import User, add_user
-from tests.conftest import SECRET
+from tests.conftest import SECRET, fuzz_budget
 
-
-def _budget(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    if not raw.isdigit() or int(raw) < 1:
-        raise ValueError(f"{name} must be a positive whole number, not {raw!r}")
-    return int(raw)
-
-
-EXAMPLES = _budget("LOCKDOWN_FUZZ_EXAMPLES", 300)
-STEPS = _budget("LOCKDOWN_FUZZ_STEPS", 50)
+EXAMPLES = fuzz_budget("LOCKDOWN_FUZZ_EXAMPLES", 300)
+STEPS = fuzz_budget("LOCKDOWN_FUZZ_STEPS", 50)
 VERIFY_EVERY = 10  # steps between audit chain checks (the chain is checked at the end too)
 START = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 FOREVER = "9999"  # sorts after every stored time: an incident not yet resolved
