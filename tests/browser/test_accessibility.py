@@ -46,6 +46,10 @@ def seed(live: Live) -> None:
     declared = api.post("/api/v1/incidents", json={"playbook": "live-incident", "title": "Fire", "reason": "R"},
                         headers=press)  # fmt: skip
     assert declared.status_code == 201, declared.json
+    manager = {"Authorization": f"Bearer {live.site.tokens[MANAGER]}"}
+    deposited = api.put("/api/v1/accounts/2/credentials", json={"username": "chem", "password": "correct horse 42!"},
+                        headers=manager)  # fmt: skip
+    assert deposited.status_code == 204, deposited.json
 
 
 def test_no_serious_or_critical_violation_on_any_page(live: Live, chromium: Any, axe_source: str) -> None:
@@ -68,6 +72,14 @@ def test_no_serious_or_critical_violation_on_any_page(live: Live, chromium: Any,
     page.get_by_label("Reason").fill("Checking the confirmation page")
     page.get_by_role("button", name="Declare…").click()
     problems["confirm declare"] = serious_violations(page, axe_source)
+    page.goto("/credentials")
+    page.get_by_label("Why you need the password").fill("Checking the session pages")
+    page.get_by_label("@livuni_chem (x)").check()
+    page.get_by_role("button", name="Open session").click()
+    problems["access session"] = serious_violations(page, axe_source)
+    page.get_by_role("button", name="Reveal password").first.click()
+    assert page.get_by_text("correct horse 42!").is_visible()
+    problems["revealed password"] = serious_violations(page, axe_source)
     page.goto("/incidents/999")
     problems["error page"] = serious_violations(page, axe_source)
     problems = {where: found for where, found in problems.items() if found}
