@@ -274,3 +274,23 @@ def test_a_bad_csv_batch_names_lines_and_writes_nothing(client: FlaskClient, tea
     got = [(e["line"], e["field"]) for e in response.json["error"]["errors"]]
     assert got == [(3, "account_id"), (4, "scheduled_at"), (5, "body"), (6, "account_id")]
     assert count_rows(ctx, "posts") == 0
+
+
+def test_accounts_with_rights_agrees_with_rights_on_for_every_account(
+    ctx: Context, make_user: Callable[..., Login], register: Callable[..., dict[str, Any]]
+) -> None:
+    from lockdown.posts import accounts_with_rights, rights_on
+
+    manager, editor, other, ermc_user = (
+        make_user("manager"),
+        make_user("manager"),
+        make_user("manager"),
+        make_user("ermc"),
+    )
+    mine = register(manager, editors=[editor.email])["id"]
+    theirs = register(other)["id"]
+    for login in (manager, editor, other, ermc_user):
+        expected = {a for a in (mine, theirs) if rights_on(ctx.db, login.user, a)}
+        assert accounts_with_rights(ctx.db, login.user) & {mine, theirs} == expected
+    assert accounts_with_rights(ctx.db, editor.user) >= {mine}
+    assert theirs not in accounts_with_rights(ctx.db, editor.user)

@@ -81,7 +81,8 @@ def _visible_accounts(db: Database, user: User) -> list[dict[str, Any]]:
     accounts = every_account(db)
     if user.has("ermc", "press"):
         return accounts
-    return [account for account in accounts if post_service.rights_on(db, user, account["id"])]
+    mine = post_service.accounts_with_rights(db, user)
+    return [account for account in accounts if account["id"] in mine]
 
 
 def _all_posts(db: Database, **filters: Any) -> list[dict[str, Any]]:
@@ -97,15 +98,8 @@ def _all_posts(db: Database, **filters: Any) -> list[dict[str, Any]]:
 
 def _needs_review(db: Database, user: User) -> list[dict[str, Any]]:
     """Posts parked after an incident, on the accounts this user may act on."""
-    rights: dict[int, bool] = {}
-    waiting = []
-    for post in _all_posts(db, state="needs_review"):
-        account_id = post["account_id"]
-        if account_id not in rights:
-            rights[account_id] = post_service.rights_on(db, user, account_id)
-        if rights[account_id]:
-            waiting.append(post)
-    return waiting
+    mine = post_service.accounts_with_rights(db, user)
+    return [post for post in _all_posts(db, state="needs_review") if post["account_id"] in mine]
 
 
 def _template_tools() -> dict[str, Any]:
