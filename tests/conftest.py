@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 import os
+import socket
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,3 +142,15 @@ def fuzz_budget(name: str, default: int) -> int:
     if not raw.isdigit() or int(raw) < 1:
         raise ValueError(f"{name} must be a positive whole number, not {raw!r}")
     return int(raw)
+
+
+# The installed command, as a newcomer runs it (the venv's script beside this Python).
+LOCKDOWN = str(Path(sys.executable).with_name("lockdown"))
+
+
+def free_port() -> int:
+    """A localhost port nothing listens on now (some servers, aiosmtpd's among them, cannot take 0)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port

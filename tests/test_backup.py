@@ -4,10 +4,8 @@ put back, the current database kept aside, and every refusal naming what to do."
 from __future__ import annotations
 
 import os
-import socket
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -31,9 +29,7 @@ from lockdown.dispatch import pid_domain
 from lockdown.restore import restore_database
 from lockdown.settings import Settings
 from lockdown.timeutil import to_iso
-from tests.conftest import SECRET, VAULT_KEY, Login, account_payload
-
-LOCKDOWN = str(Path(sys.executable).with_name("lockdown"))
+from tests.conftest import LOCKDOWN, SECRET, VAULT_KEY, Login, account_payload, free_port
 
 
 @pytest.fixture
@@ -429,13 +425,6 @@ def test_a_failed_restore_puts_the_current_database_back(
 # -- the installed command, against a running server --------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def serving(tmp_path: Path) -> Iterator[tuple[dict[str, str], subprocess.Popen[bytes], str]]:
     """`lockdown serve` (web and scheduler) on a real database, ticking fast so it keeps writing."""
@@ -450,7 +439,7 @@ def serving(tmp_path: Path) -> Iterator[tuple[dict[str, str], subprocess.Popen[b
         [LOCKDOWN, "users", "add", "Ruth", "--email", "ruth@livuni.ac.uk", "--role", "ermc"],
         env=env, capture_output=True, check=True, timeout=60,
     )  # fmt: skip
-    port = _free_port()
+    port = free_port()
     log = (tmp_path / "serve.log").open("w")
     server = subprocess.Popen([LOCKDOWN, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"

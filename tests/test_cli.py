@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import os
-import socket
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,9 +13,7 @@ import requests
 from click.testing import CliRunner
 
 from lockdown.cli import main
-from tests.conftest import SECRET, VAULT_KEY
-
-LOCKDOWN = str(Path(sys.executable).with_name("lockdown"))
+from tests.conftest import LOCKDOWN, SECRET, VAULT_KEY, free_port
 
 
 @pytest.fixture
@@ -177,13 +173,6 @@ def test_demo_seeds_a_register_and_prints_working_tokens(runner: CliRunner, tmp_
     assert set(tokens).isdisjoint(word for word in again.stdout.split() if word.startswith("ld_"))
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def test_the_installed_command_against_a_real_database_and_a_running_server(tmp_path: Path) -> None:
     env = {
         **os.environ,
@@ -208,7 +197,7 @@ def test_the_installed_command_against_a_real_database_and_a_running_server(tmp_
         check=True,
         timeout=60,
     )
-    port = _free_port()
+    port = free_port()
     log = (tmp_path / "serve.log").open("w")
     server = subprocess.Popen([LOCKDOWN, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
     try:

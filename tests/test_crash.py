@@ -36,8 +36,7 @@ from lockdown.migrations import migrate
 from lockdown.settings import Settings
 from lockdown.timeutil import to_iso
 from lockdown.users import add_user
-from tests.conftest import SECRET, VAULT_KEY
-from tests.test_cli import LOCKDOWN
+from tests.conftest import LOCKDOWN, SECRET, VAULT_KEY
 
 SEED = int(os.environ.get("LOCKDOWN_CRASH_SEED") or random.SystemRandom().randrange(2**32))
 KEY = audit.audit_key(SECRET.encode())

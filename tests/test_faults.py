@@ -37,7 +37,7 @@ from lockdown.scheduler import build_scheduler
 from lockdown.settings import Settings
 from lockdown.timeutil import to_iso
 from lockdown.users import User, add_user
-from tests.conftest import SECRET
+from tests.conftest import SECRET, free_port
 from tests.test_crash import STAMP, SlowReceiver
 
 KEY = audit.audit_key(SECRET.encode())
@@ -177,13 +177,6 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
         )
     dispatcher.close()
     db.close()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 def assert_failing(world: World, message: str) -> dict[str, Any]:

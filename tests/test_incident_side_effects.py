@@ -23,9 +23,9 @@ from lockdown.db import connect
 from lockdown.native_schedules import process_native_schedules
 from lockdown.notify_delivery import deliver_due
 from lockdown.settings import Settings
-from tests.conftest import SECRET, Login
+from tests.conftest import SECRET, Login, free_port
 from tests.connectors.openapi_check import SpecCheck
-from tests.test_notify_delivery import Mailbox, free_port
+from tests.test_notify_delivery import Mailbox
 
 VAULT_KEY = base64.b64encode(b"V" * 32).decode()
 

@@ -9,7 +9,6 @@ import logging
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,9 +17,7 @@ import pytest
 
 from lockdown.logs import JsonFormatter, configure_logging
 from lockdown.settings import Settings, SettingsError
-from tests.conftest import SECRET, VAULT_KEY
-
-LOCKDOWN = str(Path(sys.executable).with_name("lockdown"))
+from tests.conftest import LOCKDOWN, SECRET, VAULT_KEY
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 import email
 import email.policy
 import json
-import socket
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -33,7 +32,7 @@ from lockdown.notify_delivery import (
 )
 from lockdown.settings import Settings
 from lockdown.timeutil import to_iso
-from tests.conftest import SECRET, Login
+from tests.conftest import SECRET, Login, free_port
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 REFUSED = "gone@livuni.ac.uk"
@@ -78,14 +77,6 @@ class Mailbox:
         with self.lock:
             raw = [m.original_content or b"" for m in self.messages]
         return [email.message_from_bytes(r, _class=EmailMessage, policy=email.policy.default) for r in raw]
-
-
-def free_port() -> int:
-    """A port nothing listens on (aiosmtpd's Controller cannot be given port 0)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 @pytest.fixture

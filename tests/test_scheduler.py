@@ -11,8 +11,7 @@ from typing import Any
 
 import requests
 
-from tests.conftest import SECRET, VAULT_KEY
-from tests.test_cli import LOCKDOWN, _free_port
+from tests.conftest import LOCKDOWN, SECRET, VAULT_KEY, free_port
 
 
 def _wait_for(url: str, log: Path) -> None:
@@ -106,7 +105,7 @@ def test_serve_runs_the_scheduler_and_publishes_an_approved_post_on_time(tmp_pat
         "LOCKDOWN_TICK_SECONDS": "0.2",
     }
     tokens = _users(env)
-    port = _free_port()
+    port = free_port()
     log_path = tmp_path / "serve.log"
     with log_path.open("w") as log:
         server = subprocess.Popen(
@@ -135,7 +134,7 @@ def test_no_scheduler_serves_only_and_the_scheduler_command_publishes(tmp_path: 
         "LOCKDOWN_TICK_SECONDS": "0.2",
     }
     tokens = _users(env)
-    port = _free_port()
+    port = free_port()
     log_path = tmp_path / "serve.log"
     with log_path.open("w") as log:
         web = subprocess.Popen(

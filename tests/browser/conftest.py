@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,13 +19,11 @@ from typing import Any
 import pytest
 import requests
 
-from tests.conftest import SECRET, VAULT_KEY
+from tests.conftest import LOCKDOWN, SECRET, VAULT_KEY, free_port
 from tests.console_kit import PASSWORD, Site, make_site
-from tests.test_notify_delivery import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 AXE = Path(__file__).parent / "node_modules" / "axe-core" / "axe.min.js"
-LOCKDOWN = Path(sys.executable).with_name("lockdown")
 # Headless flags this machine needs: no sandbox as root, no GPU, and nothing that phones home.
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -98,7 +95,7 @@ def live(tmp_path: Path) -> Iterator[Live]:
         log = tmp_path / "serve.log"
         with log.open("w") as out:
             server = subprocess.Popen(
-                [str(LOCKDOWN), "serve", "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT
+                [LOCKDOWN, "serve", "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT
             )
         url = f"http://localhost:{port}"
         try:
