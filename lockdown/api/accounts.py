@@ -8,9 +8,7 @@ from apiflask import APIBlueprint
 from flask import Response, request, stream_with_context
 from marshmallow import RAISE
 
-from lockdown import account_csv, accounts, connector_secrets
-from lockdown.api.auth import auth
-from lockdown.api.schemas import (
+from lockdown.api.account_schemas import (
     AccountIn,
     AccountOut,
     AccountPage,
@@ -20,7 +18,11 @@ from lockdown.api.schemas import (
     SecretsIn,
     SecretStatus,
 )
+from lockdown.api.auth import auth
 from lockdown.api.state import app_state, current_user, request_context
+from lockdown.posting import connector_secrets
+from lockdown.register import accounts
+from lockdown.register import csv_import as account_csv
 
 ACCOUNT = "/<int:account_id>"
 bp = APIBlueprint("accounts", __name__, url_prefix="/api/v1/accounts", tag="Register")

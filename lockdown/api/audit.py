@@ -8,11 +8,11 @@ from typing import Any
 from apiflask import APIBlueprint
 from marshmallow import RAISE
 
-from lockdown import audit
+from lockdown.api.audit_schemas import AuditPage, AuditQuery, VerifyOut, VerifyQuery
 from lockdown.api.auth import auth
-from lockdown.api.schemas import AuditPage, AuditQuery, VerifyOut, VerifyQuery
 from lockdown.api.state import current_user, request_context
 from lockdown.pagination import check_limit, decode_cursor, page
+from lockdown.store import audit
 
 bp = APIBlueprint("audit", __name__, url_prefix="/api/v1/audit", tag="Audit")
 

@@ -7,7 +7,7 @@ from flask import g
 
 from lockdown.api.state import request_context
 from lockdown.errors import Unauthorized
-from lockdown.users import User, authenticate
+from lockdown.people.users import User, authenticate
 
 auth = HTTPTokenAuth(scheme="Bearer", description="An API token from `lockdown users add`.")
 

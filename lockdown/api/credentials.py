@@ -7,9 +7,8 @@ from typing import Any
 from apiflask import APIBlueprint
 from flask import Response, jsonify
 
-from lockdown import rotation, vault
 from lockdown.api.auth import auth
-from lockdown.api.schemas import (
+from lockdown.api.credential_schemas import (
     CredentialIn,
     CredentialMeta,
     OffboardIn,
@@ -23,7 +22,9 @@ from lockdown.api.schemas import (
     TakeoverOut,
 )
 from lockdown.api.state import app_state, current_user, request_context
-from lockdown.office_hours import access_window
+from lockdown.vault import credentials as vault
+from lockdown.vault import rotation
+from lockdown.vault.office_hours import access_window
 
 bp = APIBlueprint("credentials", __name__, url_prefix="/api/v1", tag="Credentials")
 

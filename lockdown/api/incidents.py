@@ -8,10 +8,8 @@ from apiflask import APIBlueprint
 from flask import Response
 from marshmallow import RAISE
 
-from lockdown import incident_messages, incidents
-from lockdown.accounts import list_accounts
 from lockdown.api.auth import auth
-from lockdown.api.schemas import (
+from lockdown.api.incident_schemas import (
     AckOut,
     DeclaredOut,
     HoldOut,
@@ -29,7 +27,10 @@ from lockdown.api.schemas import (
     ResolveIn,
 )
 from lockdown.api.state import app_state, current_user, request_context
-from lockdown.incident_report import build_report, report_markdown
+from lockdown.incidents import declare as incidents
+from lockdown.incidents import messages as incident_messages
+from lockdown.incidents.report import build_report, report_markdown
+from lockdown.register.accounts import list_accounts
 
 INCIDENT = "/<int:incident_id>"
 REPORT_RESPONSES: Any = {

@@ -8,11 +8,10 @@ from typing import Any
 from apiflask import APIBlueprint
 
 from lockdown.api.auth import auth
-from lockdown.api.schemas import HealthOut, UserOut
+from lockdown.api.meta_schemas import HealthOut, UserOut
 from lockdown.api.state import app_state, current_user, request_context
-from lockdown.dispatch import last_tick
-from lockdown.migrations import migrations
-from lockdown.scheduler_health import read_health
+from lockdown.clock.health import last_tick, read_health
+from lockdown.store.migrations import migrations
 
 bp = APIBlueprint("meta", __name__, tag="Service")
 

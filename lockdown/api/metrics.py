@@ -9,7 +9,7 @@ from flask import Response, jsonify, request
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from lockdown.api.state import app_state, request_context
-from lockdown.metrics import render_metrics
+from lockdown.ops.metrics import render_metrics
 
 bp = APIBlueprint("metrics", __name__, enable_openapi=False)
 

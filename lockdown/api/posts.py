@@ -8,9 +8,8 @@ from apiflask import APIBlueprint
 from flask import request
 from marshmallow import RAISE
 
-from lockdown import post_csv, posts
 from lockdown.api.auth import auth
-from lockdown.api.schemas import (
+from lockdown.api.post_schemas import (
     BatchOut,
     MarkPublishedIn,
     PostIn,
@@ -21,6 +20,8 @@ from lockdown.api.schemas import (
     RescheduleIn,
 )
 from lockdown.api.state import app_state, current_user, request_context
+from lockdown.posting import csv_import as post_csv
+from lockdown.posting import posts
 
 POST = "/<int:post_id>"
 bp = APIBlueprint("posts", __name__, url_prefix="/api/v1/posts", tag="Posts")

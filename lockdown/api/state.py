@@ -6,13 +6,13 @@ from dataclasses import dataclass
 
 from flask import current_app, g
 
-from lockdown.context import Context
 from lockdown.crypto import Vault
-from lockdown.db import connect
-from lockdown.incidents import IncidentConfig
+from lockdown.incidents.config import IncidentConfig
+from lockdown.people.users import User
 from lockdown.settings import Settings
+from lockdown.store.context import Context
+from lockdown.store.db import connect
 from lockdown.timeutil import Clock
-from lockdown.users import User
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,44 @@
+"""Shapes of /healthz and /api/v1/me.
+Rules live in the services, not here."""
+
+from __future__ import annotations
+
+from apiflask import Schema, fields, validators
+
+
+class UserOut(Schema):
+    id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    email = fields.String(required=True)
+    roles = fields.List(fields.String(), required=True)
+    disabled = fields.Boolean(required=True)
+
+
+class SchedulerHealthOut(Schema):
+    last_tick = fields.String(
+        allow_none=True, required=True, metadata={"description": "When a dispatch tick last completed."}
+    )
+    state = fields.String(
+        required=True,
+        validate=validators.OneOf(["ok", "failing", "refusing", "unreadable", "not reported"]),
+        metadata={
+            "description": "ok: dispatching; failing: the dispatch tick raises (e.g. the database is locked, "
+            "full or read-only); refusing: the hold state is not trustworthy, so nothing is dispatched "
+            "(fail closed); unreadable: its health file cannot be read; not reported: no scheduler has run on "
+            "this database."
+        },
+    )
+    refusing = fields.Boolean(required=True, metadata={"description": "Dispatch refuses to send (fail closed)."})
+    since = fields.String(allow_none=True, required=True, metadata={"description": "When the state began."})
+    last_error = fields.String(
+        allow_none=True,
+        required=True,
+        metadata={"description": "The last error of any scheduler job, kept after recovery."},
+    )
+    last_error_at = fields.String(allow_none=True, required=True)
+
+
+class HealthOut(Schema):
+    ok = fields.Boolean(required=True)
+    database = fields.String(required=True)
+    scheduler = fields.Nested(SchedulerHealthOut, required=True)
