@@ -10,19 +10,20 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlite_utils import Database
 
-from lockdown.context import Changes, Context
 from lockdown.errors import Conflict, InvalidInput, NotFound
+from lockdown.incidents.config import IncidentConfig
+from lockdown.incidents.messages import draft_from_template
+from lockdown.incidents.playbooks import RESUME_POLICIES, Playbook, render
+from lockdown.incidents.timeline import EventKind, event, incident_row, timeline
 from lockdown.pagination import check_limit, decode_cursor, page
-from lockdown.playbooks import RESUME_POLICIES, Playbook, PlaybookError, load_playbooks, render
-from lockdown.settings import Settings, SettingsError
+from lockdown.people.users import User
+from lockdown.store.context import Changes, Context
 from lockdown.timeutil import to_iso
-from lockdown.users import User
 
 NATIVE_KINDS = ("mastodon", "facebook")
 MAX_TEXT = {"title": 200, "reason": 2000}
@@ -31,40 +32,6 @@ RESUME_HINTS = {
     "skip": "they were cancelled; reschedule any that still matter",
     "resume": "they go out again, staggered so that each account sends one at a time",
 }
-
-
-@dataclass(frozen=True)
-class IncidentConfig:
-    """What incident code needs from the settings: playbooks and where people are sent."""
-
-    playbooks: dict[str, Playbook]
-    public_url: str = "http://127.0.0.1:8080"
-    notify_webhook_url: str | None = None
-    resume_interval: timedelta = field(default_factory=lambda: timedelta(minutes=10))
-    timezone: str = "Europe/London"
-
-
-def incident_config(settings: Settings) -> IncidentConfig:
-    """Load and check the playbooks (refusing to start on a bad one) with the settings."""
-    try:
-        loaded = load_playbooks(settings.playbooks_dir)
-    except PlaybookError as exc:
-        raise SettingsError(f"LOCKDOWN_PLAYBOOKS: {exc}") from None
-    return IncidentConfig(
-        playbooks=loaded,
-        public_url=settings.public_url,
-        notify_webhook_url=settings.notify_webhook_url,
-        resume_interval=timedelta(seconds=settings.resume_interval_seconds),
-        timezone=settings.timezone,
-    )
-
-
-def event(change: Changes, incident_id: int, kind: str, actor: str, **details: Any) -> None:
-    """Append to an incident's timeline (inside the change's transaction)."""
-    change.context.db.conn.execute(
-        "INSERT INTO incident_events (incident_id, at, kind, actor, details) VALUES (?, ?, ?, ?, ?)",
-        [incident_id, to_iso(change.at), kind, actor, json.dumps(details, sort_keys=True)],
-    )
 
 
 def _text(data: Mapping[str, Any], name: str) -> str:
@@ -161,14 +128,13 @@ def declare_incident(ctx: Context, config: IncidentConfig, actor: User, data: Ma
             event(change, incident_id, "in_flight", "lockdown", posts=in_flight)
         if playbook.require_rotation and named is not None:
             # A compromised account's password must change before it is trusted again.
-            from lockdown.vault import require_rotation
+            from lockdown.vault.credentials import require_rotation
 
             require_rotation(change, named, "compromised", incident_id=incident_id)
             event(change, incident_id, "rotation_required", "lockdown", account_id=named)
         _queue_native_withdrawals(change, incident_id, held, playbook)
-        incident = _incident_row(ctx.db, incident_id)
+        incident = incident_row(ctx.db, incident_id)
         queue_notices(change, config, incident, playbook, "declared", held)
-        from lockdown.incident_messages import draft_from_template
 
         statement = draft_from_template(change, actor, incident, playbook, "holding_statement", config.timezone)
         change.audit(
@@ -292,7 +258,8 @@ def queue_notices(
         "state, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
         [(incident["id"], kind, *row, stamp, stamp) for row in rows],
     )
-    event(change, incident["id"], f"notices_queued_{kind}", "lockdown", recipients=len(rows))
+    queued: EventKind = "notices_queued_resolved" if kind == "resolved" else "notices_queued_declared"
+    event(change, incident["id"], queued, "lockdown", recipients=len(rows))
     return len(rows)
 
 
@@ -329,7 +296,7 @@ def resolve_incident(
     if policy is not None and policy not in RESUME_POLICIES:
         raise InvalidInput(f"resume_policy must be one of {', '.join(RESUME_POLICIES)}", field="resume_policy")
     with ctx.change() as change:
-        incident = _incident_row(ctx.db, incident_id)
+        incident = incident_row(ctx.db, incident_id)
         if incident["status"] != "active":
             raise Conflict(f"incident {incident_id} is resolved already", field="status")
         playbook = config.playbooks.get(incident["playbook"])
@@ -365,7 +332,7 @@ def resolve_incident(
         )
         event(change, incident_id, "resolved", actor.email, resume_policy=policy, **resolution)
         if playbook is not None:
-            queue_notices(change, config, _incident_row(ctx.db, incident_id), playbook, "resolved", released)
+            queue_notices(change, config, incident_row(ctx.db, incident_id), playbook, "resolved", released)
         change.audit(
             actor.email,
             "incident.resolve",
@@ -424,30 +391,9 @@ def _resume(change: Changes, incident_id: int, released: list[int], policy: str,
     return {"missed_posts": total}
 
 
-def _incident_row(db: Database, incident_id: int) -> dict[str, Any]:
-    row = db.conn.execute(
-        "SELECT id, title, playbook, reason, status, exercise, scope, scope_tag, named_account_id, "
-        "hold_central, resume_policy, declared_by, declared_at, resolved_by, resolved_at, resolution "
-        "FROM incidents WHERE id = ?",
-        [incident_id],
-    ).fetchone()
-    if row is None:
-        raise NotFound(f"no incident {incident_id}", field="id")
-    keys = (
-        "id", "title", "playbook", "reason", "status", "exercise", "scope", "scope_tag",
-        "named_account_id", "hold_central", "resume_policy", "declared_by", "declared_at",
-        "resolved_by", "resolved_at", "resolution",
-    )  # fmt: skip
-    incident = dict(zip(keys, row, strict=True))
-    incident["exercise"] = bool(incident["exercise"])
-    incident["hold_central"] = bool(incident["hold_central"])
-    incident["resolution"] = json.loads(incident["resolution"]) if incident["resolution"] else None
-    return incident
-
-
 def get_incident(db: Database, incident_id: int) -> dict[str, Any]:
     """An incident with its timeline, held count, in-flight posts and acknowledgements."""
-    incident = _incident_row(db, incident_id)
+    incident = incident_row(db, incident_id)
     users = dict(db.conn.execute("SELECT id, email FROM users").fetchall())
     incident["declared_by"] = users.get(incident["declared_by"])
     incident["resolved_by"] = users.get(incident["resolved_by"]) if incident["resolved_by"] else None
@@ -459,13 +405,7 @@ def get_incident(db: Database, incident_id: int) -> dict[str, Any]:
             [incident_id],
         )
     ]
-    incident["timeline"] = [
-        {"at": at, "kind": kind, "actor": actor, "details": json.loads(details)}
-        for at, kind, actor, details in db.conn.execute(
-            "SELECT at, kind, actor, details FROM incident_events WHERE incident_id = ? ORDER BY id",
-            [incident_id],
-        )
-    ]
+    incident["timeline"] = timeline(db, incident_id)
     incident["acknowledgements"] = acknowledgements(db, incident_id)
     return incident
 
@@ -493,7 +433,7 @@ def list_incidents(
 
 def acknowledge(ctx: Context, actor: User, incident_id: int) -> dict[str, Any]:
     """Record that a user has read the incident's notice (idempotent)."""
-    _incident_row(ctx.db, incident_id)
+    incident_row(ctx.db, incident_id)
     with ctx.change(allow_empty=True) as change:
         done = ctx.db.conn.execute(
             "INSERT OR IGNORE INTO acknowledgements (incident_id, user_id, at) VALUES (?, ?, ?)",

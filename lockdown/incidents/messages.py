@@ -13,17 +13,18 @@ from sqlite_utils import Database
 
 from connectors.base import Connector, ConnectorError, OutgoingPost
 from connectors.outbox import OutboxConnector
-from lockdown.connector_secrets import load_secrets
-from lockdown.context import Changes, Context
 from lockdown.crypto import Vault, VaultError
-from lockdown.db import connect, db_file
-from lockdown.dispatch import ConnectorFactory, build_connector
 from lockdown.errors import AccountHeld, Conflict, Forbidden, InvalidInput, NotFound, RuleBroken
-from lockdown.incidents import IncidentConfig, _incident_row, event
-from lockdown.playbooks import TEMPLATES, Playbook, render
-from lockdown.post_length import over_limit
+from lockdown.incidents.config import IncidentConfig
+from lockdown.incidents.playbooks import TEMPLATES, Playbook, render
+from lockdown.incidents.timeline import event, incident_row
+from lockdown.people.users import User
+from lockdown.posting.connector_secrets import load_secrets
+from lockdown.posting.dispatch import ConnectorFactory, build_connector
+from lockdown.posting.length import over_limit
+from lockdown.store.context import Changes, Context
+from lockdown.store.db import connect, db_file
 from lockdown.timeutil import to_iso
-from lockdown.users import User
 
 
 def central_targets(db: Database) -> list[int]:
@@ -139,7 +140,7 @@ def draft_message(
 ) -> dict[str, Any]:
     """Draft an incident message (press): a body, or a template of the incident's playbook."""
     actor.require("press")
-    incident = _incident_row(ctx.db, incident_id)
+    incident = incident_row(ctx.db, incident_id)
     template, body = data.get("template"), data.get("body")
     if template is not None:
         if template not in TEMPLATES:
@@ -354,7 +355,7 @@ def get_message(db: Database, incident_id: int, message_id: int) -> dict[str, An
 
 def list_messages(db: Database, incident_id: int) -> list[dict[str, Any]]:
     """Every message of an incident, oldest first."""
-    _incident_row(db, incident_id)
+    incident_row(db, incident_id)
     ids = [
         r[0]
         for r in db.conn.execute("SELECT id FROM incident_messages WHERE incident_id = ? ORDER BY id", [incident_id])

@@ -14,11 +14,11 @@ from typing import Any
 
 from connectors.base import ConnectorError
 from connectors.native import NativeScheduled, SupportsNativeSchedules
-from lockdown.connector_secrets import load_secrets
-from lockdown.context import Context
 from lockdown.crypto import Vault, VaultError
-from lockdown.dispatch import ConnectorFactory, build_connector
-from lockdown.incidents import event
+from lockdown.incidents.timeline import EventKind, event
+from lockdown.posting.connector_secrets import load_secrets
+from lockdown.posting.dispatch import ConnectorFactory, build_connector
+from lockdown.store.context import Context
 from lockdown.timeutil import to_iso
 
 log = logging.getLogger(__name__)
@@ -143,7 +143,7 @@ def _failed_step(
             "state = CASE WHEN ? THEN 'failed' ELSE state END WHERE id = ?",
             [str(exc), to_iso(change.at + _backoff(attempts + 1)), give_up, row_id],
         )
-        kind = "native_failed" if give_up else "native_retry"
+        kind: EventKind = "native_failed" if give_up else "native_retry"
         event(change, incident_id, kind, ACTOR, account_id=account_id, step=state, error=str(exc))
         change.audit(
             ACTOR, f"native.{kind}", f"account:{account_id}", incident_id=incident_id, step=state, error=str(exc)

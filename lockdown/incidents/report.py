@@ -9,9 +9,9 @@ from typing import Any
 from sqlite_utils import Database
 
 from connectors.registry import CONNECTORS
-from lockdown import audit
-from lockdown.incident_messages import list_messages
-from lockdown.incidents import get_incident
+from lockdown.incidents.declare import get_incident
+from lockdown.incidents.messages import list_messages
+from lockdown.store import audit
 from lockdown.timeutil import to_iso, utcnow
 
 

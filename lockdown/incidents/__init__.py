@@ -1,0 +1,1 @@
+"""Incidents: declaring and resolving, the timeline, incident messages, playbooks, native schedules, the report."""

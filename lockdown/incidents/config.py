@@ -1,0 +1,35 @@
+"""What incident code needs from the settings: the playbooks, and where people are sent."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from lockdown.incidents.playbooks import Playbook, PlaybookError, load_playbooks
+from lockdown.settings import Settings, SettingsError
+
+
+@dataclass(frozen=True)
+class IncidentConfig:
+    """What incident code needs from the settings: playbooks and where people are sent."""
+
+    playbooks: dict[str, Playbook]
+    public_url: str = "http://127.0.0.1:8080"
+    notify_webhook_url: str | None = None
+    resume_interval: timedelta = field(default_factory=lambda: timedelta(minutes=10))
+    timezone: str = "Europe/London"
+
+
+def incident_config(settings: Settings) -> IncidentConfig:
+    """Load and check the playbooks (refusing to start on a bad one) with the settings."""
+    try:
+        loaded = load_playbooks(settings.playbooks_dir)
+    except PlaybookError as exc:
+        raise SettingsError(f"LOCKDOWN_PLAYBOOKS: {exc}") from None
+    return IncidentConfig(
+        playbooks=loaded,
+        public_url=settings.public_url,
+        notify_webhook_url=settings.notify_webhook_url,
+        resume_interval=timedelta(seconds=settings.resume_interval_seconds),
+        timezone=settings.timezone,
+    )
