@@ -17,6 +17,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from sqlite_utils import Database
+
 from lockdown.timeutil import to_iso
 
 log = logging.getLogger(__name__)
@@ -110,3 +112,9 @@ def read_health(db_path: Path | str) -> dict[str, Any] | None:
         if isinstance(report, dict):
             return report
     return {"state": "unreadable", "last_error": f"{path.name} is not a health report"}
+
+
+def last_tick(db: Database) -> str | None:
+    """When any dispatcher last finished a tick (for /healthz)."""
+    row = db.conn.execute("SELECT MAX(last_tick_at) FROM dispatchers").fetchone()
+    return row[0] if row else None

@@ -12,21 +12,23 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from lockdown import audit
-from lockdown.context import Context
-from lockdown.db import connect
-from lockdown.dispatch import LEASE_SECONDS, Dispatcher
-from lockdown.migrations import migrate
-from lockdown.native_schedules import process_native_schedules
-from lockdown.notify_delivery import deliver_due
-from lockdown.rotation import end_takeovers, send_reminders
+from lockdown.clock.health import SchedulerHealth
+from lockdown.incidents.native_schedules import process_native_schedules
+from lockdown.notify.delivery import deliver_due
+from lockdown.posting.dispatch import Dispatcher
 from lockdown.settings import Settings
-from lockdown.vault import expire_sessions
+from lockdown.store import audit
+from lockdown.store.context import Context
+from lockdown.store.db import connect
+from lockdown.store.dispatchers import LEASE_SECONDS
+from lockdown.store.migrations import migrate
+from lockdown.vault.credentials import expire_sessions
+from lockdown.vault.rotation import end_takeovers, send_reminders
 
 log = logging.getLogger(__name__)
 
 
-def _safely(name: str, job: Any, dispatcher: Dispatcher) -> Any:
+def _safely(name: str, job: Any, dispatcher: Dispatcher, health: SchedulerHealth) -> Any:
     def run() -> None:
         try:
             job()
@@ -36,7 +38,7 @@ def _safely(name: str, job: Any, dispatcher: Dispatcher) -> Any:
             log.exception("%s failed", name)
             if isinstance(exc, sqlite3.Error):
                 dispatcher.renew_connections()
-            dispatcher.health.job_failed(name, exc, dispatcher.clock())
+            health.job_failed(name, exc, dispatcher.clock())
 
     return run
 
@@ -75,10 +77,12 @@ def build_scheduler(settings: Settings, *, blocking: bool) -> tuple[BaseSchedule
         migrate(db)
     finally:
         db.close()
+    health = SchedulerHealth(settings.db_path)
     dispatcher = Dispatcher(
         settings,
         audit.audit_key(settings.require_secret_key()),
         lookahead_seconds=settings.tick_seconds,
+        health=health,
     )
     # A tick still sending when the next is due is skipped by design (coalesce, one at a
     # time); APScheduler would log each skip as a warning.
@@ -89,28 +93,28 @@ def build_scheduler(settings: Settings, *, blocking: bool) -> tuple[BaseSchedule
     )
     jobs = SideJobs(settings, dispatcher)
     scheduler.add_job(
-        _safely("notifications", jobs.deliver_notifications, dispatcher),
+        _safely("notifications", jobs.deliver_notifications, dispatcher, health),
         "interval",
         seconds=max(1.0, settings.tick_seconds),
         id="notifications",
         name="deliver notices from the outbox",
     )
     scheduler.add_job(
-        _safely("vault sweeps", jobs.vault_sweeps, dispatcher),
+        _safely("vault sweeps", jobs.vault_sweeps, dispatcher, health),
         "interval",
         seconds=30,
         id="vault",
         name="expire sessions, end takeovers, remind of rotations",
     )
     scheduler.add_job(
-        _safely("native schedules", jobs.native_schedules, dispatcher),
+        _safely("native schedules", jobs.native_schedules, dispatcher, health),
         "interval",
         seconds=max(1.0, settings.tick_seconds),
         id="native",
         name="withdraw and restore posts scheduled on the platforms",
     )
     scheduler.add_job(
-        _safely("dispatch tick", dispatcher.tick, dispatcher),
+        _safely("dispatch tick", dispatcher.tick, dispatcher, health),
         "interval",
         seconds=settings.tick_seconds,
         id="dispatch",
@@ -118,7 +122,7 @@ def build_scheduler(settings: Settings, *, blocking: bool) -> tuple[BaseSchedule
     )
     # A heartbeat of its own, so a long tick (slow platforms) does not look like a crash.
     scheduler.add_job(
-        _safely("heartbeat", dispatcher.heartbeat, dispatcher),
+        _safely("heartbeat", dispatcher.heartbeat, dispatcher, health),
         "interval",
         seconds=LEASE_SECONDS / 4,
         id="heartbeat",

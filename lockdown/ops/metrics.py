@@ -4,13 +4,12 @@ The scheduler may be another process, so in-process counters would miss its work
 here is a query on the one SQLite file, and connector failures are rows written by the
 dispatcher in its failure transaction (``record_connector_failure``).
 
-The dispatcher imports this module, so it imports nothing that imports the dispatcher
-(``lockdown.dispatch``, ``lockdown.posts``) at module level.
+Nothing here is called by the services: the dispatcher records failures through
+``lockdown.posting.connector_failures`` and this module only reads them.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
@@ -18,42 +17,15 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from sqlite_utils import Database
 
-from connectors.base import ConnectorError
-from lockdown import audit
-from lockdown.notify_delivery import notification_backlog
+from lockdown.clock.health import last_tick
+from lockdown.notify.delivery import notification_backlog
+from lockdown.store import audit
 from lockdown.timeutil import parse_iso, to_iso
 
-FAILURE_KINDS = ("permanent", "transient", "ambiguous")
 LATENESS_WINDOW = timedelta(hours=1)
 # From "on time" (the tick is 1 s) to "missed by a quarter of an hour" (LOCKDOWN_LATE_GRACE).
 LATENESS_BUCKETS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0)
 _LATENESS = "(julianday(sending_at) - julianday(due_at)) * 86400.0"
-
-
-def failure_kind(exc: ConnectorError) -> str:
-    """How a connector failure is counted, in the dispatcher's order: ambiguous before permanent."""
-    if exc.ambiguous:
-        return "ambiguous"
-    return "permanent" if exc.permanent else "transient"
-
-
-def record_connector_failure(
-    conn: sqlite3.Connection,
-    *,
-    post_id: int | None,
-    account_id: int,
-    platform: str,
-    connector: str,
-    kind: str,
-    at: datetime,
-) -> None:
-    """Count one failed connector call; called inside the transaction that records the failure."""
-    if kind not in FAILURE_KINDS:
-        raise ValueError(f"kind must be one of {', '.join(FAILURE_KINDS)}, got {kind!r}")
-    conn.execute(
-        "INSERT INTO connector_failures (at, post_id, account_id, platform, connector, kind) VALUES (?, ?, ?, ?, ?, ?)",
-        [to_iso(at), post_id, account_id, platform, connector, kind],
-    )
 
 
 class DatabaseCollector:
@@ -95,7 +67,7 @@ class DatabaseCollector:
         return family
 
     def _posts(self) -> GaugeMetricFamily:
-        from lockdown.posts import STATES
+        from lockdown.posting.posts import STATES
 
         family = GaugeMetricFamily("lockdown_posts", "Posts by state", labels=["state"])
         counts = dict(self.db.conn.execute("SELECT state, COUNT(*) FROM posts GROUP BY state"))
@@ -133,8 +105,6 @@ class DatabaseCollector:
         return family
 
     def _last_tick_age(self) -> GaugeMetricFamily:
-        from lockdown.dispatch import last_tick
-
         tick = last_tick(self.db)
         # A scheduler that never ticked is infinitely late, so an "age > N" alert fires for it too.
         age = (self.now - parse_iso(tick)).total_seconds() if tick else float("inf")

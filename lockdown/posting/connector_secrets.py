@@ -8,12 +8,12 @@ from typing import Any
 from sqlite_utils import Database
 
 from connectors.registry import connector_class
-from lockdown.accounts import get_account
-from lockdown.context import Context
 from lockdown.crypto import Vault, VaultError, binding
 from lockdown.errors import Conflict, Forbidden, InvalidInput
+from lockdown.people.users import User
+from lockdown.register.accounts import get_account
+from lockdown.store.context import Context
 from lockdown.timeutil import to_iso
-from lockdown.users import User
 
 
 def _binding(account_id: int, name: str) -> bytes:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from lockdown.accounts import handle_key
-from lockdown.context import Context
 from lockdown.csv_io import decode, header_errors, records, refuse, unneutralise
 from lockdown.errors import InvalidInput, LockdownError
-from lockdown.posts import check_body, check_time, insert_batch, rights_on
-from lockdown.users import User
+from lockdown.people.users import User
+from lockdown.posting.posts import check_body, check_time, insert_batch, rights_on
+from lockdown.register.accounts import handle_key
+from lockdown.store.context import Context
 
 COLUMNS = ("account_id", "handle", "platform", "body", "scheduled_at")
 

@@ -9,7 +9,8 @@ hold checked, afresh). Transient failures are rescheduled in the database with b
 retry is claimed (and checked) afresh; nothing sleeps and retries inside a client.
 
 Fail closed: nothing is claimed while the hold state cannot be read (the tick raises) or cannot
-be trusted (lockdown.hold_check); either is reported to /healthz through lockdown.scheduler_health.
+be trusted (lockdown.posting.hold_check); either is reported to /healthz through the TickObserver
+that the scheduler passes in.
 """
 
 from __future__ import annotations
@@ -26,19 +27,19 @@ import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from connectors.base import Connector, ConnectorError, OutgoingPost, Published
 from connectors.registry import connector_class
-from lockdown.connector_secrets import load_secrets
-from lockdown.context import Context
 from lockdown.crypto import Vault, VaultError
-from lockdown.db import connect, write_transaction
-from lockdown.hold_check import TRUSTED_HOLDS, hold_state_fault
-from lockdown.metrics import failure_kind, record_connector_failure
-from lockdown.scheduler_health import SchedulerHealth
+from lockdown.posting.connector_failures import failure_kind, record_connector_failure
+from lockdown.posting.connector_secrets import load_secrets
+from lockdown.posting.hold_check import TRUSTED_HOLDS, hold_state_fault
 from lockdown.settings import Settings
+from lockdown.store.context import Context
+from lockdown.store.db import connect, write_transaction
+from lockdown.store.dispatchers import LEASE_SECONDS, pid_domain, process_gone
 from lockdown.timeutil import Clock, parse_iso, to_iso, utcnow
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,6 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 6
 BACKOFF_BASE_SECONDS = 30.0
 BACKOFF_CAP_SECONDS = 3600.0
-LEASE_SECONDS = 120.0  # longer than any one send (connect + read timeouts) and a few ticks
 ACTOR = "scheduler"
 
 ConnectorFactory = Callable[[str, dict[str, Any], dict[str, str]], Connector]
@@ -100,6 +100,25 @@ class Claimed:
     connector: dict[str, Any] = field(default_factory=dict)
 
 
+class TickObserver(Protocol):
+    """Told how each tick ended. The scheduler passes its health report (``lockdown.clock.health``),
+    so that /healthz shows a dispatcher that refuses or fails without the dispatcher knowing of it."""
+
+    def dispatch_ok(self, at: datetime) -> None:
+        """The tick completed."""
+
+    def refusing(self, reason: str, at: datetime) -> None:
+        """The tick refused to dispatch anything."""
+
+
+class _Unobserved:
+    def dispatch_ok(self, at: datetime) -> None:
+        pass
+
+    def refusing(self, reason: str, at: datetime) -> None:
+        pass
+
+
 class Dispatcher:
     """Claims and sends due posts; one per process, with a small pool of sending threads."""
 
@@ -114,6 +133,7 @@ class Dispatcher:
         connector_factory: ConnectorFactory = build_connector,
         rng: random.Random | None = None,
         lookahead_seconds: float = 0.0,
+        health: TickObserver | None = None,
     ) -> None:
         self.settings = settings
         self.audit_key = audit_key
@@ -129,7 +149,7 @@ class Dispatcher:
         self._stopping = threading.Event()
         self.host = pid_domain()
         self.id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self.health = SchedulerHealth(settings.db_path)
+        self.health: TickObserver = health or _Unobserved()
         self._local = threading.local()
         self._pool = ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix="dispatch")
         self._ticking = threading.Lock()
@@ -511,33 +531,3 @@ def _counts(report: TickReport) -> dict[str, int]:
 def _close_quietly(ctx: Context) -> None:
     with contextlib.suppress(sqlite3.Error):
         ctx.db.close()
-
-
-def pid_domain() -> str:
-    """Where this process's pid means something: the host, and on Linux its pid namespace (two
-    containers may share a host name and a database file, but not their pids)."""
-    host = socket.gethostname()
-    try:
-        return f"{host} {os.readlink('/proc/self/ns/pid')}"
-    except OSError:
-        return host
-
-
-def process_gone(pid: int) -> bool:
-    """True only if no process has this pid here. Signal 0 checks without sending anything;
-    on Windows os.kill would terminate the process, so there nothing is ever taken for gone."""
-    if os.name != "posix" or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except OSError:
-        return False  # PermissionError: it exists, as another user
-    return False
-
-
-def last_tick(db: Any) -> str | None:
-    """When any dispatcher last finished a tick (for /healthz)."""
-    row = db.conn.execute("SELECT MAX(last_tick_at) FROM dispatchers").fetchone()
-    return row[0] if row else None

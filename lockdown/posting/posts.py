@@ -11,15 +11,15 @@ from typing import Any
 from sqlite_utils import Database
 
 from connectors.base import ConnectorError
-from lockdown.connector_secrets import load_secrets
-from lockdown.context import Changes, Context
 from lockdown.crypto import Vault
-from lockdown.dispatch import ConnectorFactory, build_connector
 from lockdown.errors import Conflict, Forbidden, InvalidInput, NotFound
 from lockdown.pagination import check_limit, decode_cursor, page
-from lockdown.post_length import over_limit
+from lockdown.people.users import User
+from lockdown.posting.connector_secrets import load_secrets
+from lockdown.posting.dispatch import ConnectorFactory, build_connector
+from lockdown.posting.length import over_limit
+from lockdown.store.context import Changes, Context
 from lockdown.timeutil import parse_iso, to_iso
-from lockdown.users import User
 
 STATES = (
     "pending_review", "scheduled", "publishing", "published",

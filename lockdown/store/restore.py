@@ -11,8 +11,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from lockdown import audit
-from lockdown.backup import (
+from lockdown.settings import Settings
+from lockdown.store import audit
+from lockdown.store.backup import (
     SIDE_FILES,
     BackupError,
     Copy,
@@ -22,11 +23,10 @@ from lockdown.backup import (
     remove_files,
     temporary_beside,
 )
-from lockdown.context import Changes, Context
-from lockdown.db import connect
-from lockdown.dispatch import LEASE_SECONDS, pid_domain, process_gone
-from lockdown.migrations import migrate
-from lockdown.settings import Settings
+from lockdown.store.context import Changes, Context
+from lockdown.store.db import connect
+from lockdown.store.dispatchers import LEASE_SECONDS, pid_domain, process_gone
+from lockdown.store.migrations import migrate
 from lockdown.timeutil import Clock, to_iso, utcnow
 
 

@@ -1,0 +1,1 @@
+"""The clock: the scheduler process's jobs and the health it reports."""
