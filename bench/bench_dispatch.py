@@ -27,14 +27,14 @@ from apscheduler.events import EVENT_JOB_MISSED
 from apscheduler.schedulers.background import BackgroundScheduler
 from common import Table
 
-from lockdown import audit
-from lockdown.context import Context
-from lockdown.db import connect
-from lockdown.migrations import migrate
-from lockdown.scheduler import build_scheduler
+from lockdown.clock.scheduler import build_scheduler
+from lockdown.people.users import add_user
 from lockdown.settings import Settings
+from lockdown.store import audit
+from lockdown.store.context import Context
+from lockdown.store.db import connect
+from lockdown.store.migrations import migrate
 from lockdown.timeutil import parse_iso, to_iso
-from lockdown.users import add_user
 
 SECRET = "bench-secret-" + "k" * 40
 LEAD_SECONDS = 3.0

@@ -17,12 +17,12 @@ from pathlib import Path
 
 from common import Table, ratio
 
-from lockdown import audit
 from lockdown.app import create_app
-from lockdown.context import Context
-from lockdown.db import connect
+from lockdown.people.users import add_user
 from lockdown.settings import Settings
-from lockdown.users import add_user
+from lockdown.store import audit
+from lockdown.store.context import Context
+from lockdown.store.db import connect
 
 HEADER = ["handle", "platform", "unit", "purpose", "monitored_hours", "manager"]
 

@@ -25,8 +25,9 @@ import requests
 from apscheduler.schedulers.background import BackgroundScheduler
 from common import Seeded, Served, Table, declare_and_resolve, ratio, seed
 
-from lockdown.incidents import declare_incident, incident_config, resolve_incident
-from lockdown.users import user_by_email
+from lockdown.incidents.config import incident_config
+from lockdown.incidents.declare import declare_incident, resolve_incident
+from lockdown.people.users import user_by_email
 
 RUNS = 3
 SIZES = [(250, 2_500), (10_000, 100_000), (100_000, 1_000_000)]

@@ -17,13 +17,13 @@ from typing import Any
 
 import requests
 
-from lockdown import audit
-from lockdown.context import Context
-from lockdown.db import connect
-from lockdown.migrations import migrate
+from lockdown.people.users import add_user
 from lockdown.settings import Settings
+from lockdown.store import audit
+from lockdown.store.context import Context
+from lockdown.store.db import connect
+from lockdown.store.migrations import migrate
 from lockdown.timeutil import to_iso
-from lockdown.users import add_user
 
 SECRET = "bench-secret-" + "k" * 40
 VAULT_KEY = base64.b64encode(secrets.token_bytes(32)).decode()

@@ -16,17 +16,18 @@ from werkzeug.datastructures import Headers
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
-from lockdown import __version__, audit, console
+from lockdown import __version__, console
 from lockdown.api import accounts, credentials, incidents, meta, metrics, posts
 from lockdown.api import audit as audit_views
 from lockdown.api.schemas import ERROR_SCHEMA
 from lockdown.api.state import AppState, close_request_context
 from lockdown.crypto import Vault
-from lockdown.db import connect
 from lockdown.errors import LockdownError
-from lockdown.incidents import incident_config
-from lockdown.migrations import migrate
+from lockdown.incidents.config import incident_config
 from lockdown.settings import Settings
+from lockdown.store import audit
+from lockdown.store.db import connect
+from lockdown.store.migrations import migrate
 from lockdown.timeutil import Clock, utcnow
 
 log = logging.getLogger(__name__)

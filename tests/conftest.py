@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from lockdown import audit
 from lockdown.app import create_app
-from lockdown.context import Context
-from lockdown.db import connect
+from lockdown.people.users import User, add_user
 from lockdown.settings import Settings
-from lockdown.users import User, add_user
+from lockdown.store import audit
+from lockdown.store.context import Context
+from lockdown.store.db import connect
 
 SECRET = "test-secret-key-that-is-long-enough-0123456789"
 VAULT_KEY = "VkFVTFRWQVVMVFZBVUxUVkFVTFRWQVVMVFZBVUxUVkE="  # base64 of 32 bytes, for commands that start

@@ -8,11 +8,11 @@ from typing import Any
 
 from flask import Response, render_template, request, url_for
 
-from lockdown import audit as trail
 from lockdown.api.state import app_state, request_context
 from lockdown.console.auth import login_required, signed_in_user
 from lockdown.console.blueprint import bp
 from lockdown.pagination import decode_cursor, encode_cursor, page
+from lockdown.store import audit as trail
 
 PAGE_SIZE = 50
 HEAD_HASH = re.compile(r"^[0-9a-f]{64}$")

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from flask import abort, g, redirect, request, session, url_for
 
 from lockdown.api.state import request_context
-from lockdown.users import User, enabled_user
+from lockdown.people.users import User, enabled_user
 
 F = TypeVar("F", bound=Callable[..., Any])
 

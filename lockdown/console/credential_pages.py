@@ -9,16 +9,17 @@ from typing import Any
 from flask import Response, flash, make_response, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
-from lockdown import rotation, vault
-from lockdown.accounts import get_account
 from lockdown.api.state import app_state, request_context
 from lockdown.console.auth import login_required
 from lockdown.console.blueprint import bp, local_time
 from lockdown.console.post_pages import every_account, form_int, me
 from lockdown.errors import Conflict, LockdownError, NotFound
-from lockdown.incidents import list_incidents
-from lockdown.office_hours import access_window
+from lockdown.incidents.declare import list_incidents
+from lockdown.register.accounts import get_account
 from lockdown.timeutil import parse_iso
+from lockdown.vault import credentials as vault
+from lockdown.vault import rotation
+from lockdown.vault.office_hours import access_window
 
 SESSION_MINUTES = (15, 30, 60, 120, 240)
 

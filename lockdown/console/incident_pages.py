@@ -10,12 +10,12 @@ from werkzeug.wrappers import Response as BaseResponse
 from lockdown.api.state import app_state, request_context
 from lockdown.console.auth import login_required, signed_in_user
 from lockdown.console.blueprint import bp
-from lockdown.incident_messages import approve_message, draft_message, list_messages
-from lockdown.incident_report import build_report, can_delete, report_markdown
-from lockdown.incidents import acknowledge, get_incident, list_incidents, resolve_incident
-from lockdown.playbooks import RESUME_POLICIES, TEMPLATES
-from lockdown.posts import delete_remote, get_post
-from lockdown.users import User
+from lockdown.incidents.declare import acknowledge, get_incident, list_incidents, resolve_incident
+from lockdown.incidents.messages import approve_message, draft_message, list_messages
+from lockdown.incidents.playbooks import RESUME_POLICIES, TEMPLATES
+from lockdown.incidents.report import build_report, can_delete, report_markdown
+from lockdown.people.users import User
+from lockdown.posting.posts import delete_remote, get_post
 
 POLICY_HELP = {
     "review": "Posts that fell due during the hold wait in “Needs review” for their account's manager.",

@@ -11,14 +11,14 @@ from flask import Response, flash, redirect, render_template, request, url_for
 from sqlite_utils import Database
 from werkzeug.wrappers import Response as BaseResponse
 
-import lockdown.posts as post_service
-from lockdown.accounts import list_accounts
+import lockdown.posting.posts as post_service
 from lockdown.api.state import app_state, request_context
 from lockdown.console.auth import login_required, signed_in_user
 from lockdown.console.blueprint import bp, local_time
 from lockdown.errors import InvalidInput, LockdownError, NotFound
+from lockdown.people.users import User
+from lockdown.register.accounts import list_accounts
 from lockdown.timeutil import to_iso
-from lockdown.users import User
 
 PAGE_SIZE = 200
 # The default view: posts that still need someone, grouped, most urgent first.

@@ -11,13 +11,21 @@ from flask import Response, flash, redirect, render_template, request, stream_wi
 from werkzeug.wrappers import Response as BaseResponse
 
 from connectors.registry import CONNECTORS
-from lockdown.account_csv import export_accounts, import_accounts
-from lockdown.accounts import FIELDS, PLATFORMS, REQUIRED, get_account, list_accounts, register_account, update_account
 from lockdown.api.state import request_context
 from lockdown.console.auth import login_required, signed_in_user
 from lockdown.console.blueprint import bp
 from lockdown.errors import InvalidInput, LockdownError
-from lockdown.users import User
+from lockdown.people.users import User
+from lockdown.register.accounts import (
+    FIELDS,
+    PLATFORMS,
+    REQUIRED,
+    get_account,
+    list_accounts,
+    register_account,
+    update_account,
+)
+from lockdown.register.csv_import import export_accounts, import_accounts
 
 PAGE_SIZE = 50
 FILTERS = ("q", "held", "platform", "unit", "manager")

@@ -7,12 +7,11 @@ from typing import Any
 from flask import Response, flash, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
-from lockdown.accounts import list_accounts
 from lockdown.api.state import app_state, request_context
 from lockdown.console.auth import login_required, signed_in_user
 from lockdown.console.blueprint import bp
 from lockdown.errors import LockdownError
-from lockdown.incidents import (
+from lockdown.incidents.declare import (
     acknowledgements,
     declare_incident,
     get_incident,
@@ -20,7 +19,8 @@ from lockdown.incidents import (
     list_incidents,
     preview_held,
 )
-from lockdown.posts import list_posts
+from lockdown.posting.posts import list_posts
+from lockdown.register.accounts import list_accounts
 
 
 def _active() -> list[dict[str, Any]]:
@@ -98,7 +98,7 @@ def my_accounts() -> str:
 @bp.route("/sign-in", methods=["GET", "POST"])
 def sign_in() -> BaseResponse | str:
     """Email, password and, for the press team and ERMC, an authenticator code."""
-    from lockdown.signin import sign_in as check_sign_in
+    from lockdown.people.signin import sign_in as check_sign_in
 
     if request.method == "GET":
         return render_template("sign_in.html", next=request.args.get("next", "/"))

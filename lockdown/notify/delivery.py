@@ -25,8 +25,8 @@ from sqlite_utils import Database
 
 from connectors.base import ConnectorError
 from connectors.http import new_session, send
-from lockdown.context import Context
 from lockdown.settings import Settings
+from lockdown.store.context import Context
 from lockdown.timeutil import to_iso
 
 log = logging.getLogger(__name__)

@@ -7,10 +7,10 @@ import random
 from dataclasses import dataclass
 from datetime import timedelta
 
-from lockdown.accounts import check_account, check_naming, insert_accounts, raise_first
-from lockdown.context import Context
 from lockdown.crypto import Vault
-from lockdown.users import User, active_users_by_email, add_user, issue_token
+from lockdown.people.users import User, active_users_by_email, add_user, issue_token
+from lockdown.register.accounts import check_account, check_naming, insert_accounts, raise_first
+from lockdown.store.context import Context
 
 DEMO_DOMAIN = "demo.livuni.ac.uk"
 # The people whose tokens a demo prints: enough to try every role.
@@ -132,7 +132,7 @@ POST_IDEAS = (
 
 def _seed_posts(ctx: Context, rng: random.Random) -> None:
     """A week of posts on about forty accounts: most approved, some awaiting review."""
-    from lockdown.posts import approve_post, create_post
+    from lockdown.posting.posts import approve_post, create_post
 
     users = active_users_by_email(ctx.db)
     ermc = users[f"ermc.admin@{DEMO_DOMAIN}"]
@@ -202,7 +202,7 @@ DEMO_PASSWORD = "lockdown-demo-password"  # noqa: S105 - the demo's published pa
 def demo_console_access(ctx: Context, vault: Vault, actor: str = "demo") -> dict[str, str | None]:
     """Give the showcase users the demo console password, and the press team and ERMC a fresh
     authenticator seed; return each email with its otpauth:// URI (None where none is needed)."""
-    from lockdown.signin import enroll_totp, set_password
+    from lockdown.people.signin import enroll_totp, set_password
 
     access: dict[str, str | None] = {}
     for _name, local, roles in SHOWCASE:

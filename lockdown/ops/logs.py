@@ -1,5 +1,5 @@
 """Logging for the long-running commands: text for people, or one JSON object per line for a
-log collector (LOCKDOWN_LOG_FORMAT=json). Secrets are redacted either way (lockdown.redact)."""
+log collector (LOCKDOWN_LOG_FORMAT=json). Secrets are redacted either way (lockdown.ops.redact)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from lockdown.redact import install as install_redactor
+from lockdown.ops.redact import install as install_redactor
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 

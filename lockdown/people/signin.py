@@ -9,11 +9,11 @@ import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from lockdown.context import Context
 from lockdown.crypto import Vault, VaultError, binding
 from lockdown.errors import Conflict, InvalidInput, TooManyAttempts, Unauthorized
+from lockdown.people.users import User, normalise_email, user_by_email
+from lockdown.store.context import Context
 from lockdown.timeutil import to_iso
-from lockdown.users import User, normalise_email, user_by_email
 
 HASHER = PasswordHasher()
 MIN_PASSWORD = 12

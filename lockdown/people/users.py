@@ -11,8 +11,8 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from lockdown.context import Context
 from lockdown.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
+from lockdown.store.context import Context
 from lockdown.timeutil import to_iso
 
 ROLES = ("ermc", "press", "manager")

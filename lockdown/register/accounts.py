@@ -12,12 +12,12 @@ from typing import Any
 from sqlite_utils import Database
 
 from connectors.settings import SettingsInvalid, validate_connector
-from lockdown.context import Changes, Context
 from lockdown.errors import Conflict, Forbidden, InvalidInput, NotFound
 from lockdown.hours import HoursError, parse_weekly_hours
 from lockdown.pagination import check_limit, decode_cursor, page
+from lockdown.people.users import User, active_users_by_email
+from lockdown.store.context import Changes, Context
 from lockdown.timeutil import to_iso
-from lockdown.users import User, active_users_by_email
 
 PLATFORMS = (
     "x", "facebook", "instagram", "linkedin", "youtube", "mastodon",

@@ -8,7 +8,10 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from lockdown.accounts import (
+from lockdown.csv_io import decode, header_errors, neutralise, records, refuse, unneutralise
+from lockdown.errors import InvalidInput
+from lockdown.people.users import User, active_users_by_email
+from lockdown.register.accounts import (
     FIELDS,
     REQUIRED,
     FieldError,
@@ -17,10 +20,7 @@ from lockdown.accounts import (
     insert_accounts,
     list_accounts,
 )
-from lockdown.context import Context
-from lockdown.csv_io import decode, header_errors, neutralise, records, refuse, unneutralise
-from lockdown.errors import InvalidInput
-from lockdown.users import User, active_users_by_email
+from lockdown.store.context import Context
 
 TRUE_WORDS = {"true", "yes", "y", "1"}
 FALSE_WORDS = {"false", "no", "n", "0", ""}

@@ -2,7 +2,7 @@
 
 A backup is copied with SQLite's online backup API (never a file copy, which could catch a page
 half written or leave the -wal behind) and checked before it is kept: ``PRAGMA integrity_check``
-and the audit chain with this installation's key. ``lockdown.restore`` copies and checks the same way.
+and the audit chain with this installation's key. ``lockdown.store.restore`` copies and checks the same way.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from lockdown import audit
-from lockdown.context import Context
-from lockdown.db import connect, db_file
 from lockdown.errors import LockdownError
+from lockdown.store import audit
+from lockdown.store.context import Context
+from lockdown.store.db import connect, db_file
 
 PAGES_PER_STEP = 1024  # 4 MiB at SQLite's default page size
 PAUSE_SECONDS = 0.005  # between steps, so the copy never monopolises the disk

@@ -10,8 +10,8 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from lockdown import audit
-from lockdown.db import write_transaction
+from lockdown.store import audit
+from lockdown.store.db import write_transaction
 from lockdown.timeutil import Clock, utcnow
 
 

@@ -444,7 +444,7 @@ def m013_posts_by_account(db: Database) -> None:
 @migrations()
 def m014_connector_failures(db: Database) -> None:
     """One row per failed connector call, written in the dispatcher's failure transaction, so
-    /metrics counts failures correctly whichever process sent (lockdown.metrics)."""
+    /metrics counts failures correctly whichever process sent (lockdown.ops.metrics)."""
     db.executescript(
         """
         CREATE TABLE connector_failures (

@@ -14,11 +14,11 @@ from typing import Any
 import pyotp
 from sqlite_utils import Database
 
-from lockdown.context import Changes, Context
 from lockdown.crypto import Vault, VaultError, binding
 from lockdown.errors import Conflict, Forbidden, InvalidInput, NotFound
+from lockdown.people.users import User
+from lockdown.store.context import Changes, Context
 from lockdown.timeutil import parse_iso, to_iso
-from lockdown.users import User
 
 ROTATION_DAYS = 90
 MAX_SECRET = 1000

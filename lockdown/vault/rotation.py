@@ -6,12 +6,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from lockdown.context import Context
 from lockdown.crypto import Vault, VaultError, binding
 from lockdown.errors import Forbidden, InvalidInput
+from lockdown.people.users import User, disable_user, normalise_email, user_by_email
+from lockdown.store.context import Context
 from lockdown.timeutil import parse_iso, to_iso
-from lockdown.users import User, disable_user, normalise_email, user_by_email
-from lockdown.vault import FIELDS, ROTATION_DAYS, _account, _close, read_metadata, require_rotation
+from lockdown.vault.credentials import FIELDS, ROTATION_DAYS, _account, _close, read_metadata, require_rotation
 
 
 def rotations(ctx: Context, actor: User) -> list[dict[str, Any]]:

@@ -11,12 +11,13 @@ import pytest
 from flask.testing import FlaskClient
 
 from connectors.base import Published
-from lockdown import audit, posts
-from lockdown.context import Context
-from lockdown.dispatch import Dispatcher
+from lockdown.posting import posts
+from lockdown.posting.dispatch import Dispatcher
 from lockdown.settings import Settings
+from lockdown.store import audit
+from lockdown.store.context import Context
 from tests.conftest import SECRET, Login
-from tests.test_dispatch import Clock, FakePlatform
+from tests.posting.test_dispatch import Clock, FakePlatform
 
 START = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
@@ -465,8 +466,8 @@ def test_the_holding_statement_tells_the_time_in_the_configured_zone(
 def test_the_declare_preview_counts_what_the_declaration_then_holds(
     client: FlaskClient, estate: dict[str, Any], ctx: Context, playbook: str
 ) -> None:
-    from lockdown.incidents import preview_held
-    from lockdown.playbooks import load_playbooks
+    from lockdown.incidents.declare import preview_held
+    from lockdown.incidents.playbooks import load_playbooks
     from lockdown.settings import DEFAULT_PLAYBOOKS
 
     expected = preview_held(ctx.db, load_playbooks(DEFAULT_PLAYBOOKS)[playbook], estate["press"].user)

@@ -2,7 +2,7 @@
 
 API.md promises to extend the interface and never break it, so a change to the document must be
 seen: a refactoring leaves it byte-for-byte the same, and an extension updates the snapshot in the
-same commit (regenerate it with ``UPDATE_OPENAPI_SNAPSHOT=1 pytest tests/test_openapi_document.py``).
+same commit (regenerate it with ``UPDATE_OPENAPI_SNAPSHOT=1 pytest tests/api/test_openapi_document.py``).
 """
 
 from __future__ import annotations

@@ -110,7 +110,7 @@ def test_the_manager_must_hold_the_manager_role(client: FlaskClient, ermc: Login
 
 
 def test_a_disabled_user_cannot_be_named(client: FlaskClient, ermc: Login, manager: Login, ctx: Any) -> None:
-    from lockdown.users import disable_user
+    from lockdown.people.users import disable_user
 
     disable_user(ctx, "test", manager.email)
     assert post(client, ermc, account_payload(manager.email)).json["error"]["field"] == "manager"

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from lockdown.users import disable_user
+from lockdown.people.users import disable_user
 from tests.conftest import Login, account_payload
 
 ROLES = ("ermc", "press", "manager")

@@ -23,13 +23,13 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from werkzeug.exceptions import HTTPException
 
-from lockdown import posts
-from lockdown.context import Context
-from lockdown.users import disable_user
+from lockdown.people.users import disable_user
+from lockdown.posting import posts
+from lockdown.store.context import Context
+from tests.api.test_error_shape import ERROR_KEYS
 from tests.conftest import Login, fuzz_budget
-from tests.test_error_shape import ERROR_KEYS
 
-# An editor is not a role (lockdown.users.ROLES): it is a user named in an account's editors,
+# An editor is not a role (lockdown.people.users.ROLES): it is a user named in an account's editors,
 # who may draft and approve its posts. Here one who holds the manager role but manages nothing.
 ROLES = {"ermc": ("ermc",), "press": ("press",), "manager": ("manager",), "editor": ("manager",)}
 POSITIVE = fuzz_budget("LOCKDOWN_FUZZ_EXAMPLES", 40)

@@ -20,7 +20,7 @@ import pytest
 import requests
 
 from tests.conftest import LOCKDOWN, SECRET, VAULT_KEY, free_port
-from tests.console_kit import PASSWORD, Site, make_site
+from tests.console.console_kit import PASSWORD, Site, make_site
 
 CHROMIUM = Path("/usr/bin/chromium")
 AXE = Path(__file__).parent / "node_modules" / "axe-core" / "axe.min.js"

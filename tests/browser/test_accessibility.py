@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from tests.browser.conftest import DESKTOP, PHONE, Live, dumps, serious_violations, sign_in
-from tests.console_kit import ERMC, MANAGER, PRESS
+from tests.console.console_kit import ERMC, MANAGER, PRESS
 
 # Downloads and actions are not pages to check.
 NOT_PAGES = (".md", ".csv", "/sign-out", "/export")

@@ -13,10 +13,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from lockdown import audit
+from lockdown.store import audit
 from lockdown.timeutil import parse_iso, to_iso
 from tests.browser.conftest import DESKTOP, PHONE, Live, screenshot, sign_in
-from tests.console_kit import ERMC, MANAGER, PRESS, PRESS_2
+from tests.console.console_kit import ERMC, MANAGER, PRESS, PRESS_2
 
 TOMORROW_9AM = (datetime.now(UTC) + timedelta(days=1)).replace(hour=9, minute=0, second=0, microsecond=0)
 

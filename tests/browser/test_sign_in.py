@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.browser.conftest import PHONE, Live, sign_in
-from tests.console_kit import MANAGER, PRESS
+from tests.console.console_kit import MANAGER, PRESS
 
 
 def test_a_wrong_authenticator_code_is_refused(live: Live, chromium: Any) -> None:

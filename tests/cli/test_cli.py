@@ -245,16 +245,16 @@ def test_posts_import_list_and_resolving_an_unknown_post(
 ) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from lockdown import audit
-    from lockdown.context import Context
-    from lockdown.db import connect
+    from lockdown.store import audit
+    from lockdown.store.context import Context
+    from lockdown.store.db import connect
 
     for name, role in (("ruth", "ermc"), ("dan", "manager"), ("amira", "manager")):
         runner.invoke(main, ["users", "add", name, "--email", f"{name}@livuni.ac.uk", "--role", role], env=env)
     db = connect(env["LOCKDOWN_DB"])
     ctx = Context(db, audit.audit_key(SECRET.encode()))
-    from lockdown.accounts import register_account
-    from lockdown.users import user_by_email
+    from lockdown.people.users import user_by_email
+    from lockdown.register.accounts import register_account
 
     ruth = user_by_email(db, "ruth@livuni.ac.uk")
     account = register_account(

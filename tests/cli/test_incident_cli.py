@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from lockdown.cli import main
-from lockdown.playbooks import check_playbooks
+from lockdown.incidents.playbooks import check_playbooks
 from lockdown.settings import DEFAULT_PLAYBOOKS, Settings, SettingsError
 from tests.conftest import SECRET
 
@@ -23,11 +23,11 @@ def test_declare_status_incidents_and_resolve(env: dict[str, str]) -> None:
     runner = CliRunner()
     for name, role in (("priya", "press"), ("tom", "press"), ("ruth", "ermc"), ("dan", "manager")):
         runner.invoke(main, ["users", "add", name, "--email", f"{name}@livuni.ac.uk", "--role", role], env=env)
-    from lockdown import audit
-    from lockdown.accounts import register_account
-    from lockdown.context import Context
-    from lockdown.db import connect
-    from lockdown.users import user_by_email
+    from lockdown.people.users import user_by_email
+    from lockdown.register.accounts import register_account
+    from lockdown.store import audit
+    from lockdown.store.context import Context
+    from lockdown.store.db import connect
 
     db = connect(env["LOCKDOWN_DB"])
     ctx = Context(db, audit.audit_key(SECRET.encode()))

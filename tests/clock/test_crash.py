@@ -28,14 +28,15 @@ from typing import Any
 
 import pytest
 
-from lockdown import audit
-from lockdown.context import Context
-from lockdown.db import connect
-from lockdown.dispatch import Dispatcher, process_gone
-from lockdown.migrations import migrate
+from lockdown.people.users import add_user
+from lockdown.posting.dispatch import Dispatcher
 from lockdown.settings import Settings
+from lockdown.store import audit
+from lockdown.store.context import Context
+from lockdown.store.db import connect
+from lockdown.store.dispatchers import process_gone
+from lockdown.store.migrations import migrate
 from lockdown.timeutil import to_iso
-from lockdown.users import add_user
 from tests.conftest import LOCKDOWN, SECRET, VAULT_KEY
 
 SEED = int(os.environ.get("LOCKDOWN_CRASH_SEED") or random.SystemRandom().randrange(2**32))
@@ -319,7 +320,7 @@ def test_the_scheduler_killed_fifty_times_mid_send_delivers_each_post_at_most_on
     # The fork server is one clean process with lockdown imported: each scheduler starts in
     # milliseconds (the installed script takes most of a second), so fifty kills fit in CI.
     fork_server = multiprocessing.get_context("forkserver")
-    fork_server.set_forkserver_preload(["lockdown.cli", "lockdown.scheduler", "tests.test_crash"])
+    fork_server.set_forkserver_preload(["lockdown.cli", "lockdown.clock.scheduler", "tests.clock.test_crash"])
     kills_mid_request = 0
     with SlowReceiver(random.Random(SEED + 1)) as receiver:
         seed_webhook_posts(db_path, receiver.url)
@@ -488,7 +489,7 @@ def test_a_declaration_killed_at_any_moment_leaves_a_whole_incident_or_none(tmp_
     checked: set[int] = set()
     assert check_declarations(db_path, "the installed command, uninterrupted", checked) == 1
     fork_server = multiprocessing.get_context("forkserver")
-    fork_server.set_forkserver_preload(["lockdown.cli", "lockdown.incidents", "tests.test_crash"])
+    fork_server.set_forkserver_preload(["lockdown.cli", "lockdown.incidents.declare", "tests.clock.test_crash"])
     log_path = str(tmp_path / "declare.log")
 
     def declare(title: str) -> Any:

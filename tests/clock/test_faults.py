@@ -26,19 +26,21 @@ import pytest
 from flask.testing import FlaskClient
 from sqlite_utils import Database
 
-import lockdown.dispatch
-from lockdown import audit, notify_delivery
+import lockdown.posting.dispatch
 from lockdown.app import create_app
-from lockdown.context import Context
-from lockdown.db import connect
-from lockdown.dispatch import Dispatcher
-from lockdown.incidents import declare_incident, incident_config
-from lockdown.scheduler import build_scheduler
+from lockdown.clock.scheduler import build_scheduler
+from lockdown.incidents.config import incident_config
+from lockdown.incidents.declare import declare_incident
+from lockdown.notify import delivery as notify_delivery
+from lockdown.people.users import User, add_user
+from lockdown.posting.dispatch import Dispatcher
 from lockdown.settings import Settings
+from lockdown.store import audit
+from lockdown.store.context import Context
+from lockdown.store.db import connect
 from lockdown.timeutil import to_iso
-from lockdown.users import User, add_user
+from tests.clock.test_crash import STAMP, SlowReceiver
 from tests.conftest import SECRET, free_port
-from tests.test_crash import STAMP, SlowReceiver
 
 KEY = audit.audit_key(SECRET.encode())
 
@@ -130,7 +132,7 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
         }
     )
     faults = Faults()
-    real_connect = lockdown.dispatch.connect
+    real_connect = lockdown.posting.dispatch.connect
 
     def faulty_connect(path: Path | str, *, busy_timeout: float = 5.0) -> Database:
         """The dispatcher's connections, with the simulated fault of the moment."""
@@ -147,7 +149,7 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
             db.execute("PRAGMA max_page_count = 1")
         return db
 
-    monkeypatch.setattr(lockdown.dispatch, "connect", faulty_connect)
+    monkeypatch.setattr(lockdown.posting.dispatch, "connect", faulty_connect)
     app = create_app(settings)
     app.config["TESTING"] = True
     db = connect(settings.db_path)
@@ -210,7 +212,7 @@ def test_a_locked_database_stops_dispatch_until_the_lock_is_released(
     locker = sqlite3.connect(world.settings.db_path, isolation_level=None)
     locker.execute("BEGIN EXCLUSIVE")
     try:
-        with caplog.at_level(logging.ERROR, logger="lockdown.scheduler"):
+        with caplog.at_level(logging.ERROR, logger="lockdown.clock.scheduler"):
             world.tick()
         assert "dispatch tick failed" in caplog.text
         assert "database is locked" in caplog.text
@@ -268,7 +270,7 @@ def test_a_full_disk_fails_the_tick_cleanly_and_nothing_is_sent_twice_when_space
     posts = [world.due_post(account) for _ in range(60)]
     world.faults.full = True
     world.dispatcher.renew_connections()
-    with caplog.at_level(logging.ERROR, logger="lockdown.scheduler"):
+    with caplog.at_level(logging.ERROR, logger="lockdown.clock.scheduler"):
         world.tick()
         world.tick()
     assert "database or disk is full" in caplog.text
@@ -297,7 +299,7 @@ def test_a_read_only_database_stops_dispatch_and_recovers_on_fresh_connections(
     posts = [world.due_post(account) for _ in range(3)]
     world.faults.read_only = True
     world.dispatcher.renew_connections()
-    with caplog.at_level(logging.ERROR, logger="lockdown.scheduler"):
+    with caplog.at_level(logging.ERROR, logger="lockdown.clock.scheduler"):
         world.tick()
     assert "attempt to write a readonly database" in caplog.text
     assert world.receiver.received == []
@@ -357,7 +359,7 @@ def test_a_corrupt_hold_row_stops_all_dispatch_until_repaired(
             "SELECT COUNT(*) FROM account_holds WHERE account_id = ?", [held_account]
         ).fetchone()[0]
         assert still_held == 0, "the views alone would have lifted the hold"
-    with caplog.at_level(logging.ERROR, logger="lockdown.dispatch"):
+    with caplog.at_level(logging.ERROR, logger="lockdown.posting.dispatch"):
         world.tick()
     assert "hold state not trustworthy" in caplog.text
     assert world.receiver.received == [], "fail closed: not even the central account's post"
@@ -396,7 +398,7 @@ def test_the_hold_check_costs_little_and_sees_a_sound_register_as_sound(world: W
     for _ in range(200):
         world.due_post(account)
     declare_incident(world.ctx, incident_config(world.settings), world.press, {"title": "T", "reason": "R"})
-    from lockdown.hold_check import hold_state_fault
+    from lockdown.posting.hold_check import hold_state_fault
 
     started = time.perf_counter()
     assert hold_state_fault(world.ctx.db, to_iso(datetime.now(UTC))) is None
@@ -432,8 +434,8 @@ def test_a_silent_mail_server_neither_slows_a_declaration_nor_dispatch(
 ) -> None:
     """Notices are queued in the declaring transaction and sent by their own job, so a mail
     server that hangs delays nothing else; its notices are retried with backoff. (Retry
-    mechanics in detail: tests/test_notify_delivery.py, test_smtp_down_is_retried_then_delivered
-    _when_back; notices per manager: tests/test_incident_side_effects.py.)"""
+    mechanics in detail: tests/notify/test_notify_delivery.py, test_smtp_down_is_retried_then_delivered
+    _when_back; notices per manager: tests/incidents/test_incident_side_effects.py.)"""
     mail = SilentMailServer()
     monkeypatch.setattr(notify_delivery, "SMTP_TIMEOUT_SECONDS", 1.0)
     world.settings = settings = Settings.from_env(

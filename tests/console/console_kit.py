@@ -12,14 +12,14 @@ from urllib.parse import parse_qs, urlsplit
 import pyotp
 from flask.testing import FlaskClient
 
-from lockdown import audit
 from lockdown.app import create_app
-from lockdown.context import Context
 from lockdown.crypto import Vault
-from lockdown.db import connect
+from lockdown.people.signin import enroll_totp, set_password
+from lockdown.people.users import add_user
 from lockdown.settings import Settings
-from lockdown.signin import enroll_totp, set_password
-from lockdown.users import add_user
+from lockdown.store import audit
+from lockdown.store.context import Context
+from lockdown.store.db import connect
 from tests.conftest import SECRET, VAULT_KEY
 
 PASSWORD = "a long pass phrase for the console"

@@ -11,7 +11,7 @@ import pytest
 
 from lockdown.app import create_app
 from lockdown.settings import Settings
-from tests.console_kit import PRESS, browser, make_site, sign_in, token_of
+from tests.console.console_kit import PRESS, browser, make_site, sign_in, token_of
 
 
 @pytest.fixture

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from lockdown import audit
 from lockdown.console import audit_pages
+from lockdown.store import audit
 from tests.conftest import count_rows
-from tests.console_kit import ERMC, MANAGER, Site, make_site, signed_in, token_of
+from tests.console.console_kit import ERMC, MANAGER, Site, make_site, signed_in, token_of
 
 
 @pytest.fixture

@@ -14,10 +14,10 @@ import pytest
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from lockdown.people.users import user_by_email
 from lockdown.timeutil import parse_iso
-from lockdown.users import user_by_email
-from lockdown.vault import deposit
-from tests.console_kit import ERMC, MANAGER, PRESS, PRESS_2, Site, form_post, make_site, signed_in, token_of
+from lockdown.vault.credentials import deposit
+from tests.console.console_kit import ERMC, MANAGER, PRESS, PRESS_2, Site, form_post, make_site, signed_in, token_of
 
 CHEM = 2
 PASSWORD_OF_CHEM = "correct horse battery staple 42"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from lockdown.timeutil import to_iso
-from tests.console_kit import MANAGER, PRESS, PRESS_2, Site, form_post, make_site, signed_in
+from tests.console.console_kit import MANAGER, PRESS, PRESS_2, Site, form_post, make_site, signed_in
 
 
 @pytest.fixture

@@ -13,11 +13,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from flask.testing import FlaskClient
 
-from lockdown.posts import approve_post, create_post, get_post, list_posts
-from lockdown.signin import set_password
+from lockdown.people.signin import set_password
+from lockdown.people.users import add_user, user_by_email
+from lockdown.posting.posts import approve_post, create_post, get_post, list_posts
 from lockdown.timeutil import to_iso
-from lockdown.users import add_user, user_by_email
-from tests.console_kit import (
+from tests.console.console_kit import (
     ERMC,
     MANAGER,
     PASSWORD,

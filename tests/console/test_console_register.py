@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from lockdown.accounts import list_accounts
 from lockdown.console import register_pages
+from lockdown.register.accounts import list_accounts
 from tests.conftest import count_rows
-from tests.console_kit import ERMC, MANAGER, PRESS, Site, make_site, signed_in, token_of
+from tests.console.console_kit import ERMC, MANAGER, PRESS, Site, make_site, signed_in, token_of
 
 NEW_ACCOUNT = {
     "handle": "@livuni_bio",

@@ -16,15 +16,16 @@ from pathlib import Path
 from typing import Any
 
 from connectors.base import Connector, OutgoingPost, Published
-from lockdown import audit
-from lockdown.context import Context
-from lockdown.db import connect
-from lockdown.dispatch import Dispatcher
-from lockdown.incidents import declare_incident, incident_config
-from lockdown.migrations import migrate
+from lockdown.incidents.config import incident_config
+from lockdown.incidents.declare import declare_incident
+from lockdown.people.users import add_user
+from lockdown.posting.dispatch import Dispatcher
 from lockdown.settings import Settings
+from lockdown.store import audit
+from lockdown.store.context import Context
+from lockdown.store.db import connect
+from lockdown.store.migrations import migrate
 from lockdown.timeutil import to_iso
-from lockdown.users import add_user
 from tests.conftest import SECRET
 
 ROUNDS = 20

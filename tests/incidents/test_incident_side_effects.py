@@ -15,17 +15,17 @@ import responses
 from aiosmtpd.controller import Controller
 from flask.testing import FlaskClient
 
-from lockdown import audit
 from lockdown.app import create_app
-from lockdown.context import Context
 from lockdown.crypto import Vault
-from lockdown.db import connect
-from lockdown.native_schedules import process_native_schedules
-from lockdown.notify_delivery import deliver_due
+from lockdown.incidents.native_schedules import process_native_schedules
+from lockdown.notify.delivery import deliver_due
 from lockdown.settings import Settings
+from lockdown.store import audit
+from lockdown.store.context import Context
+from lockdown.store.db import connect
 from tests.conftest import SECRET, Login, free_port
 from tests.connectors.openapi_check import SpecCheck
-from tests.test_notify_delivery import Mailbox
+from tests.notify.test_notify_delivery import Mailbox
 
 VAULT_KEY = base64.b64encode(b"V" * 32).decode()
 

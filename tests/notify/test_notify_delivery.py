@@ -19,10 +19,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 
-from lockdown import audit
-from lockdown.context import Context
-from lockdown.db import connect
-from lockdown.notify_delivery import (
+from lockdown.notify.delivery import (
     BACKOFF_CAP_SECONDS,
     MAX_ATTEMPTS,
     SMTP_NOT_SET,
@@ -31,6 +28,9 @@ from lockdown.notify_delivery import (
     smtp_target,
 )
 from lockdown.settings import Settings
+from lockdown.store import audit
+from lockdown.store.context import Context
+from lockdown.store.db import connect
 from lockdown.timeutil import to_iso
 from tests.conftest import SECRET, Login, free_port
 

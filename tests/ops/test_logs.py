@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from lockdown.logs import JsonFormatter, configure_logging
+from lockdown.ops.logs import JsonFormatter, configure_logging
 from lockdown.settings import Settings, SettingsError
 from tests.conftest import LOCKDOWN, SECRET, VAULT_KEY
 
@@ -36,7 +36,7 @@ def root_logging() -> Iterator[None]:
 
 def record(message: str, *args: object, exc: BaseException | None = None) -> logging.LogRecord:
     exc_info = (type(exc), exc, exc.__traceback__) if exc else None
-    return logging.LogRecord("lockdown.dispatch", logging.WARNING, __file__, 1, message, args, exc_info)
+    return logging.LogRecord("lockdown.posting.dispatch", logging.WARNING, __file__, 1, message, args, exc_info)
 
 
 def test_a_record_is_one_json_line_with_time_level_logger_and_message() -> None:
@@ -44,7 +44,7 @@ def test_a_record_is_one_json_line_with_time_level_logger_and_message() -> None:
     assert "\n" not in line
     entry = json.loads(line)
     assert entry["level"] == "WARNING"
-    assert entry["logger"] == "lockdown.dispatch"
+    assert entry["logger"] == "lockdown.posting.dispatch"
     assert entry["message"] == "post 42 failed"
     assert entry["time"].endswith("Z")
     assert "exception" not in entry

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from lockdown.redact import REDACTED, SecretRedactor, install, redact
+from lockdown.ops.redact import REDACTED, SecretRedactor, install, redact
 
 API_TOKEN = "ld_" + "Xy7-Qp2_Lm9Rt4Vw8Zk3Nb6"
 TOTP_SEED = "JBSWY3DPEHPK3PXP"

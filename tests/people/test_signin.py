@@ -12,15 +12,15 @@ import pyotp
 import pytest
 from click.testing import CliRunner
 
-from lockdown import audit
 from lockdown.cli import main
-from lockdown.context import Context
 from lockdown.crypto import Vault
-from lockdown.db import connect
 from lockdown.errors import TooManyAttempts, Unauthorized
-from lockdown.migrations import migrate
-from lockdown.signin import enroll_totp, set_password, sign_in
-from lockdown.users import add_user, disable_user
+from lockdown.people.signin import enroll_totp, set_password, sign_in
+from lockdown.people.users import add_user, disable_user
+from lockdown.store import audit
+from lockdown.store.context import Context
+from lockdown.store.db import connect
+from lockdown.store.migrations import migrate
 from tests.conftest import SECRET, VAULT_KEY
 
 NOW = datetime(2026, 11, 24, 2, 0, 10, tzinfo=UTC)

@@ -13,10 +13,11 @@ from typing import Any
 import pytest
 
 from connectors.base import Connector, ConnectorError, OutgoingPost, Published
-from lockdown import audit, posts
-from lockdown.context import Context
-from lockdown.dispatch import MAX_ATTEMPTS, Dispatcher, backoff_seconds
+from lockdown.posting import posts
+from lockdown.posting.dispatch import MAX_ATTEMPTS, Dispatcher, backoff_seconds
 from lockdown.settings import Settings
+from lockdown.store import audit
+from lockdown.store.context import Context
 from tests.conftest import Login
 
 START = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -260,7 +261,7 @@ def test_a_post_claimed_by_a_crashed_dispatcher_becomes_unknown(
     crashed = Dispatcher(settings, key, clock=clock, connector_factory=platform)
     crashed.heartbeat()
     # Claimed and marked for sending, then the process dies: the platform may have the post.
-    # (A claim that was never marked is released instead: see tests/test_crash.py.)
+    # (A claim that was never marked is released instead: see tests/clock/test_crash.py.)
     (claimed,) = crashed._claim(crashed.context())
     assert crashed._still_ours(crashed.context(), claimed)
     assert state(ctx, post_id)["state"] == "publishing"

@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from connectors.base import Connector, OutgoingPost, Published
-from lockdown import audit
-from lockdown.context import Context
-from lockdown.db import connect
-from lockdown.dispatch import Dispatcher
+from lockdown.posting.dispatch import Dispatcher
 from lockdown.settings import Settings
+from lockdown.store import audit
+from lockdown.store.context import Context
+from lockdown.store.db import connect
 from lockdown.timeutil import to_iso
 from tests.conftest import SECRET, Login
 

@@ -10,8 +10,8 @@ import pytest
 from flask.testing import FlaskClient
 
 from lockdown.app import create_app
-from lockdown.connector_secrets import load_secrets
 from lockdown.crypto import Vault, VaultError, binding, key_id
+from lockdown.posting.connector_secrets import load_secrets
 from lockdown.settings import Settings
 from tests.conftest import SECRET, Login
 
@@ -74,10 +74,10 @@ def vault_client(tmp_path: Any) -> FlaskClient:
 
 def test_connector_secrets_are_stored_encrypted_and_never_shown(vault_client: FlaskClient, tmp_path: Any) -> None:
     # This app has a vault key, so it has a database of its own, and users made here.
-    from lockdown import audit
-    from lockdown.context import Context
-    from lockdown.db import connect
-    from lockdown.users import add_user
+    from lockdown.people.users import add_user
+    from lockdown.store import audit
+    from lockdown.store.context import Context
+    from lockdown.store.db import connect
 
     db = connect(tmp_path / "v.db")
     ctx = Context(db, audit.audit_key(SECRET.encode()))

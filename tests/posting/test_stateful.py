@@ -47,16 +47,20 @@ from hypothesis.errors import InvalidArgument
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invariant, multiple, precondition, rule
 
 from connectors.base import Connector, ConnectorError, OutgoingPost, Published
-from lockdown import accounts, audit, incident_messages, incidents, posts
-from lockdown.context import Context
 from lockdown.crypto import Vault
-from lockdown.db import connect
-from lockdown.dispatch import Dispatcher
 from lockdown.errors import AccountHeld, Conflict, Forbidden, InvalidInput, LockdownError, RuleBroken
-from lockdown.migrations import migrate
+from lockdown.incidents import declare as incidents
+from lockdown.incidents import messages as incident_messages
+from lockdown.people.users import User, add_user
+from lockdown.posting import posts
+from lockdown.posting.dispatch import Dispatcher
+from lockdown.register import accounts
 from lockdown.settings import Settings
+from lockdown.store import audit
+from lockdown.store.context import Context
+from lockdown.store.db import connect
+from lockdown.store.migrations import migrate
 from lockdown.timeutil import parse_iso, to_iso
-from lockdown.users import User, add_user
 from tests.conftest import SECRET, fuzz_budget
 
 EXAMPLES = fuzz_budget("LOCKDOWN_FUZZ_EXAMPLES", 300)

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from lockdown import audit
-from lockdown.accounts import register_account
-from lockdown.context import Context
-from lockdown.db import connect
+from lockdown.register.accounts import register_account
 from lockdown.settings import Settings
+from lockdown.store import audit
+from lockdown.store.context import Context
+from lockdown.store.db import connect
 from tests.conftest import Login, account_payload, count_rows
 
 

@@ -19,15 +19,15 @@ import requests
 from click.testing import CliRunner, Result
 from flask.testing import FlaskClient
 
-from lockdown import audit
-from lockdown.accounts import register_account
-from lockdown.backup import BackupError, backup_database
 from lockdown.cli import main
-from lockdown.context import Context
-from lockdown.db import connect
-from lockdown.dispatch import pid_domain
-from lockdown.restore import restore_database
+from lockdown.register.accounts import register_account
 from lockdown.settings import Settings
+from lockdown.store import audit
+from lockdown.store.backup import BackupError, backup_database
+from lockdown.store.context import Context
+from lockdown.store.db import connect
+from lockdown.store.dispatchers import pid_domain
+from lockdown.store.restore import restore_database
 from lockdown.timeutil import to_iso
 from tests.conftest import LOCKDOWN, SECRET, VAULT_KEY, Login, account_payload, free_port
 
@@ -406,14 +406,14 @@ def test_posts_the_replaced_database_may_have_sent_wait_for_a_person_after_a_res
 def test_a_failed_restore_puts_the_current_database_back(
     backed_up: Path, settings: Settings, runner: CliRunner, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import lockdown.restore
+    import lockdown.store.restore
 
     add_user(runner, env, "amira")
 
     def broken(*_args: Any) -> list[int]:
         raise BackupError("the disk is full")
 
-    monkeypatch.setattr(lockdown.restore, "_hold_back_posts", broken)
+    monkeypatch.setattr(lockdown.store.restore, "_hold_back_posts", broken)
     result = run(runner, env, "restore", str(backed_up))
     assert result.exit_code == 1
     assert "the disk is full" in result.output
@@ -492,14 +492,14 @@ def test_the_installed_command_backs_up_a_running_server_and_restores_after_it_s
 def test_a_backup_that_cannot_be_written_says_so_and_leaves_nothing(
     runner: CliRunner, env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import lockdown.backup
+    import lockdown.store.backup
 
     def full(_source: sqlite3.Connection, target: Path, **_options: Any) -> None:
         target.write_bytes(b"half")
         raise sqlite3.OperationalError("database or disk is full")
 
     add_user(runner, env, "ruth")
-    monkeypatch.setattr(lockdown.backup, "copy_database", full)
+    monkeypatch.setattr(lockdown.store.backup, "copy_database", full)
     result = run(runner, env, "backup", str(tmp_path / "b.db"))
     assert result.exit_code == 1
     assert "disk is full" in result.output

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from lockdown.hours import WeeklyHours, parse_weekly_hours
-from lockdown.office_hours import bank_holiday, explain, next_out_of_hours, out_of_hours
+from lockdown.vault.office_hours import bank_holiday, explain, next_out_of_hours, out_of_hours
 
 LONDON = "Europe/London"
 NEW_YORK = "America/New_York"

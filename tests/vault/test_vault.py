@@ -13,14 +13,14 @@ import pyotp
 import pytest
 from click.testing import CliRunner
 
-from lockdown import audit
 from lockdown.app import create_app
 from lockdown.cli import main
-from lockdown.context import Context
-from lockdown.db import connect
-from lockdown.rotation import end_takeovers, send_reminders
+from lockdown.people.users import add_user
 from lockdown.settings import Settings
-from lockdown.users import add_user
+from lockdown.store import audit
+from lockdown.store.context import Context
+from lockdown.store.db import connect
+from lockdown.vault.rotation import end_takeovers, send_reminders
 from tests.conftest import SECRET
 
 KEY_A = base64.b64encode(b"A" * 32).decode()

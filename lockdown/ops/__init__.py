@@ -1,0 +1,1 @@
+"""Operations: metrics, logs and their redaction, the demo register."""

@@ -1,0 +1,1 @@
+"""The account register: accounts, their CSV import and their monitored hours."""

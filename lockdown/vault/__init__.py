@@ -1,0 +1,1 @@
+"""The credential vault: shared passwords, press access sessions, rotation, office hours."""
