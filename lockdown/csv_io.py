@@ -49,8 +49,14 @@ def records(text: str) -> Iterator[tuple[int, dict[str, str] | None, list[str]]]
 
 
 def header_errors(header: list[str], required: tuple[str, ...], known: tuple[str, ...]) -> list[dict[str, Any]]:
-    """Missing and unknown columns, as line-1 errors."""
+    """Missing, unknown and repeated columns, as line-1 errors."""
+    # A repeated column would silently let its last cell win (``manager,manager``).
+    repeated = sorted({name for name in header if name and header.count(name) > 1})
     errors = [
+        {"line": 1, "field": name, "message": f"the header has the {name} column {header.count(name)} times"}
+        for name in repeated
+    ]
+    errors += [
         {"line": 1, "field": name, "message": f"the header has no {name} column"}
         for name in required
         if name not in header

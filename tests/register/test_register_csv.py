@@ -225,3 +225,30 @@ def test_export_neutralises_formulas_and_re_imports(
 )
 def test_neutralise(cell: str, safe: str) -> None:
     assert neutralise(cell) == safe
+
+
+def test_a_repeated_column_is_refused_naming_it_and_nothing_is_written(
+    client: FlaskClient, ermc: Login, manager: Login, make_user: Callable[..., Login], ctx: Any
+) -> None:
+    # With the column twice, the last cell used to win: here the second manager, unseen by a reviewer.
+    other = make_user("manager")
+    text = HEADER.replace("manager,", "manager,manager,", 1) + row(manager.email, "@livuni_twice").replace(
+        manager.email, f"{manager.email},{other.email}", 1
+    )
+    before = count_rows(ctx, "accounts")
+    response = upload(client, ermc, text)
+    assert response.status_code == 400, response.json
+    assert response.json["error"]["errors"][0] == {
+        "line": 1,
+        "field": "manager",
+        "message": "the header has the manager column 2 times",
+    }
+    assert count_rows(ctx, "accounts") == before
+
+
+def test_a_post_csv_with_a_repeated_column_is_refused(client: FlaskClient, ermc: Login, manager: Login) -> None:
+    text = "account_id,body,body,scheduled_at\n1,Hello,Goodbye,2030-01-01T09:00:00Z\n"
+    response = client.post("/api/v1/posts/import", data=text.encode(), content_type="text/csv", headers=ermc.headers)
+    assert response.status_code == 400, response.json
+    assert response.json["error"]["errors"][0]["field"] == "body"
+    assert "2 times" in response.json["error"]["message"]
