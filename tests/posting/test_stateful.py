@@ -51,6 +51,8 @@ from lockdown.crypto import Vault
 from lockdown.errors import AccountHeld, Conflict, Forbidden, InvalidInput, LockdownError, RuleBroken
 from lockdown.incidents import declare as incidents
 from lockdown.incidents import messages as incident_messages
+from lockdown.incidents.config import IncidentConfig
+from lockdown.incidents.config import incident_config as make_incident_config
 from lockdown.people.users import User, add_user
 from lockdown.posting import posts
 from lockdown.posting.dispatch import Dispatcher
@@ -252,8 +254,8 @@ class Step:
 
 
 @cache
-def incident_config() -> incidents.IncidentConfig:
-    return incidents.incident_config(Settings.from_env({"LOCKDOWN_SECRET_KEY": SECRET}))
+def incident_config() -> IncidentConfig:
+    return make_incident_config(Settings.from_env({"LOCKDOWN_SECRET_KEY": SECRET}))
 
 
 def when(clock: SteppingClock, minutes: int, offset_hours: int) -> str:
