@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from lockdown.api.state import app_state, request_context
 from lockdown.console.auth import login_required
 from lockdown.console.blueprint import bp, local_time
-from lockdown.console.post_pages import every_account, form_int, me
+from lockdown.console.post_pages import every_account, form_int, id_or_text, me
 from lockdown.errors import Conflict, LockdownError, NotFound
 from lockdown.incidents.declare import list_incidents
 from lockdown.register.accounts import get_account
@@ -100,7 +100,7 @@ def open_session() -> BaseResponse:
     settings = app_state().settings
     data: dict[str, Any] = {
         "justification": request.form.get("justification", ""),
-        "account_ids": [int(v) if v.isdigit() and len(v) <= 18 else v for v in request.form.getlist("account_ids")],
+        "account_ids": [id_or_text(v) for v in request.form.getlist("account_ids")],
     }
     # Left out when blank, so the service's own default applies.
     for name in ("incident_id", "minutes"):

@@ -16,6 +16,7 @@ from lockdown.api.state import app_state, request_context
 from lockdown.console.auth import login_required, signed_in_user
 from lockdown.console.blueprint import bp, local_time
 from lockdown.errors import InvalidInput, LockdownError, NotFound
+from lockdown.ids import parse_id
 from lockdown.people.users import User
 from lockdown.register.accounts import list_accounts
 from lockdown.timeutil import to_iso
@@ -53,8 +54,13 @@ MINUTES = "%a %d %b %Y %H:%M"
 
 def form_int(name: str) -> int | str:
     """A form field as an id when it is one; otherwise the text, for the service to refuse by name."""
-    raw = request.form.get(name, "").strip()
-    return int(raw) if raw.isdigit() and len(raw) <= 18 else raw
+    return id_or_text(request.form.get(name, ""))
+
+
+def id_or_text(raw: str) -> int | str:
+    """Typed text as an id when it is one (ASCII digits only); otherwise the text itself."""
+    number = parse_id(raw)
+    return raw.strip() if number is None else number
 
 
 def me() -> User:

@@ -7,6 +7,7 @@ from typing import Any
 
 from lockdown.csv_io import decode, header_errors, records, refuse, unneutralise
 from lockdown.errors import InvalidInput, LockdownError
+from lockdown.ids import parse_id
 from lockdown.people.users import User
 from lockdown.posting.posts import check_body, check_time, insert_batch, rights_on
 from lockdown.register.accounts import handle_key
@@ -90,7 +91,8 @@ def _find_account(
 ) -> dict[str, Any] | str:
     if cells.get("account_id"):
         raw = cells["account_id"]
-        account = accounts.get(int(raw)) if raw.isdigit() else None
+        number = parse_id(raw)
+        account = accounts.get(number) if number is not None else None
         if account is None:
             return f"there is no account {raw}"
         if account["archived"] is not None:

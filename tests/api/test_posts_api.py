@@ -294,3 +294,12 @@ def test_accounts_with_rights_agrees_with_rights_on_for_every_account(
         assert accounts_with_rights(ctx.db, login.user) & {mine, theirs} == expected
     assert accounts_with_rights(ctx.db, editor.user) >= {mine}
     assert theirs not in accounts_with_rights(ctx.db, editor.user)
+
+
+@pytest.mark.parametrize("typed", ["²", "٣"])
+def test_a_csv_account_id_in_unicode_digits_is_refused_naming_the_field(
+    client: FlaskClient, team: dict[str, Any], typed: str
+) -> None:
+    response = csv_upload(client, team["manager"], f"account_id,body,scheduled_at\n{typed},Hello,{later(30)}\n")
+    assert response.status_code == 400, response.json
+    assert response.json["error"]["errors"][0]["field"] == "account_id"

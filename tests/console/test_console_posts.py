@@ -212,3 +212,12 @@ def test_every_form_on_the_queue_has_labelled_controls(site: Site) -> None:
     for control_id in re.findall(r'<(?:input|select|textarea)(?![^>]*type="hidden")[^>]*\bid="([^"]+)"', queue):
         assert f'for="{control_id}"' in queue
     assert queue.count("<h1>") == 1
+
+
+@pytest.mark.parametrize("typed", ["²", "٣", "1²"])
+def test_a_unicode_digit_for_the_account_is_refused_not_a_server_error(site: Site, typed: str) -> None:
+    dan = signed_in(site, MANAGER)
+    field, _ = tomorrow_at(10)
+    refused = form_post(dan, QUEUE, "/posts", {"account_id": typed, "body": "Open day!", "scheduled_at": field})
+    assert refused.status_code == 400, refused.get_data(as_text=True)[:300]
+    assert list_posts(site.ctx.db, account_id=CHEM)["items"] == []
