@@ -52,6 +52,10 @@ class PostOut(Schema):
     updated_at = fields.String(required=True)
     held = fields.Boolean(required=True, metadata={"description": "scheduled, on a held account"})
     remote_deleted_at = fields.String(allow_none=True, required=True)
+    last_changed_by = fields.String(
+        required=True,
+        metadata={"description": "who last wrote its body or time: like its author, they may not approve it"},
+    )
 
 
 class PostItem(PostOut):

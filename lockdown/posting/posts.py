@@ -93,10 +93,10 @@ def check_time(value: Any, now: datetime, field: str = "scheduled_at") -> dateti
 def _insert(change: Changes, actor: User, account_id: int, body: str, when: datetime, batch: str | None) -> int:
     stamp, scheduled = to_iso(change.at), to_iso(when)
     cursor = change.context.db.conn.execute(
-        "INSERT INTO posts (account_id, body, scheduled_at, due_at, state, author_id, batch_id, "
+        "INSERT INTO posts (account_id, body, scheduled_at, due_at, state, author_id, last_changed_by, batch_id, "
         "idempotency_key, created_at, updated_at) "
-        "VALUES (?, ?, ?, ?, 'pending_review', ?, ?, ?, ?, ?)",
-        [account_id, body, scheduled, scheduled, actor.id, batch, uuid.uuid4().hex, stamp, stamp],
+        "VALUES (?, ?, ?, ?, 'pending_review', ?, ?, ?, ?, ?, ?)",
+        [account_id, body, scheduled, scheduled, actor.id, actor.id, batch, uuid.uuid4().hex, stamp, stamp],
     )
     post_id = int(cursor.lastrowid or 0)
     change.audit(
@@ -118,16 +118,18 @@ def create_post(ctx: Context, actor: User, data: Mapping[str, Any]) -> dict[str,
     return get_post(ctx.db, post_id)
 
 
+_LOAD = (
+    "SELECT p.id, p.account_id, p.state, p.author_id, COALESCE(p.last_changed_by, p.author_id), p.batch_id, "
+    "a.platform FROM posts p JOIN accounts a ON a.id = p.account_id"
+)
+_LOAD_KEYS = ("id", "account_id", "state", "author_id", "last_changed_by", "batch_id", "platform")
+
+
 def _load(db: Database, post_id: int) -> dict[str, Any]:
-    row = db.conn.execute(
-        "SELECT p.id, p.account_id, p.state, p.author_id, p.batch_id, a.platform "
-        "FROM posts p JOIN accounts a ON a.id = p.account_id WHERE p.id = ?",
-        [post_id],
-    ).fetchone()
+    row = db.conn.execute(f"{_LOAD} WHERE p.id = ?", [post_id]).fetchone()
     if row is None:
         raise NotFound(f"no post {post_id}", field="id")
-    keys = ("id", "account_id", "state", "author_id", "batch_id", "platform")
-    return dict(zip(keys, row, strict=True))
+    return dict(zip(_LOAD_KEYS, row, strict=True))
 
 
 def _set_state(change: Changes, post_id: int, expected: tuple[str, ...], state: str, **columns: Any) -> None:
@@ -144,10 +146,9 @@ def _set_state(change: Changes, post_id: int, expected: tuple[str, ...], state: 
 
 
 def update_post(ctx: Context, actor: User, post_id: int, data: Mapping[str, Any]) -> dict[str, Any]:
-    """Edit a post's body or time; either change sends it back to review."""
+    """Edit a post's body or time; either change sends it back to review, and the editor
+    becomes one of its authors, who may not approve it."""
     post = _load(ctx.db, post_id)
-    if not rights_on(ctx.db, actor, post["account_id"]):
-        raise Forbidden(f"you do not manage or edit account {post['account_id']}")
     unknown = sorted(set(data) - {"body", "scheduled_at"})
     if unknown:
         raise InvalidInput(f"{unknown[0]} cannot be changed; change body or scheduled_at", field=unknown[0])
@@ -160,27 +161,37 @@ def update_post(ctx: Context, actor: User, post_id: int, data: Mapping[str, Any]
         when = to_iso(check_time(data["scheduled_at"], ctx.now()))
         columns.update(scheduled_at=when, due_at=when)
     with ctx.change() as change:
+        # Rights are checked under the write lock: an editor removed meanwhile edits nothing.
+        if not rights_on(ctx.db, actor, post["account_id"]):
+            raise Forbidden(f"you do not manage or edit account {post['account_id']}")
         _set_state(
             change, post_id, EDITABLE, "pending_review",
-            approved_by=None, approved_at=None, attempts=0, error=None, **columns,
+            approved_by=None, approved_at=None, attempts=0, error=None, last_changed_by=actor.id, **columns,
         )  # fmt: skip
         change.audit(actor.email, "post.edit", f"post:{post_id}", **columns)
     return get_post(ctx.db, post_id)
 
 
 def approve_post(ctx: Context, actor: User, post_id: int) -> dict[str, Any]:
-    """A colleague with rights on the account, never the author, approves: it is scheduled."""
-    post = _load(ctx.db, post_id)
-    _may_approve(ctx.db, actor, [post])
+    """A colleague with rights on the account, never one of its authors, approves: it is scheduled."""
+    _load(ctx.db, post_id)  # 404 before taking the write lock
     with ctx.change() as change:
+        # Read and checked under the write lock, so an edit cannot slip between check and approval.
+        _may_approve(ctx.db, actor, [_load(ctx.db, post_id)])
         _approve(change, actor, [post_id])
     return get_post(ctx.db, post_id)
 
 
 def _may_approve(db: Database, actor: User, posts: list[dict[str, Any]]) -> None:
+    """Policy 2.2.3: the approver is neither the post's author nor whoever last changed its body
+    or time (an editor's words are theirs), and has rights on its account."""
     for post in posts:
         if post["author_id"] == actor.id:
             raise Forbidden(f"post {post['id']} is yours; a colleague must approve it (policy 2.2.3)")
+        if post["last_changed_by"] == actor.id:
+            raise Forbidden(
+                f"you changed post {post['id']} last, so it is yours too; a colleague must approve it (policy 2.2.3)"
+            )
         if not rights_on(db, actor, post["account_id"]):
             raise Forbidden(f"you do not manage or edit account {post['account_id']}")
 
@@ -247,20 +258,20 @@ def mark_published(ctx: Context, actor: User, post_id: int, data: Mapping[str, A
 
 def approve_batch(ctx: Context, actor: User, batch_id: str) -> dict[str, Any]:
     """Approve every post of an imported batch still awaiting review (never by its uploader)."""
-    rows = ctx.db.conn.execute(
-        "SELECT p.id, p.account_id, p.state, p.author_id, p.batch_id, a.platform FROM posts p "
-        "JOIN accounts a ON a.id = p.account_id WHERE p.batch_id = ? ORDER BY p.id",
-        [batch_id],
-    ).fetchall()
-    if not rows:
-        raise NotFound(f"no batch {batch_id}", field="batch_id")
-    keys = ("id", "account_id", "state", "author_id", "batch_id", "platform")
-    posts = [dict(zip(keys, row, strict=True)) for row in rows]
-    _may_approve(ctx.db, actor, posts)
-    pending = [post["id"] for post in posts if post["state"] == "pending_review"]
-    if not pending:
-        raise Conflict(f"no post of batch {batch_id} is awaiting review", field="batch_id")
+
+    def batch() -> list[dict[str, Any]]:
+        rows = ctx.db.conn.execute(f"{_LOAD} WHERE p.batch_id = ? ORDER BY p.id", [batch_id]).fetchall()
+        if not rows:
+            raise NotFound(f"no batch {batch_id}", field="batch_id")
+        return [dict(zip(_LOAD_KEYS, row, strict=True)) for row in rows]
+
+    batch()  # 404 before taking the write lock
     with ctx.change() as change:
+        posts = batch()
+        _may_approve(ctx.db, actor, posts)
+        pending = [post["id"] for post in posts if post["state"] == "pending_review"]
+        if not pending:
+            raise Conflict(f"no post of batch {batch_id} is awaiting review", field="batch_id")
         _approve(change, actor, pending)
         change.audit(actor.email, "post.approve_batch", f"batch:{batch_id}", approved=len(pending))
     return {"batch_id": batch_id, "approved": len(pending)}
@@ -279,15 +290,17 @@ def insert_batch(ctx: Context, actor: User, rows: list[tuple[int, str, datetime]
 _KEYS = (
     "id", "account_id", "body", "state", "scheduled_at", "due_at", "author", "approved_by",
     "approved_at", "batch_id", "attempts", "dispatched_at", "published_at", "remote_id", "error",
-    "created_at", "updated_at", "held", "remote_deleted_at",
+    "created_at", "updated_at", "held", "remote_deleted_at", "last_changed_by",
 )  # fmt: skip
 HELD = "EXISTS (SELECT 1 FROM account_holds h WHERE h.account_id = p.account_id)"
 _SELECT = (
     "SELECT p.id, p.account_id, p.body, p.state, p.scheduled_at, p.due_at, au.email, ap.email, "
     "p.approved_at, p.batch_id, p.attempts, p.dispatched_at, p.published_at, p.remote_id, "
-    f"p.error, p.created_at, p.updated_at, p.state = 'scheduled' AND {HELD}, p.remote_deleted_at "
+    f"p.error, p.created_at, p.updated_at, p.state = 'scheduled' AND {HELD}, p.remote_deleted_at, "
+    "COALESCE(lc.email, au.email) "
     "FROM posts p JOIN users au ON au.id = p.author_id "
-    "LEFT JOIN users ap ON ap.id = p.approved_by"
+    "LEFT JOIN users ap ON ap.id = p.approved_by "
+    "LEFT JOIN users lc ON lc.id = p.last_changed_by"
 )
 
 

@@ -469,6 +469,14 @@ def m015_posts_published(db: Database) -> None:
     db.execute("CREATE INDEX posts_published ON posts(state, published_at)")
 
 
+@migrations()
+def m016_posts_last_changed_by(db: Database) -> None:
+    """Whoever last changed a post's body or time is one of its authors for review (policy 2.2.3),
+    as its first author is; posts so far were last changed by their authors."""
+    db.execute("ALTER TABLE posts ADD COLUMN last_changed_by INTEGER REFERENCES users(id)")
+    db.execute("UPDATE posts SET last_changed_by = author_id")
+
+
 def migrate(db: Database) -> list[str]:
     """Turn on WAL and apply pending migrations; return the names applied."""
     if db.conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal" and db.memory is False:
