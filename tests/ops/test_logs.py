@@ -116,7 +116,14 @@ def test_the_scheduler_logs_only_json_lines_when_asked(tmp_path: Path) -> None:
                 time.sleep(0.05)
         finally:
             scheduler.send_signal(signal.SIGINT)
-            scheduler.wait(timeout=20)
+            try:
+                scheduler.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                # A pytest started in the background inherits SIGINT ignored, and so would this
+                # child: end it rather than leave a scheduler running, and say why.
+                scheduler.kill()
+                scheduler.wait()
+                pytest.fail("the scheduler ignored SIGINT (was pytest started with SIGINT ignored?)")
     lines = errors.read_text().splitlines()
     entries = [json.loads(line) for line in lines]
     assert any(entry["message"].startswith("Lockdown scheduler on") for entry in entries), lines
