@@ -24,18 +24,18 @@ from lockdown.posting.dispatch import ConnectorFactory, build_connector
 from lockdown.posting.length import over_limit
 from lockdown.store.context import Changes, Context
 from lockdown.store.db import connect, db_file
-from lockdown.timeutil import to_iso
+from lockdown.timeutil import Clock, to_iso
+
+# An account that may speak in an incident: central, active, and not held as compromised.
+SPEAKS = (
+    "a.central = 1 AND a.archived_at IS NULL AND NOT EXISTS "
+    "(SELECT 1 FROM incidents i WHERE i.status = 'active' AND i.named_account_id = a.id)"
+)
 
 
 def central_targets(db: Database) -> list[int]:
     """The active central accounts that no named-account hold (a compromise) has taken."""
-    return [
-        row[0]
-        for row in db.conn.execute(
-            "SELECT a.id FROM accounts a WHERE a.central = 1 AND a.archived_at IS NULL AND NOT EXISTS "
-            "(SELECT 1 FROM incidents i WHERE i.status = 'active' AND i.named_account_id = a.id) ORDER BY a.id"
-        )
-    ]
+    return [row[0] for row in db.conn.execute(f"SELECT a.id FROM accounts a WHERE {SPEAKS} ORDER BY a.id")]
 
 
 def _template_values(db: Database, incident: Mapping[str, Any], timezone: str) -> dict[str, Any]:
@@ -174,20 +174,23 @@ def approve_message(
     """A second press officer approves: the message is published through its central accounts
     now, and each delivery is recorded."""
     actor.require("press")
-    message = get_message(ctx.db, incident_id, message_id)
-    if message["author"] == actor.email:
-        raise Forbidden("a second press officer must approve this message, not its author")
-    if message["state"] != "draft":
-        raise Conflict(f"message {message_id} is {message['state']}", field="state")
-    targets = message["account_ids"]
-    _check_targets(ctx.db, targets, message["body"])
-    compromised = [a for a in targets if a not in central_targets(ctx.db)]
-    if compromised:
-        raise AccountHeld(
-            f"account {compromised[0]} is held as compromised; remove it from the message",
-            field="account_ids",
-        )
+    get_message(ctx.db, incident_id, message_id)  # 404 before taking the write lock
     with ctx.change() as change:
+        # Every check under the write lock: a compromise declared at the same moment is either
+        # seen here or declared after the deliveries exist (and then stopped by their send mark).
+        message = get_message(ctx.db, incident_id, message_id)
+        if message["author"] == actor.email:
+            raise Forbidden("a second press officer must approve this message, not its author")
+        if message["state"] != "draft":
+            raise Conflict(f"message {message_id} is {message['state']}", field="state")
+        targets = message["account_ids"]
+        _check_targets(ctx.db, targets, message["body"])
+        compromised = [a for a in targets if a not in central_targets(ctx.db)]
+        if compromised:
+            raise AccountHeld(
+                f"account {compromised[0]} is held as compromised; remove it from the message",
+                field="account_ids",
+            )
         done = ctx.db.conn.execute(
             "UPDATE incident_messages SET state = 'approved', approved_by = ?, approved_at = ? "
             "WHERE id = ? AND state = 'draft'",
@@ -211,7 +214,7 @@ def approve_message(
     with ThreadPoolExecutor(max_workers=min(8, len(targets))) as pool:
         results = list(
             pool.map(
-                lambda account_id: _deliver(path, vault, factory, message, account_id),
+                lambda account_id: _deliver(path, ctx.audit_key, ctx.clock, vault, factory, message, account_id),
                 targets,
             )
         )
@@ -224,8 +227,26 @@ def _exercise_factory(kind: str, settings: dict[str, Any], secrets: dict[str, st
     return OutboxConnector({}, {})
 
 
+def _mark_sending(ctx: Context, message_id: int, account_id: int) -> bool:
+    """Commit the send mark for one delivery, only while its account may still speak (the rule
+    posts follow: the hold is re-read in the same statement, right before the connector call)."""
+    with ctx.change(allow_empty=True) as change:
+        marked = ctx.db.conn.execute(
+            "UPDATE message_deliveries SET sending_at = ? WHERE message_id = ? AND account_id = ? "
+            "AND state = 'sending' AND sending_at IS NULL "
+            f"AND EXISTS (SELECT 1 FROM accounts a WHERE a.id = message_deliveries.account_id AND {SPEAKS}) "
+            "RETURNING id",
+            [to_iso(change.at), message_id, account_id],
+        ).fetchone()
+        if marked:
+            change.audit("lockdown", "incident.message_send", f"message:{message_id}", account_id=account_id)
+    return marked is not None
+
+
 def _deliver(
     db_path: str,
+    audit_key: bytes,
+    clock: Clock,
     vault: Vault,
     factory: Callable[..., Connector],
     message: Mapping[str, Any],
@@ -237,6 +258,14 @@ def _deliver(
         handle, platform, connector = db.conn.execute(
             "SELECT handle, platform, connector FROM accounts WHERE id = ?", [account_id]
         ).fetchone()
+        if not _mark_sending(Context(db, audit_key, clock), message["id"], account_id):
+            return {
+                "account_id": account_id,
+                "state": "failed",
+                "error": f"{handle} was declared compromised (or archived) before this message was sent; "
+                "nothing was sent to it",
+                "remote_id": None,
+            }
         settings = json.loads(connector)
         kind = settings.pop("kind")
         try:

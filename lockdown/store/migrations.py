@@ -477,6 +477,13 @@ def m016_posts_last_changed_by(db: Database) -> None:
     db.execute("UPDATE posts SET last_changed_by = author_id")
 
 
+@migrations()
+def m017_message_send_mark(db: Database) -> None:
+    """When each incident message delivery was about to call its platform: set only while the
+    account could still speak, as a post's sending mark is set only while it is not held."""
+    db.execute("ALTER TABLE message_deliveries ADD COLUMN sending_at TEXT")
+
+
 def migrate(db: Database) -> list[str]:
     """Turn on WAL and apply pending migrations; return the names applied."""
     if db.conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal" and db.memory is False:
