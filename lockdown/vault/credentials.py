@@ -3,15 +3,12 @@ to the press team only through audited out-of-hours sessions, and tracked for ro
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-import pyotp
 from sqlite_utils import Database
 
 from lockdown.crypto import Vault, VaultError, binding
@@ -19,6 +16,7 @@ from lockdown.errors import Conflict, Forbidden, InvalidInput, NotFound
 from lockdown.people.users import User
 from lockdown.store.context import Changes, Context
 from lockdown.timeutil import parse_iso, to_iso
+from lockdown.vault.totp_seeds import check_totp_seed, current_code, is_short
 
 ROTATION_DAYS = 90
 MAX_SECRET = 1000
@@ -53,22 +51,6 @@ def _current_version(db: Database, account_id: int) -> int:
     return int(row[0] or 0)
 
 
-def check_totp_seed(seed: Any) -> str:
-    """A base32 TOTP seed, normalised (no spaces, upper case); 400 naming the field otherwise."""
-    if not isinstance(seed, str):
-        raise InvalidInput("totp_secret must be the base32 seed the platform showed", field="totp_secret")
-    cleaned = seed.replace(" ", "").replace("-", "").upper()
-    try:
-        base64.b32decode(cleaned + "=" * (-len(cleaned) % 8))
-    except (binascii.Error, ValueError):
-        raise InvalidInput("totp_secret is not base32 (letters A-Z and digits 2-7)", field="totp_secret") from None
-    try:
-        pyotp.TOTP(cleaned).byte_secret()  # pyotp refuses seeds under 112 bits at every use
-    except ValueError as exc:
-        raise InvalidInput(f"totp_secret: {exc} (at least 23 base32 characters)", field="totp_secret") from None
-    return cleaned
-
-
 def _text(data: Mapping[str, Any], name: str, required: bool) -> str | None:
     value = data.get(name)
     if value is None and not required:
@@ -97,16 +79,18 @@ def deposit(ctx: Context, vault: Vault, actor: User, account_id: int, data: Mapp
         raise Forbidden(f"only account {account_id}'s manager or ERMC may deposit its password")
     username, password = _text(data, "username", True), _text(data, "password", True)
     notes = _text(data, "notes", False)
-    seed = check_totp_seed(data["totp_secret"]) if data.get("totp_secret") not in (None, "") else None
+    seed, seed_bits = (
+        check_totp_seed(data["totp_secret"]) if data.get("totp_secret") not in (None, "") else (None, None)
+    )
     with ctx.change() as change:
         version = _current_version(ctx.db, account_id) + 1
         plain = {"username": username, "password": password, "totp_secret": seed, "notes": notes}
         sealed = {name: _seal(vault, account_id, version, name, value) for name, value in plain.items()}
         ctx.db.conn.execute(
-            "INSERT INTO credentials (account_id, version, username, password, totp_secret, notes, deposited_by, "
-            "deposited_at, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [account_id, version, sealed["username"], sealed["password"], sealed["totp_secret"], sealed["notes"],
-             actor.id, to_iso(change.at), data.get("reason")],
+            "INSERT INTO credentials (account_id, version, username, password, totp_secret, totp_seed_bits, notes, "
+            "deposited_by, deposited_at, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [account_id, version, sealed["username"], sealed["password"], sealed["totp_secret"], seed_bits,
+             sealed["notes"], actor.id, to_iso(change.at), data.get("reason")],
         )  # fmt: skip
         # Who knows it from the start: the depositor, and the people the account grants access.
         stamp = to_iso(change.at)
@@ -126,7 +110,7 @@ def deposit(ctx: Context, vault: Vault, actor: User, account_id: int, data: Mapp
         ).rowcount
         change.audit(
             actor.email, "credential.deposit", f"account:{account_id}",
-            version=version, totp=seed is not None, cleared_requirements=cleared,
+            version=version, totp=seed is not None, totp_seed_bits=seed_bits, cleared_requirements=cleared,
         )  # fmt: skip
     return metadata(ctx.db, actor, account_id, ctx.now())
 
@@ -144,13 +128,14 @@ def read_metadata(db: Database, account_id: int, now: datetime) -> dict[str, Any
     """The metadata itself, for callers that have checked who may see it."""
     _manager_id, handle = _account(db, account_id)
     row = db.conn.execute(
-        "SELECT c.version, c.deposited_at, u.email, c.totp_secret IS NOT NULL, c.reason FROM credentials c "
+        "SELECT c.version, c.deposited_at, u.email, c.totp_secret IS NOT NULL, c.totp_seed_bits, c.reason "
+        "FROM credentials c "
         "JOIN users u ON u.id = c.deposited_by WHERE c.account_id = ? ORDER BY c.version DESC LIMIT 1",
         [account_id],
     ).fetchone()
     if row is None:
         raise NotFound(f"no password has been deposited for account {account_id}", field="id")
-    version, deposited_at, by, has_totp, reason = row
+    version, deposited_at, by, has_totp, seed_bits, reason = row
     due = parse_iso(deposited_at) + timedelta(days=ROTATION_DAYS)
     reasons = [
         {"reason": r, "detail": json.loads(d), "since": at}
@@ -181,6 +166,9 @@ def read_metadata(db: Database, account_id: int, now: datetime) -> dict[str, Any
         "rotation_required": bool(reasons),
         "reasons": reasons,
         "has_totp": bool(has_totp),
+        # Platforms still issue 80-bit seeds; the vault keeps what was issued and says so.
+        "totp_seed_bits": seed_bits,
+        "totp_seed_short": is_short(seed_bits),
         "known_by": known,
     }
 
@@ -334,7 +322,7 @@ def reveal(ctx: Context, vault: Vault, actor: User, session_id: int, account_id:
         plain_password = _open(vault, account_id, version, "password", password)
         plain_seed = _open(vault, account_id, version, "totp_secret", seed)
         # Everything shown is computed before the reveal is recorded: nothing half done.
-        totp_code = pyotp.TOTP(plain_seed).at(ctx.now()) if plain_seed else None
+        totp_code = current_code(plain_seed, ctx.now()) if plain_seed else None
     except (VaultError, ValueError) as exc:
         raise Conflict(f"the stored password cannot be decrypted: {exc}", field="vault") from None
     with ctx.change() as change:

@@ -194,3 +194,12 @@ def test_ermc_sees_and_may_deposit_for_every_account(site: Site) -> None:
     assert view.count("Deposit a new password") == 3
     assert 'id="account-2"' in view
     assert PASSWORD_OF_CHEM not in view
+
+
+def test_a_manager_deposits_an_80_bit_seed_and_is_told_it_is_short(site: Site) -> None:
+    dan = signed_in(site, MANAGER)
+    secret = {"username": "chem-login", "password": PASSWORD_OF_CHEM, "totp_secret": "JBSWY3DPEHPK3PXP"}
+    form_post(dan, "/credentials", f"/credentials/accounts/{CHEM}/deposit", secret)
+    after = page(dan, "/credentials")
+    assert "Version 1 of the password of @livuni_chem is deposited." in after
+    assert "Yes (an 80-bit seed, shorter than the 112 bits now recommended" in after

@@ -70,7 +70,8 @@ def test_only_the_manager_or_ermc_deposits(world: dict[str, Any], who: str, acco
 @pytest.mark.parametrize(
     ("body", "field"),
     [({"password": ""}, "password"), ({"username": "  "}, "username"), ({"totp_secret": "not base32!"}, "totp_secret"),
-     ({"totp_secret": "JBSWY3DPEHPK3PXP"}, "totp_secret"), ({"password": "x" * 1001}, "password")],
+     ({"totp_secret": "JBSWY3DPEHPK3PX"}, "totp_secret"), ({"totp_secret": "JBSWY3DP"}, "totp_secret"),
+     ({"password": "x" * 1001}, "password")],
 )  # fmt: skip
 def test_a_bad_deposit_names_the_field_and_stores_nothing(
     world: dict[str, Any], body: dict[str, Any], field: str
@@ -79,6 +80,29 @@ def test_a_bad_deposit_names_the_field_and_stores_nothing(
     assert response.status_code == 400
     assert response.json["error"]["field"] == field
     assert world["ctx"].db.conn.execute("SELECT COUNT(*) FROM credentials").fetchone()[0] == 0
+
+
+class EightyBitTOTP(pyotp.TOTP):
+    """What an authenticator app computes from an 80-bit seed (pyotp itself wants 112 bits)."""
+
+    min_secret_length_bits = 80
+
+
+def test_an_80_bit_totp_seed_is_stored_as_issued_and_the_metadata_says_it_is_short(world: dict[str, Any]) -> None:
+    short = "jbsw y3dp ehpk 3pxp"  # 16 base32 characters, as many services still show them
+    assert deposit(world, totp_secret=short).status_code == 204
+    meta = world["client"].get(f"/api/v1/accounts/{world['chem']}/credentials", headers=world["h"]["dan"]).json
+    assert (meta["has_totp"], meta["totp_seed_bits"], meta["totp_seed_short"]) == (True, 80, True)
+    session = open_session(world).json["id"]
+    shown = reveal(world, session)
+    assert shown.status_code == 200, shown.json
+    assert shown.json["totp_code"] == EightyBitTOTP("JBSWY3DPEHPK3PXP").at(NIGHT)
+    assert deposit(world).status_code == 204
+    meta = world["client"].get(f"/api/v1/accounts/{world['chem']}/credentials", headers=world["h"]["dan"]).json
+    assert (meta["totp_seed_bits"], meta["totp_seed_short"]) == (160, False)
+    assert deposit(world, totp_secret=None).status_code == 204
+    meta = world["client"].get(f"/api/v1/accounts/{world['chem']}/credentials", headers=world["h"]["dan"]).json
+    assert (meta["has_totp"], meta["totp_seed_bits"], meta["totp_seed_short"]) == (False, None, False)
 
 
 def test_metadata_is_for_the_manager_ermc_and_press_and_never_holds_the_secret(world: dict[str, Any]) -> None:
