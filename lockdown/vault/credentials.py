@@ -12,7 +12,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from lockdown.crypto import Vault, VaultError, binding
-from lockdown.errors import Conflict, Forbidden, InvalidInput, NotFound
+from lockdown.errors import Conflict, Forbidden, InvalidInput, LockdownError, NotFound
 from lockdown.people.users import User
 from lockdown.store.context import Changes, Context
 from lockdown.timeutil import parse_iso, to_iso
@@ -266,20 +266,6 @@ def open_sessions(db: Database, actor: User, now: datetime) -> list[dict[str, An
     return [get_session(db, actor, session_id) for session_id in ids]
 
 
-def _usable_session(ctx: Context, actor: User, session_id: int) -> dict[str, Any]:
-    session = get_session(ctx.db, actor, session_id)
-    if session["closed_at"]:
-        raise Conflict(
-            f"access session {session_id} is closed ({session['close_reason']}); open a new one", field="state"
-        )
-    if parse_iso(session["expires_at"]) <= ctx.now():
-        with ctx.change() as change:
-            _close(change, session_id, "expired")
-            change.audit(actor.email, "access_session.expired", f"access_session:{session_id}")
-        raise Conflict(f"access session {session_id} expired at {session['expires_at']}; open a new one", field="state")
-    return session
-
-
 def _close(change: Changes, session_id: int, reason: str) -> int:
     return int(
         change.context.db.conn.execute(
@@ -291,67 +277,123 @@ def _close(change: Changes, session_id: int, reason: str) -> int:
 
 def close_session(ctx: Context, actor: User, session_id: int) -> dict[str, Any]:
     """The owner ends a session early."""
-    session = get_session(ctx.db, actor, session_id)
-    if session["closed_at"]:
+    get_session(ctx.db, actor, session_id)
+    with ctx.change(allow_empty=True) as change:
+        # Closed only if still open (compare-and-set): a close racing an expiry or an offboarding
+        # records one end, not two.
+        closed = _close(change, session_id, "closed by its owner")
+        if closed:
+            change.audit(actor.email, "access_session.close", f"access_session:{session_id}")
+    if not closed:
         raise Conflict(f"access session {session_id} is closed already", field="state")
-    with ctx.change() as change:
-        _close(change, session_id, "closed by its owner")
-        change.audit(actor.email, "access_session.close", f"access_session:{session_id}")
     return get_session(ctx.db, actor, session_id)
 
 
 def reveal(ctx: Context, vault: Vault, actor: User, session_id: int, account_id: Any) -> dict[str, Any]:
     """Reveal an account's current password in a session. The reveal, its audit entry, the
     manager's notice and the rotation mark commit together before anything is shown."""
-    session = _usable_session(ctx, actor, session_id)
     if isinstance(account_id, bool) or not isinstance(account_id, int):
         raise InvalidInput("account_id must be an account id", field="account_id")
+    # Who owns a session and what it covers never change, so these may be read before the write.
+    session = get_session(ctx.db, actor, session_id)
     if account_id not in session["account_ids"]:
         raise Forbidden(f"account {account_id} is not covered by access session {session_id}", field="account_id")
-    row = ctx.db.conn.execute(
-        "SELECT c.version, c.username, c.password, c.totp_secret, a.handle, a.platform, u.id, u.name, u.email "
-        "FROM credentials c JOIN accounts a ON a.id = c.account_id JOIN users u ON u.id = a.manager_id "
-        "WHERE c.account_id = ? ORDER BY c.version DESC LIMIT 1",
-        [account_id],
+    with ctx.change(allow_empty=True) as change:
+        version = _claim_reveal(change, actor, session_id, account_id)
+        outcome = (
+            _refuse_reveal(change, actor, session_id, account_id)
+            if version is None
+            else _record_reveal(change, vault, actor, session, account_id, version)
+        )
+    # Raised after the commit: a refusal may have recorded why (an expiry) and that must stay.
+    if isinstance(outcome, LockdownError):
+        raise outcome
+    return outcome
+
+
+def _claim_reveal(change: Changes, actor: User, session_id: int, account_id: int) -> int | None:
+    """Record the reveal only if the session is still usable, in one statement inside the write
+    transaction (a compare-and-set): a close, an expiry or an offboarding that committed first
+    wins, and none can commit between the check and the reveal. The version revealed, or None."""
+    row = change.context.db.conn.execute(
+        "INSERT INTO reveals (session_id, account_id, version, user_id, at) "
+        "SELECT s.id, :account, c.version, s.user_id, :at FROM access_sessions s "
+        "JOIN users u ON u.id = s.user_id "
+        "JOIN credentials c ON c.account_id = :account "
+        "AND c.version = (SELECT MAX(version) FROM credentials WHERE account_id = :account) "
+        "WHERE s.id = :session AND s.user_id = :user AND s.closed_at IS NULL AND s.expires_at > :at "
+        "AND u.disabled_at IS NULL "
+        "RETURNING version",
+        {"account": account_id, "at": to_iso(change.at), "session": session_id, "user": actor.id},
     ).fetchone()
-    if row is None:
-        raise NotFound(f"no password has been deposited for account {account_id}", field="account_id")
-    version, username, password, seed, handle, platform, manager_id, manager_name, manager_email = row
+    return None if row is None else int(row[0])
+
+
+def _refuse_reveal(change: Changes, actor: User, session_id: int, account_id: int) -> LockdownError:
+    """Why a reveal was not recorded. A session found past its end is closed here, audited, in
+    the reveal's transaction, so the reason is on record once."""
+    db = change.context.db
+    closed_at, close_reason, expires_at, disabled_at = db.conn.execute(
+        "SELECT s.closed_at, s.close_reason, s.expires_at, u.disabled_at FROM access_sessions s "
+        "JOIN users u ON u.id = s.user_id WHERE s.id = ?",
+        [session_id],
+    ).fetchone()
+    if closed_at:
+        return Conflict(f"access session {session_id} is closed ({close_reason}); open a new one", field="state")
+    if disabled_at:
+        _close(change, session_id, "owner disabled")
+        change.audit("lockdown", "access_session.ended", f"access_session:{session_id}", reason="owner disabled")
+        return Conflict(f"access session {session_id} is closed (owner disabled)", field="state")
+    if parse_iso(expires_at) <= change.at:
+        _close(change, session_id, "expired")
+        change.audit(actor.email, "access_session.expired", f"access_session:{session_id}")
+        return Conflict(f"access session {session_id} expired at {expires_at}; open a new one", field="state")
+    return NotFound(f"no password has been deposited for account {account_id}", field="account_id")
+
+
+def _record_reveal(
+    change: Changes, vault: Vault, actor: User, session: Mapping[str, Any], account_id: int, version: int
+) -> dict[str, Any]:
+    """Decrypt what the claimed reveal shows and record the rest of it: who now knows the
+    password, the rotation mark, the manager's notice and the audit entry."""
+    db = change.context.db
+    session_id = session["id"]
+    username, password, seed, handle, platform, manager_id, manager_name, manager_email = db.conn.execute(
+        "SELECT c.username, c.password, c.totp_secret, a.handle, a.platform, u.id, u.name, u.email "
+        "FROM credentials c JOIN accounts a ON a.id = c.account_id JOIN users u ON u.id = a.manager_id "
+        "WHERE c.account_id = ? AND c.version = ?",
+        [account_id, version],
+    ).fetchone()
     try:
         plain_user = _open(vault, account_id, version, "username", username)
         plain_password = _open(vault, account_id, version, "password", password)
         plain_seed = _open(vault, account_id, version, "totp_secret", seed)
-        # Everything shown is computed before the reveal is recorded: nothing half done.
-        totp_code = current_code(plain_seed, ctx.now()) if plain_seed else None
+        totp_code = current_code(plain_seed, change.at) if plain_seed else None
     except (VaultError, ValueError) as exc:
+        # Raised inside the transaction, so the claimed reveal is rolled back with it.
         raise Conflict(f"the stored password cannot be decrypted: {exc}", field="vault") from None
-    with ctx.change() as change:
-        stamp = to_iso(change.at)
-        ctx.db.conn.execute(
-            "INSERT INTO reveals (session_id, account_id, version, user_id, at) VALUES (?, ?, ?, ?, ?)",
-            [session_id, account_id, version, actor.id, stamp],
-        )
-        ctx.db.conn.execute(
-            "INSERT OR IGNORE INTO credential_knowers (account_id, version, user_id, how, at) VALUES (?, ?, ?, ?, ?)",
-            [account_id, version, actor.id, "revealed", stamp],
-        )
-        require_rotation(change, account_id, "revealed", by=actor.email, session_id=session_id)
-        body = (
-            f"Dear {manager_name},\n\n{actor.name} ({actor.email}) of the press team revealed the password of "
-            f"{handle} ({platform}) at {stamp} in access session {session_id} ({session['grounds']}).\n"
-            f"Their reason: {session['justification']}\n\nThe password must now be changed: deposit a new "
-            "version in Lockdown once you have changed it on the platform (policy 2.2.5).\n"
-        )
-        ctx.db.conn.execute(
-            "INSERT INTO notifications (incident_id, event, channel, user_id, recipient, subject, body, state, "
-            "next_attempt_at, created_at) VALUES (?, 'revealed', 'email', ?, ?, ?, ?, 'pending', ?, ?)",
-            [session["incident_id"], manager_id, manager_email, f"Lockdown: the password of {handle} was revealed",
-             body, stamp, stamp],
-        )  # fmt: skip
-        change.audit(
-            actor.email, "credential.reveal", f"account:{account_id}",
-            session_id=session_id, version=version, justification=session["justification"],
-        )  # fmt: skip
+    stamp = to_iso(change.at)
+    db.conn.execute(
+        "INSERT OR IGNORE INTO credential_knowers (account_id, version, user_id, how, at) VALUES (?, ?, ?, ?, ?)",
+        [account_id, version, actor.id, "revealed", stamp],
+    )
+    require_rotation(change, account_id, "revealed", by=actor.email, session_id=session_id)
+    body = (
+        f"Dear {manager_name},\n\n{actor.name} ({actor.email}) of the press team revealed the password of "
+        f"{handle} ({platform}) at {stamp} in access session {session_id} ({session['grounds']}).\n"
+        f"Their reason: {session['justification']}\n\nThe password must now be changed: deposit a new "
+        "version in Lockdown once you have changed it on the platform (policy 2.2.5).\n"
+    )
+    db.conn.execute(
+        "INSERT INTO notifications (incident_id, event, channel, user_id, recipient, subject, body, state, "
+        "next_attempt_at, created_at) VALUES (?, 'revealed', 'email', ?, ?, ?, ?, 'pending', ?, ?)",
+        [session["incident_id"], manager_id, manager_email, f"Lockdown: the password of {handle} was revealed",
+         body, stamp, stamp],
+    )  # fmt: skip
+    change.audit(
+        actor.email, "credential.reveal", f"account:{account_id}",
+        session_id=session_id, version=version, justification=session["justification"],
+    )  # fmt: skip
     return {
         "account_id": account_id,
         "version": version,
