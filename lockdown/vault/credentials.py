@@ -12,7 +12,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from lockdown.crypto import Vault, VaultError, binding
-from lockdown.errors import Conflict, Forbidden, InvalidInput, LockdownError, NotFound
+from lockdown.errors import Conflict, Forbidden, InvalidInput, LockdownError, NotFound, RuleBroken
 from lockdown.people.users import User
 from lockdown.store.context import Changes, Context
 from lockdown.timeutil import parse_iso, to_iso
@@ -200,14 +200,20 @@ def open_session(
     minutes = data.get("minutes", DEFAULT_MINUTES)
     if isinstance(minutes, bool) or not isinstance(minutes, int) or not 1 <= minutes <= MAX_MINUTES:
         raise InvalidInput(f"minutes must be between 1 and {MAX_MINUTES}", field="minutes")
-    incident = _grounds_incident(ctx.db, data.get("incident_id"))
-    if incident is None and not out_of_hours:
-        raise Forbidden(
-            f"an access session needs an active incident or a time outside office hours: {why_not}. "
-            "Declare an incident (or name one with incident_id), or ask the account's manager."
-        )
-    grounds = f"incident {incident}" if incident is not None else "out of hours"
+    named = data.get("incident_id")
+    if named is not None and (isinstance(named, bool) or not isinstance(named, int)):
+        raise InvalidInput("incident_id must be an incident id", field="incident_id")
     with ctx.change() as change:
+        # The grounds are read under the write lock, so an incident resolved a moment ago is
+        # never the grounds of a session opened after it, nor left ending nothing.
+        incident = _grounds_incident(ctx.db, named)
+        if incident is None and not out_of_hours:
+            raise Forbidden(
+                f"an access session needs an active incident or a time outside office hours: {why_not}"
+                f"{_drills_are_no_grounds(ctx.db)}. "
+                "Declare an incident (or name one with incident_id), or ask the account's manager."
+            )
+        grounds = f"incident {incident}" if incident is not None else "out of hours"
         expires = change.at + timedelta(minutes=minutes)
         session_id = int(
             ctx.db.conn.execute(
@@ -224,16 +230,55 @@ def open_session(
     return get_session(ctx.db, actor, session_id)
 
 
-def _grounds_incident(db: Database, raw: Any) -> int | None:
-    if raw is None:
-        row = db.conn.execute("SELECT MIN(id) FROM incidents WHERE status = 'active'").fetchone()
+# An incident is grounds for real credentials while it is active and not an exercise: a drill
+# declared in office hours must not open the real passwords. For sessions aliased ``s``.
+GROUNDS_HOLD = (
+    "(s.incident_id IS NULL OR EXISTS (SELECT 1 FROM incidents i WHERE i.id = s.incident_id "
+    "AND i.status = 'active' AND i.exercise = 0))"
+)
+
+
+def _grounds_incident(db: Database, named: int | None) -> int | None:
+    """The incident a session stands on: the one named, or else the oldest active real one."""
+    if named is None:
+        row = db.conn.execute("SELECT MIN(id) FROM incidents WHERE status = 'active' AND exercise = 0").fetchone()
         return int(row[0]) if row and row[0] is not None else None
-    if isinstance(raw, bool) or not isinstance(raw, int):
-        raise InvalidInput("incident_id must be an incident id", field="incident_id")
-    row = db.conn.execute("SELECT status FROM incidents WHERE id = ?", [raw]).fetchone()
+    row = db.conn.execute("SELECT status, exercise FROM incidents WHERE id = ?", [named]).fetchone()
     if row is None or row[0] != "active":
-        raise InvalidInput(f"incident_id: incident {raw} is not active", field="incident_id")
-    return raw
+        raise InvalidInput(f"incident_id: incident {named} is not active", field="incident_id")
+    if row[1]:
+        raise RuleBroken(
+            f"incident_id: incident {named} is an exercise, and a drill is no grounds for real credentials; "
+            "name a real incident, or open the session outside office hours",
+            field="incident_id",
+        )
+    return named
+
+
+def _drills_are_no_grounds(db: Database) -> str:
+    """A note for the refusal when the only active incidents are exercises."""
+    drills = [row[0] for row in db.conn.execute("SELECT id FROM incidents WHERE status = 'active' AND exercise = 1")]
+    if not drills:
+        return ""
+    named = ", ".join(f"incident {drill} is an exercise" for drill in drills)
+    return f" ({named}, and a drill is no grounds for real credentials)"
+
+
+def end_incident_sessions(change: Changes, actor: str, incident_id: int) -> list[int]:
+    """End the access sessions an incident was the grounds of, audited, in the transaction that
+    resolves it: the grounds are gone, so is the access."""
+    reason = f"incident {incident_id} resolved"
+    ended = sorted(
+        int(row[0])
+        for row in change.context.db.conn.execute(
+            "UPDATE access_sessions SET closed_at = ?, close_reason = ? WHERE incident_id = ? AND closed_at IS NULL "
+            "RETURNING id",
+            [to_iso(change.at), reason, incident_id],
+        )
+    )
+    for session_id in ended:
+        change.audit(actor, "access_session.ended", f"access_session:{session_id}", reason=reason)
+    return ended
 
 
 def get_session(db: Database, actor: User, session_id: int) -> dict[str, Any]:
@@ -312,8 +357,9 @@ def reveal(ctx: Context, vault: Vault, actor: User, session_id: int, account_id:
 
 
 def _claim_reveal(change: Changes, actor: User, session_id: int, account_id: int) -> int | None:
-    """Record the reveal only if the session is still usable, in one statement inside the write
-    transaction (a compare-and-set): a close, an expiry or an offboarding that committed first
+    """Record the reveal only if the session is still usable (open, unexpired, its owner enabled,
+    its incident still real grounds), in one statement inside the write transaction (a
+    compare-and-set): a close, an expiry, an offboarding or a resolution that committed first
     wins, and none can commit between the check and the reveal. The version revealed, or None."""
     row = change.context.db.conn.execute(
         "INSERT INTO reveals (session_id, account_id, version, user_id, at) "
@@ -322,7 +368,7 @@ def _claim_reveal(change: Changes, actor: User, session_id: int, account_id: int
         "JOIN credentials c ON c.account_id = :account "
         "AND c.version = (SELECT MAX(version) FROM credentials WHERE account_id = :account) "
         "WHERE s.id = :session AND s.user_id = :user AND s.closed_at IS NULL AND s.expires_at > :at "
-        "AND u.disabled_at IS NULL "
+        f"AND u.disabled_at IS NULL AND {GROUNDS_HOLD} "
         "RETURNING version",
         {"account": account_id, "at": to_iso(change.at), "session": session_id, "user": actor.id},
     ).fetchone()
@@ -333,17 +379,25 @@ def _refuse_reveal(change: Changes, actor: User, session_id: int, account_id: in
     """Why a reveal was not recorded. A session found past its end is closed here, audited, in
     the reveal's transaction, so the reason is on record once."""
     db = change.context.db
-    closed_at, close_reason, expires_at, disabled_at = db.conn.execute(
-        "SELECT s.closed_at, s.close_reason, s.expires_at, u.disabled_at FROM access_sessions s "
-        "JOIN users u ON u.id = s.user_id WHERE s.id = ?",
+    closed_at, close_reason, expires_at, disabled_at, incident_id, status, exercise = db.conn.execute(
+        "SELECT s.closed_at, s.close_reason, s.expires_at, u.disabled_at, s.incident_id, i.status, i.exercise "
+        "FROM access_sessions s JOIN users u ON u.id = s.user_id LEFT JOIN incidents i ON i.id = s.incident_id "
+        "WHERE s.id = ?",
         [session_id],
     ).fetchone()
     if closed_at:
         return Conflict(f"access session {session_id} is closed ({close_reason}); open a new one", field="state")
-    if disabled_at:
-        _close(change, session_id, "owner disabled")
-        change.audit("lockdown", "access_session.ended", f"access_session:{session_id}", reason="owner disabled")
-        return Conflict(f"access session {session_id} is closed (owner disabled)", field="state")
+    ended = (
+        "owner disabled" if disabled_at
+        else f"incident {incident_id} is an exercise" if exercise
+        else f"incident {incident_id} resolved" if incident_id is not None and status != "active"
+        else None
+    )  # fmt: skip
+    if ended:
+        # Sessions that outlived their owner or their grounds (e.g. opened before the rules said so).
+        _close(change, session_id, ended)
+        change.audit("lockdown", "access_session.ended", f"access_session:{session_id}", reason=ended)
+        return Conflict(f"access session {session_id} is closed ({ended}); open a new one", field="state")
     if parse_iso(expires_at) <= change.at:
         _close(change, session_id, "expired")
         change.audit(actor.email, "access_session.expired", f"access_session:{session_id}")

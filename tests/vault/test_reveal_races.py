@@ -9,39 +9,25 @@ was committed after the session had ended.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable
 from typing import Any
 
 from lockdown.people.users import add_user
-from tests.vault.vault_kit import deposit, open_session
+from tests.vault.vault_kit import at_once, deposit, open_session
 
 REVEALERS = 3
 
 
 def race(w: dict[str, Any], reveal_as: dict[str, str], session_id: int, end: Callable[[Any], Any]) -> list[int]:
     """Start REVEALERS reveals and one ending call at the same moment; the reveals' statuses."""
-    start = threading.Barrier(REVEALERS + 1)
-    statuses: list[int] = []
 
-    def reveal() -> None:
-        client = w["app"].test_client()
-        start.wait()
-        response = client.post(
-            f"/api/v1/access-sessions/{session_id}/reveal", json={"account_id": w["chem"]}, headers=reveal_as
-        )
-        statuses.append(response.status_code)
+    def reveal(client: Any) -> int:
+        url = f"/api/v1/access-sessions/{session_id}/reveal"
+        status: int = client.post(url, json={"account_id": w["chem"]}, headers=reveal_as).status_code
+        return status
 
-    def ending() -> None:
-        client = w["app"].test_client()
-        start.wait()
-        assert end(client).status_code == 200
-
-    threads = [threading.Thread(target=reveal) for _ in range(REVEALERS)] + [threading.Thread(target=ending)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    *statuses, ending = at_once(w, *[reveal] * REVEALERS, end)
+    assert ending.status_code == 200, ending.json
     return statuses
 
 

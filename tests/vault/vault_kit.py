@@ -4,7 +4,8 @@ two accounts, a clock the test moves, and the API calls every test makes."""
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -84,3 +85,22 @@ def reveal(w: dict[str, Any], session_id: int, who: str = "priya", account: str 
     return w["client"].post(
         f"/api/v1/access-sessions/{session_id}/reveal", json={"account_id": w[account]}, headers=w["h"][who]
     )
+
+
+def at_once(w: dict[str, Any], *calls: Callable[[Any], Any]) -> list[Any]:
+    """Run each call in its own thread with its own test client (so its own connection to the
+    database file), all released at the same moment; their results, in the order given."""
+    start = threading.Barrier(len(calls))
+    results: list[Any] = [None] * len(calls)
+
+    def run(index: int, call: Callable[[Any], Any]) -> None:
+        client = w["app"].test_client()
+        start.wait()
+        results[index] = call(client)
+
+    threads = [threading.Thread(target=run, args=pair) for pair in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
