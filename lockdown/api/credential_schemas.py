@@ -25,6 +25,12 @@ class CredentialMeta(Schema):
     rotation_required = fields.Boolean(required=True)
     reasons = fields.List(fields.Dict(), required=True)
     has_totp = fields.Boolean(required=True)
+    totp_seed_bits = fields.Integer(
+        allow_none=True, required=True, metadata={"description": "the TOTP seed's length; null if none or unrecorded"}
+    )
+    totp_seed_short = fields.Boolean(
+        required=True, metadata={"description": "the seed is under 112 bits (as the platform issued it)"}
+    )
     known_by = fields.List(fields.Dict(), required=True)
 
 

@@ -54,9 +54,12 @@ def credential_metadata(account_id: int) -> dict[str, Any]:
 @bp.auth_required(auth)
 @bp.input(SessionIn, arg_name="body")
 @bp.output(SessionOut, status_code=201)
-@bp.doc(responses=[400, 401, 403])
+@bp.doc(responses=[400, 401, 403, 422])
 def open_session(body: dict[str, Any]) -> dict[str, Any]:
-    """Open an out-of-hours (or incident) access session (press), with a justification."""
+    """Open an out-of-hours (or incident) access session (press), with a justification.
+
+    An exercise is no grounds (422 naming incident_id); a session on an incident ends with it.
+    """
     ctx = request_context()
     settings = app_state().settings
     allowed, why_not = access_window(ctx.now(), settings.office_hours, settings.timezone)

@@ -48,7 +48,9 @@ def _credentials_page(error: str | None = None, status: int = 200) -> Response:
             except NotFound:
                 managed.append((account, None))
         due = rotation.rotations(ctx, user)
-    incidents = list_incidents(ctx.db, status="active", limit=50)["items"] if user.has("press") else []
+    active = list_incidents(ctx.db, status="active", limit=50)["items"] if user.has("press") else []
+    # Only real incidents are offered as grounds: a drill opens no real credentials.
+    incidents = [incident for incident in active if not incident["exercise"]]
     sessions = vault.open_sessions(ctx.db, user, ctx.now()) if user.has("press") else []
     page = render_template(
         "credentials.html",

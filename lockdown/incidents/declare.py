@@ -24,6 +24,7 @@ from lockdown.pagination import check_limit, decode_cursor, page
 from lockdown.people.users import User
 from lockdown.store.context import Changes, Context
 from lockdown.timeutil import to_iso
+from lockdown.vault.credentials import end_incident_sessions, require_rotation
 
 NATIVE_KINDS = ("mastodon", "facebook")
 MAX_TEXT = {"title": 200, "reason": 2000}
@@ -128,8 +129,6 @@ def declare_incident(ctx: Context, config: IncidentConfig, actor: User, data: Ma
             event(change, incident_id, "in_flight", "lockdown", posts=in_flight)
         if playbook.require_rotation and named is not None:
             # A compromised account's password must change before it is trusted again.
-            from lockdown.vault.credentials import require_rotation
-
             require_rotation(change, named, "compromised", incident_id=incident_id)
             event(change, incident_id, "rotation_required", "lockdown", account_id=named)
         _queue_native_withdrawals(change, incident_id, held, playbook)
@@ -308,6 +307,9 @@ def resolve_incident(
             "WHERE id = ? AND status = 'active'",
             [actor.id, stamp, policy, incident_id],
         )
+        ended = end_incident_sessions(change, actor.email, incident_id)
+        if ended:
+            event(change, incident_id, "access_sessions_ended", actor.email, sessions=ended)
         still = {row[0] for row in ctx.db.conn.execute("SELECT DISTINCT account_id FROM account_holds")}
         released = sorted(before - still)
         counts = _resume(change, incident_id, released, policy, config.resume_interval)

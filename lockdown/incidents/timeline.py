@@ -33,6 +33,7 @@ EventKind = Literal[
     "native_retry",
     "native_failed",
     "resolved",
+    "access_sessions_ended",
 ]
 EVENT_KINDS: frozenset[str] = frozenset(get_args(EventKind))
 

@@ -484,6 +484,13 @@ def m017_message_send_mark(db: Database) -> None:
     db.execute("ALTER TABLE message_deliveries ADD COLUMN sending_at TEXT")
 
 
+@migrations()
+def m018_vault_totp_seed_bits(db: Database) -> None:
+    """The length of each deposited TOTP seed, so the metadata can say a seed is short without
+    decrypting it. Seeds deposited before have none recorded: they were all at least 112 bits."""
+    db.execute("ALTER TABLE credentials ADD COLUMN totp_seed_bits INTEGER")
+
+
 def migrate(db: Database) -> list[str]:
     """Turn on WAL and apply pending migrations; return the names applied."""
     if db.conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal" and db.memory is False:

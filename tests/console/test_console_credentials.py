@@ -194,3 +194,64 @@ def test_ermc_sees_and_may_deposit_for_every_account(site: Site) -> None:
     assert view.count("Deposit a new password") == 3
     assert 'id="account-2"' in view
     assert PASSWORD_OF_CHEM not in view
+
+
+def in_office_hours(site: Site) -> None:
+    """Wednesday 4 March 2026, 11:00 in London: inside office hours, and not a bank holiday."""
+    state = site.app.extensions["lockdown"]
+    site.app.extensions["lockdown"] = dataclasses.replace(state, clock=lambda: datetime(2026, 3, 4, 11, 0, tzinfo=UTC))
+
+
+def declare(site: Site, playbook: str) -> int:
+    press = {"Authorization": f"Bearer {site.tokens[PRESS_2]}"}
+    body = {"title": "Drill" if playbook == "exercise" else "Fire", "reason": "R", "playbook": playbook}
+    response = site.app.test_client().post("/api/v1/incidents", json=body, headers=press)
+    assert response.status_code == 201, response.json
+    incident_id: int = response.json["id"]
+    return incident_id
+
+
+def test_a_drill_is_not_offered_as_grounds_and_naming_it_is_refused(office_site: Site) -> None:
+    priya = signed_in(office_site, PRESS)  # before the clock moves: the authenticator code is for now
+    in_office_hours(office_site)
+    drill = declare(office_site, "exercise")
+    form = page(priya, "/credentials")
+    assert f'<option value="{drill}"' not in form, "an exercise is no grounds for real credentials"
+    implicit = open_session(priya, justification="Practising the drill")
+    assert implicit.status_code == 403
+    assert f"incident {drill} is an exercise" in implicit.get_data(as_text=True)
+    named = open_session(priya, justification="Practising the drill", incident_id=str(drill))
+    assert named.status_code == 422
+    text = named.get_data(as_text=True)
+    assert f"incident {drill} is an exercise" in text
+    assert "Practising the drill" in text, "what was typed is kept"
+    assert priya.get(SESSION).status_code == 404
+
+
+def test_a_session_on_an_incident_ends_with_it_and_says_so(office_site: Site) -> None:
+    deposited(office_site)
+    priya = signed_in(office_site, PRESS)
+    in_office_hours(office_site)
+    incident = declare(office_site, "live-incident")
+    assert open_session(priya, incident_id=str(incident)).status_code == 302
+    session_page = page(priya, SESSION)
+    assert "Reveal password" in session_page
+    press = {"Authorization": f"Bearer {office_site.tokens[PRESS_2]}"}
+    api = office_site.app.test_client()
+    assert api.post(f"/api/v1/incidents/{incident}/resolve", json={}, headers=press).status_code == 200
+    after = page(priya, SESSION)
+    assert f"(incident {incident} resolved)" in after
+    assert "Reveal password" not in after
+    refused = priya.post(f"{SESSION}/reveal", data={"csrf_token": token_of(after), "account_id": str(CHEM)})
+    assert refused.status_code == 409
+    assert f"Access session 1 is closed (incident {incident} resolved)" in refused.get_data(as_text=True)
+    assert PASSWORD_OF_CHEM not in refused.get_data(as_text=True)
+
+
+def test_a_manager_deposits_an_80_bit_seed_and_is_told_it_is_short(site: Site) -> None:
+    dan = signed_in(site, MANAGER)
+    secret = {"username": "chem-login", "password": PASSWORD_OF_CHEM, "totp_secret": "JBSWY3DPEHPK3PXP"}
+    form_post(dan, "/credentials", f"/credentials/accounts/{CHEM}/deposit", secret)
+    after = page(dan, "/credentials")
+    assert "Version 1 of the password of @livuni_chem is deposited." in after
+    assert "Yes (an 80-bit seed, shorter than the 112 bits now recommended" in after

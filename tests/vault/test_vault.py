@@ -15,81 +15,11 @@ from click.testing import CliRunner
 
 from lockdown.app import create_app
 from lockdown.cli import main
-from lockdown.people.users import add_user
 from lockdown.settings import Settings
 from lockdown.store import audit
-from lockdown.store.context import Context
-from lockdown.store.db import connect
 from lockdown.vault.rotation import end_takeovers, send_reminders
 from tests.conftest import SECRET
-
-KEY_A = base64.b64encode(b"A" * 32).decode()
-KEY_B = base64.b64encode(b"B" * 32).decode()
-PASSWORD = "Corr3ct-Horse-Battery-Staple"
-SEED = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
-NIGHT = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)  # a Tuesday, 02:00 in London
-DAY = datetime(2026, 11, 24, 11, 0, tzinfo=UTC)  # a Tuesday, 11:00 in London
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock(NIGHT)
-
-
-@pytest.fixture
-def world(tmp_path: Path, clock: Clock) -> dict[str, Any]:
-    """An app with a vault key and office hours, users of every role, and two accounts."""
-    env = {
-        "LOCKDOWN_DB": str(tmp_path / "vault.db"),
-        "LOCKDOWN_SECRET_KEY": SECRET,
-        "LOCKDOWN_VAULT_KEY": KEY_A,
-        "LOCKDOWN_OFFICE_HOURS": "Mon-Fri 09:00-17:00",
-    }
-    settings = Settings.from_env(env)
-    app = create_app(settings, clock=clock)
-    db = connect(settings.db_path)
-    ctx = Context(db, audit.audit_key(SECRET.encode()), clock)
-    tokens = {}
-    for name, roles in (("ruth", ["ermc"]), ("priya", ["press"]), ("tom", ["press"]), ("dan", ["manager"]),
-                        ("amira", ["manager"]), ("ed", ["manager"])):  # fmt: skip
-        _, tokens[name] = add_user(ctx, "t", name=name.title(), email=f"{name}@livuni.ac.uk", roles=roles)
-    client = app.test_client()
-    headers = {name: {"Authorization": f"Bearer {token}"} for name, token in tokens.items()}
-    accounts = {}
-    for handle, manager in (("@livuni_chem", "dan"), ("@livuni_phys", "amira")):
-        accounts[handle] = client.post(
-            "/api/v1/accounts",
-            json={"handle": handle, "platform": "x", "unit": "U", "purpose": "P", "monitored_hours": "24/7",
-                  "manager": f"{manager}@livuni.ac.uk", "editors": ["ed@livuni.ac.uk"] if manager == "dan" else []},
-            headers=headers["ruth"],
-        ).json["id"]  # fmt: skip
-    yield {"client": client, "h": headers, "ctx": ctx, "env": env, "settings": settings, "accounts": accounts,
-           "chem": accounts["@livuni_chem"], "phys": accounts["@livuni_phys"], "path": tmp_path}  # fmt: skip
-    db.close()
-
-
-def deposit(w: dict[str, Any], who: str = "dan", account: str = "chem", **body: Any) -> Any:
-    data = {"username": "livuni_chem", "password": PASSWORD, "totp_secret": SEED, **body}
-    return w["client"].put(f"/api/v1/accounts/{w[account]}/credentials", json=data, headers=w["h"][who])
-
-
-def open_session(w: dict[str, Any], who: str = "priya", **body: Any) -> Any:
-    data = {"account_ids": [w["chem"]], "justification": "The account posted spam at 01:50; locking it", **body}
-    return w["client"].post("/api/v1/access-sessions", json=data, headers=w["h"][who])
-
-
-def reveal(w: dict[str, Any], session_id: int, who: str = "priya", account: str = "chem") -> Any:
-    return w["client"].post(
-        f"/api/v1/access-sessions/{session_id}/reveal", json={"account_id": w[account]}, headers=w["h"][who]
-    )
+from tests.vault.vault_kit import DAY, KEY_A, KEY_B, NIGHT, PASSWORD, SEED, Clock, deposit, open_session, reveal
 
 
 def test_the_whole_night_a_manager_deposits_and_the_press_team_reveals_at_2am(world: dict[str, Any]) -> None:
@@ -140,7 +70,8 @@ def test_only_the_manager_or_ermc_deposits(world: dict[str, Any], who: str, acco
 @pytest.mark.parametrize(
     ("body", "field"),
     [({"password": ""}, "password"), ({"username": "  "}, "username"), ({"totp_secret": "not base32!"}, "totp_secret"),
-     ({"totp_secret": "JBSWY3DPEHPK3PXP"}, "totp_secret"), ({"password": "x" * 1001}, "password")],
+     ({"totp_secret": "JBSWY3DPEHPK3PX"}, "totp_secret"), ({"totp_secret": "JBSWY3DP"}, "totp_secret"),
+     ({"password": "x" * 1001}, "password")],
 )  # fmt: skip
 def test_a_bad_deposit_names_the_field_and_stores_nothing(
     world: dict[str, Any], body: dict[str, Any], field: str
@@ -149,6 +80,29 @@ def test_a_bad_deposit_names_the_field_and_stores_nothing(
     assert response.status_code == 400
     assert response.json["error"]["field"] == field
     assert world["ctx"].db.conn.execute("SELECT COUNT(*) FROM credentials").fetchone()[0] == 0
+
+
+class EightyBitTOTP(pyotp.TOTP):
+    """What an authenticator app computes from an 80-bit seed (pyotp itself wants 112 bits)."""
+
+    min_secret_length_bits = 80
+
+
+def test_an_80_bit_totp_seed_is_stored_as_issued_and_the_metadata_says_it_is_short(world: dict[str, Any]) -> None:
+    short = "jbsw y3dp ehpk 3pxp"  # 16 base32 characters, as many services still show them
+    assert deposit(world, totp_secret=short).status_code == 204
+    meta = world["client"].get(f"/api/v1/accounts/{world['chem']}/credentials", headers=world["h"]["dan"]).json
+    assert (meta["has_totp"], meta["totp_seed_bits"], meta["totp_seed_short"]) == (True, 80, True)
+    session = open_session(world).json["id"]
+    shown = reveal(world, session)
+    assert shown.status_code == 200, shown.json
+    assert shown.json["totp_code"] == EightyBitTOTP("JBSWY3DPEHPK3PXP").at(NIGHT)
+    assert deposit(world).status_code == 204
+    meta = world["client"].get(f"/api/v1/accounts/{world['chem']}/credentials", headers=world["h"]["dan"]).json
+    assert (meta["totp_seed_bits"], meta["totp_seed_short"]) == (160, False)
+    assert deposit(world, totp_secret=None).status_code == 204
+    meta = world["client"].get(f"/api/v1/accounts/{world['chem']}/credentials", headers=world["h"]["dan"]).json
+    assert (meta["has_totp"], meta["totp_seed_bits"], meta["totp_seed_short"]) == (False, None, False)
 
 
 def test_metadata_is_for_the_manager_ermc_and_press_and_never_holds_the_secret(world: dict[str, Any]) -> None:
