@@ -16,6 +16,7 @@ from lockdown.errors import Conflict, Forbidden, InvalidInput, NotFound
 from lockdown.hours import HoursError, parse_weekly_hours
 from lockdown.pagination import check_limit, decode_cursor, page
 from lockdown.people.users import User, active_users_by_email
+from lockdown.register.handles import handle_problem, normal_handle
 from lockdown.store.context import Changes, Context
 from lockdown.timeutil import to_iso
 
@@ -43,8 +44,8 @@ class FieldError:
 
 
 def handle_key(handle: str) -> str:
-    """The form handles are compared in: no leading ``@``, no case."""
-    return handle.strip().lstrip("@").lower()
+    """The form handles are compared in: composed (NFC), no leading ``@``, no case."""
+    return normal_handle(handle).lstrip("@").lower()
 
 
 def _text(data: Mapping[str, Any], name: str, errors: list[FieldError]) -> str | None:
@@ -95,8 +96,12 @@ def check_account(
         clean["naming_exception"] = _text(data, "naming_exception", errors) or None
     handle = _text(data, "handle", errors)
     if handle:
+        handle = normal_handle(handle)
         key = handle_key(handle)
-        if not key or any(ch.isspace() for ch in handle):
+        problem = handle_problem(handle)
+        if problem:
+            errors.append(FieldError("handle", problem))
+        elif not key:
             errors.append(FieldError("handle", "handle must be one word, such as @livuni_news"))
         clean.update(handle=handle, handle_key=key)
     platform = _text(data, "platform", errors)
