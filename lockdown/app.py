@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 from datetime import timedelta
 from typing import Any
 
 from apiflask import APIFlask
 from apiflask.exceptions import HTTPError
-from flask import Response, jsonify, request
+from flask import Response, current_app, jsonify, request
 from werkzeug.datastructures import Headers
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
@@ -19,6 +18,7 @@ from werkzeug.routing import IntegerConverter
 from lockdown import __version__, console
 from lockdown.api import accounts, credentials, incidents, meta, metrics, posts
 from lockdown.api import audit as audit_views
+from lockdown.api.json_input import CheckedJSONProvider, NestedTooDeep, refuse_unreadable_json
 from lockdown.api.schemas import ERROR_SCHEMA
 from lockdown.api.state import AppState, close_request_context
 from lockdown.crypto import Vault
@@ -54,6 +54,7 @@ def create_app(config: Settings | None = None, *, clock: Clock | None = None) ->
     settings = config if config is not None else Settings.from_env()
     key = audit.audit_key(settings.require_secret_key())
     app = APIFlask("lockdown", title="Lockdown API", version=__version__, spec_path="/openapi.json")
+    app.json = CheckedJSONProvider(app)
     app.config.update(
         OPENAPI_VERSION="3.0.3",
         VALIDATION_ERROR_STATUS_CODE=400,
@@ -77,6 +78,7 @@ def create_app(config: Settings | None = None, *, clock: Clock | None = None) ->
     app.teardown_appcontext(close_request_context)
     app.before_request(_refuse_wrong_media_type)
     app.before_request(_refuse_repeated_parameters)
+    app.before_request(refuse_unreadable_json)
     for blueprint in (meta.bp, metrics.bp, accounts.bp, posts.bp, incidents.bp, credentials.bp, audit_views.bp):
         app.register_blueprint(blueprint)
     app.register_blueprint(console.bp)
@@ -135,8 +137,10 @@ def _http_error_body(error: HTTPError) -> dict[str, Any]:
     if status == 405 and not problems:
         allowed = Headers(error.headers).get("Allow", "")
         body["message"] = f"{request.method} is not allowed here; allowed: {allowed}"
-    if status == 400 and not problems and request.is_json and not _parses(request.get_data()):
-        body.update(code="malformed_json", message="the request body is not valid JSON")
+    if status == 400 and not problems and request.is_json:
+        problem = _json_problem(request.get_data())
+        if problem is not None:
+            body.update(code="malformed_json", message=problem)
     return {"error": body}
 
 
@@ -144,12 +148,13 @@ def _first(messages: Any) -> str:
     return str(messages[0]) if isinstance(messages, list) and messages else str(messages)
 
 
-def _parses(data: bytes) -> bool:
+def _json_problem(data: bytes) -> str | None:
+    """What is wrong with a JSON body, or None if it parses."""
     try:
-        json.loads(data)
-    except ValueError:
-        return False
-    return True
+        current_app.json.loads(data)
+    except ValueError as exc:
+        return str(exc) if isinstance(exc, NestedTooDeep) else "the request body is not valid JSON"
+    return None
 
 
 def _refuse_repeated_parameters() -> tuple[Response, int] | None:
