@@ -81,7 +81,7 @@ class AccountQuery(PageQuery):
     q = fields.String(
         load_default=None,
         validate=validators.Length(max=100),
-        metadata={"description": "handle or unit begins with this"},
+        metadata={"description": "handle or unit contains this (any case)"},
     )
     archived = query_bool(load_default=False)
     held = query_bool(load_default=None, metadata={"description": "held by an active incident"})

@@ -42,11 +42,19 @@ class RotationList(Schema):
     items = fields.List(fields.Nested(CredentialItem), required=True)
 
 
+# Every account in a university's register, with room; the cap keeps a body small.
+MAX_SESSION_ACCOUNTS = 1000
+
+
 class SessionIn(Schema):
-    account_ids = fields.List(fields.Integer(validate=validators.Range(min=1, max=2**63 - 1)), required=True)
+    account_ids = fields.List(
+        fields.Integer(strict=True, validate=validators.Range(min=1, max=2**63 - 1)),
+        required=True,
+        validate=validators.Length(min=1, max=MAX_SESSION_ACCOUNTS),
+    )
     justification = fields.String(required=True, validate=validators.Length(max=100_000))
-    incident_id = fields.Integer(validate=validators.Range(min=1, max=2**63 - 1))
-    minutes = fields.Integer(validate=validators.Range(min=1, max=240))
+    incident_id = fields.Integer(strict=True, validate=validators.Range(min=1, max=2**63 - 1))
+    minutes = fields.Integer(strict=True, validate=validators.Range(min=1, max=240))
 
 
 class SessionOut(Schema):
@@ -62,7 +70,7 @@ class SessionOut(Schema):
 
 
 class RevealIn(Schema):
-    account_id = fields.Integer(required=True, validate=validators.Range(min=1, max=2**63 - 1))
+    account_id = fields.Integer(strict=True, required=True, validate=validators.Range(min=1, max=2**63 - 1))
 
 
 class RevealOut(Schema):

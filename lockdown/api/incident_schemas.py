@@ -8,12 +8,16 @@ from apiflask import Schema, fields, validators
 from lockdown.api.account_schemas import AccountOut
 from lockdown.api.schemas import PageQuery, StrictQuery
 
+# A message goes out through the central accounts, a handful; the cap keeps a body small.
+MAX_MESSAGE_TARGETS = 50
+
 
 class IncidentIn(Schema):
     title = fields.String(required=True, validate=validators.Length(max=200))
     reason = fields.String(required=True, validate=validators.Length(max=2000))
     playbook = fields.String(validate=validators.Length(max=64), metadata={"example": "live-incident"})
     account_id = fields.Integer(
+        strict=True,
         validate=validators.Range(min=1, max=2**63 - 1),
         metadata={"description": "the account a compromised-account incident holds"},
     )
@@ -83,7 +87,11 @@ class IncidentQuery(PageQuery):
 class MessageIn(Schema):
     body = fields.String(validate=validators.Length(max=10_000))
     template = fields.String(validate=validators.OneOf(("holding_statement", "update", "all_clear")))
-    account_ids = fields.List(fields.Integer(validate=validators.Range(min=1, max=2**63 - 1)))
+    account_ids = fields.List(
+        fields.Integer(strict=True, validate=validators.Range(min=1, max=2**63 - 1)),
+        validate=validators.Length(min=1, max=MAX_MESSAGE_TARGETS),
+        metadata={"description": "central accounts to publish through (default: every one that may speak)"},
+    )
 
 
 class MessageOut(Schema):

@@ -10,7 +10,7 @@ from lockdown.posting.posts import STATES as POST_STATES
 
 
 class PostIn(Schema):
-    account_id = fields.Integer(required=True, validate=validators.Range(min=1, max=2**63 - 1))
+    account_id = fields.Integer(strict=True, required=True, validate=validators.Range(min=1, max=2**63 - 1))
     body = fields.String(required=True, validate=validators.Length(max=100_000))
     scheduled_at = fields.String(
         required=True,

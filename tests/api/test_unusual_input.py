@@ -148,3 +148,42 @@ def test_any_nesting_is_answered_without_a_server_error(app: Any, manager: Login
     closer = "]" if opener == "[" else "}"
     response = raw_json(app.test_client(), "POST", "/api/v1/posts", opener * depth + "1" + closer * depth, manager)
     assert response.status_code == 400, response.get_data(as_text=True)[:300]
+
+
+@pytest.mark.parametrize("value", [1.5, 1.0, "1", True])
+def test_an_id_that_is_not_a_whole_json_number_is_refused_not_truncated(
+    client: FlaskClient, register: Callable[..., dict[str, Any]], manager: Login, value: Any
+) -> None:
+    assert register(manager)["id"] == 1  # so a 1.5 read as 1 would name a real account
+    body = {"account_id": value, "body": "Open day", "scheduled_at": "2031-01-01T09:00:00Z"}
+    response = client.post("/api/v1/posts", json=body, headers=manager.headers)
+    assert response.status_code == 400, response.json
+    assert response.json["error"]["field"] == "account_id"
+
+
+def test_a_message_and_an_access_session_name_a_bounded_number_of_accounts(client: FlaskClient, press: Login) -> None:
+    # Three hundred thousand ids were one SQL statement with too many variables: a 500.
+    declared = client.post("/api/v1/incidents", json={"title": "T", "reason": "R"}, headers=press.headers).json
+    many = list(range(1, 300_001))
+    message = client.post(
+        f"/api/v1/incidents/{declared['id']}/messages",
+        json={"body": "Update", "account_ids": many},
+        headers=press.headers,
+    )
+    assert (message.status_code, message.json["error"]["field"]) == (400, "account_ids")
+    session = client.post(
+        "/api/v1/access-sessions", json={"account_ids": many, "justification": "Hacked"}, headers=press.headers
+    )
+    assert (session.status_code, session.json["error"]["field"]) == (400, "account_ids")
+
+
+def test_q_finds_a_handle_or_unit_containing_it_as_documented(
+    client: FlaskClient, register: Callable[..., dict[str, Any]], manager: Login, app: Any
+) -> None:
+    register(manager, handle="@livuni_chemistry", unit="Department of Chemistry")
+    register(manager, handle="@livuni_physics", unit="Physics")
+    found = client.get("/api/v1/accounts?q=MIST", headers=manager.headers).json["items"]
+    assert [a["handle"] for a in found] == ["@livuni_chemistry"]
+    document = client.get("/openapi.json").json
+    described = next(p for p in document["paths"]["/api/v1/accounts"]["get"]["parameters"] if p["name"] == "q")
+    assert "contains" in described["description"]
