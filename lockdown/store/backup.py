@@ -20,7 +20,7 @@ from sqlite_utils import Database
 from lockdown.errors import LockdownError
 from lockdown.store import audit
 from lockdown.store.context import Context
-from lockdown.store.db import connect, db_file
+from lockdown.store.db import connect, create_private, db_file
 
 PAGES_PER_STEP = 1024  # 4 MiB at SQLite's default page size
 PAUSE_SECONDS = 0.005  # between steps, so the copy never monopolises the disk
@@ -55,6 +55,7 @@ def copy_database(
     source.execute("BEGIN")
     try:
         source.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        create_private(target)
         with closing(sqlite3.connect(target)) as dest:
             source.backup(dest, pages=pages, progress=lambda *_: time.sleep(pause))
             # The copy carries the source's WAL flag; a backup is better one file with no -wal to lose.

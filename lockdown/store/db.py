@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from sqlite_utils import Database
@@ -13,7 +14,7 @@ from sqlite_utils import Database
 def connect(path: Path | str, *, busy_timeout: float = 5.0) -> Database:
     """Open a connection for one thread: foreign keys on, a busy timeout, default transactions."""
     if str(path) != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        create_private(Path(path))
     conn = sqlite3.connect(str(path), timeout=busy_timeout)
     db = Database(conn)
     db.execute("PRAGMA foreign_keys = ON")
@@ -22,6 +23,17 @@ def connect(path: Path | str, *, busy_timeout: float = 5.0) -> Database:
     # commits, which exactly-once tolerates (a lost "published" leaves the post unknown).
     db.execute("PRAGMA synchronous = NORMAL")
     return db
+
+
+def create_private(path: Path) -> None:
+    """Create a database file readable by its owner only, if there is none yet.
+
+    The database holds the register, the audit trail and sealed secrets; SQLite gives its -wal
+    and -shm files the main file's mode, so creating this one 0600 keeps all three private. A
+    new folder for it is 0700 too."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def db_file(db: Database) -> str:

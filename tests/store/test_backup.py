@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import stat
 import subprocess
 import threading
 import time
@@ -506,3 +507,20 @@ def test_a_backup_that_cannot_be_written_says_so_and_leaves_nothing(
     assert "nothing was written" in result.output
     assert not (tmp_path / "b.db").exists()
     assert list(tmp_path.glob(".*.tmp")) == []
+
+
+def test_the_database_its_wal_and_a_backup_are_readable_by_the_owner_only(
+    tmp_path: Path, client: Any, ermc: Login, settings: Any
+) -> None:
+    # The register, the audit trail and sealed secrets live in these files (#12 finding 16).
+    client.post("/api/v1/accounts", json=account_payload(ermc.email), headers=ermc.headers)
+    live = Path(settings.db_path)
+    for path in (live, Path(f"{live}-wal"), Path(f"{live}-shm")):
+        assert path.exists(), path
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    copy = tmp_path / "copy.db"
+    result = CliRunner().invoke(
+        main, ["backup", str(copy)], env={"LOCKDOWN_DB": str(live), "LOCKDOWN_SECRET_KEY": SECRET}
+    )
+    assert result.exit_code == 0, result.output
+    assert stat.S_IMODE(copy.stat().st_mode) == 0o600
