@@ -10,6 +10,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from lockdown.api.state import app_state, request_context
 from lockdown.console.auth import login_required, signed_in_user
 from lockdown.console.blueprint import bp
+from lockdown.console.redirects import console_page
 from lockdown.errors import LockdownError
 from lockdown.incidents.declare import (
     acknowledgements,
@@ -114,8 +115,7 @@ def sign_in() -> BaseResponse | str:
     session.clear()
     session["user_id"] = user.id
     session.permanent = True
-    target = request.form.get("next", "/")
-    return redirect(target if target.startswith("/") and not target.startswith("//") else "/")
+    return redirect(console_page(request.form.get("next"), url_for("console.dashboard")))
 
 
 @bp.post("/sign-out")
