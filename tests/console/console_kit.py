@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pyotp
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from lockdown.app import create_app
 from lockdown.crypto import Vault
@@ -108,3 +109,21 @@ def form_post(client: FlaskClient, page_url: str, action: str, data: dict[str, A
     """Load a page for its CSRF token, then post a form to ``action``."""
     token = token_of(client.get(page_url).get_data(as_text=True))
     return client.post(action, data={"csrf_token": token, **data})
+
+
+Send = Callable[[], TestResponse]
+
+
+def sign_in_form(
+    app: Any, email: str, password: str = PASSWORD, code: str | None = None, address: str = "127.0.0.1",
+    forwarded_for: str | None = None,
+) -> Send:  # fmt: skip
+    """Open the sign-in page from ``address`` now; return the form's submission, to send later."""
+    client = browser(app)
+    client.environ_base["REMOTE_ADDR"] = address
+    headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
+    page = client.get("/sign-in", headers=headers).get_data(as_text=True)
+    data = {"csrf_token": token_of(page), "email": email, "password": password, "next": "/"}
+    if code is not None:
+        data["code"] = code
+    return lambda: client.post("/sign-in", data=data, headers=headers)
