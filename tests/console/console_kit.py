@@ -21,6 +21,7 @@ from lockdown.settings import Settings
 from lockdown.store import audit
 from lockdown.store.context import Context
 from lockdown.store.db import connect
+from lockdown.timeutil import Clock, utcnow
 from tests.conftest import SECRET, VAULT_KEY
 
 PASSWORD = "a long pass phrase for the console"
@@ -41,15 +42,16 @@ class Site:
     vault: Vault
     totp: dict[str, pyotp.TOTP]
     tokens: dict[str, str]
+    clock: Clock = utcnow
 
 
-def make_site(tmp_path: Path, extra_env: dict[str, str] | None = None) -> Iterator[Site]:
+def make_site(tmp_path: Path, extra_env: dict[str, str] | None = None, clock: Clock | None = None) -> Iterator[Site]:
     """Users with console passwords (press and ERMC with TOTP) and three X accounts managed by Dan."""
     env = {"LOCKDOWN_DB": str(tmp_path / "c.db"), "LOCKDOWN_SECRET_KEY": SECRET, "LOCKDOWN_VAULT_KEY": VAULT_KEY}
     settings = Settings.from_env({**env, **(extra_env or {})})
-    app = create_app(settings)
+    app = create_app(settings, clock=clock)
     db = connect(settings.db_path)
-    ctx = Context(db, audit.audit_key(SECRET.encode()))
+    ctx = Context(db, audit.audit_key(SECRET.encode()), clock or utcnow)
     vault = Vault(settings.vault_keys)
     tokens: dict[str, str] = {}
     for name, email, role in (("Priya", PRESS, "press"), ("Omar", PRESS_2, "press"), ("Dan", MANAGER, "manager"),
@@ -69,7 +71,7 @@ def make_site(tmp_path: Path, extra_env: dict[str, str] | None = None) -> Iterat
             headers={"Authorization": f"Bearer {tokens[ERMC]}"},
         )  # fmt: skip
         assert response.status_code == 201, response.json
-    yield Site(app, ctx, vault, totp, tokens)
+    yield Site(app, ctx, vault, totp, tokens, clock or utcnow)
     db.close()
 
 
@@ -100,7 +102,7 @@ def signed_in(site: Site, email: str) -> FlaskClient:
     """A browser signed in as this user (with a fresh authenticator code where one is needed)."""
     client = browser(site.app)
     totp = site.totp.get(email)
-    response = sign_in(client, email, totp.now() if totp else None)
+    response = sign_in(client, email, totp.at(site.clock()) if totp else None)
     assert response.status_code == 302, response.get_data(as_text=True)
     return client
 
