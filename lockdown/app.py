@@ -18,6 +18,7 @@ from werkzeug.routing import IntegerConverter
 from lockdown import __version__, console
 from lockdown.api import accounts, credentials, incidents, meta, metrics, posts
 from lockdown.api import audit as audit_views
+from lockdown.api.client_address import TrustedProxies
 from lockdown.api.json_input import CheckedJSONProvider, NestedTooDeep, refuse_unreadable_json
 from lockdown.api.schemas import ERROR_SCHEMA
 from lockdown.api.state import AppState, close_request_context
@@ -84,6 +85,8 @@ def create_app(config: Settings | None = None, *, clock: Clock | None = None) ->
     app.register_blueprint(console.bp)
     _install_error_handlers(app)
     app.spec_processor(_finish_spec)
+    if settings.trusted_proxies:
+        app.wsgi_app = TrustedProxies(app.wsgi_app, settings.trusted_proxies)  # type: ignore[method-assign]
     return app
 
 

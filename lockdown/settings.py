@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeAlias
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -17,6 +19,7 @@ from lockdown.hours import HoursError, WeeklyHours, parse_weekly_hours
 MIN_SECRET_KEY_BYTES = 32
 MIN_METRICS_TOKEN_CHARS = 16
 LOG_FORMATS = ("text", "json")
+IPNetwork: TypeAlias = ipaddress.IPv4Network | ipaddress.IPv6Network
 # The playbooks shipped beside the package in a source checkout.
 DEFAULT_PLAYBOOKS = Path(__file__).resolve().parent.parent / "playbooks"
 
@@ -45,6 +48,7 @@ class Settings:
     public_url: str = "http://127.0.0.1:8080"
     metrics_token: str | None = field(default=None, repr=False)
     log_format: str = "text"
+    trusted_proxies: tuple[IPNetwork, ...] = ()
     demo: bool = False
 
     @property
@@ -95,6 +99,7 @@ class Settings:
             public_url=_http_url(env, "LOCKDOWN_PUBLIC_URL") or "http://127.0.0.1:8080",
             metrics_token=_metrics_token(env),
             log_format=_choice(env, "LOCKDOWN_LOG_FORMAT", LOG_FORMATS),
+            trusted_proxies=_trusted_proxies(env),
             demo=demo,
         )
 
@@ -242,6 +247,22 @@ def _metrics_token(env: Mapping[str, str]) -> str | None:
             "(e.g. `python3 -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
         )
     return raw
+
+
+def _trusted_proxies(env: Mapping[str, str]) -> tuple[IPNetwork, ...]:
+    """The reverse proxies whose X-Forwarded-For names the client (none: the header is ignored)."""
+    networks = []
+    for part in (env.get("LOCKDOWN_TRUSTED_PROXIES") or "").split(","):
+        if not part.strip():
+            continue
+        try:
+            networks.append(ipaddress.ip_network(part.strip()))
+        except ValueError as exc:
+            raise SettingsError(
+                f"LOCKDOWN_TRUSTED_PROXIES: {part.strip()!r} is not an IP address or network ({exc}); "
+                "give the proxies' addresses or networks, comma-separated, e.g. 127.0.0.1, 10.0.0.0/8, ::1"
+            ) from None
+    return tuple(networks)
 
 
 def _smtp_url(env: Mapping[str, str]) -> str | None:

@@ -48,6 +48,9 @@ def test_settings_are_frozen() -> None:
         ({"LOCKDOWN_METRICS_TOKEN": "short"}, "LOCKDOWN_METRICS_TOKEN"),
         ({"LOCKDOWN_METRICS_TOKEN": "has a space in the middle"}, "LOCKDOWN_METRICS_TOKEN"),
         ({"LOCKDOWN_METRICS_TOKEN_FILE": "/nonexistent/token"}, "LOCKDOWN_METRICS_TOKEN_FILE"),
+        ({"LOCKDOWN_TRUSTED_PROXIES": "proxy.example"}, "LOCKDOWN_TRUSTED_PROXIES"),
+        ({"LOCKDOWN_TRUSTED_PROXIES": "10.0.0.1/8"}, "LOCKDOWN_TRUSTED_PROXIES"),
+        ({"LOCKDOWN_TRUSTED_PROXIES": "127.0.0.1, 10.0.0.0/33"}, "LOCKDOWN_TRUSTED_PROXIES"),
     ],
 )
 def test_a_bad_value_is_refused_naming_the_variable(env: dict[str, str], variable: str) -> None:
@@ -71,6 +74,12 @@ def test_good_values_are_read() -> None:
     assert settings.office_hours is None
     assert settings.vault_keys == (b"\x01" * 32, b"\x02" * 32)
     assert settings.require_secret_key() == KEY.encode()
+
+
+def test_trusted_proxies_are_addresses_or_networks_and_none_by_default() -> None:
+    assert Settings.from_env({}).trusted_proxies == ()
+    proxies = Settings.from_env({"LOCKDOWN_TRUSTED_PROXIES": " 127.0.0.1, 10.0.0.0/8 ,::1,"}).trusted_proxies
+    assert [str(network) for network in proxies] == ["127.0.0.1/32", "10.0.0.0/8", "::1/128"]
 
 
 def test_secrets_can_come_from_files(tmp_path: Path) -> None:

@@ -57,13 +57,16 @@ def serve(host: str, port: int, threads: int, demo: bool, no_scheduler: bool) ->
         _print_demo_logins(settings)
     app = create_app(settings)
     log.info("Lockdown %s on http://%s:%s/ (API document: /openapi.json)", settings.db_path, host, port)
+    # waitress drops X-Forwarded-For unless told otherwise; with trusted proxies the app decides
+    # (lockdown.api.client_address), as waitress can trust one address but not a network.
+    clear = not settings.trusted_proxies
     if no_scheduler:
-        waitress.serve(app, host=host, port=port, threads=threads)
+        waitress.serve(app, host=host, port=port, threads=threads, clear_untrusted_proxy_headers=clear)
         return
     scheduler, dispatcher = build_scheduler(settings, blocking=False)
     scheduler.start()
     try:
-        waitress.serve(app, host=host, port=port, threads=threads)
+        waitress.serve(app, host=host, port=port, threads=threads, clear_untrusted_proxy_headers=clear)
     finally:
         dispatcher.stop()
         scheduler.shutdown(wait=True)

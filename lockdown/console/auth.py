@@ -1,4 +1,5 @@
-"""Console sessions: a signed cookie holding the user id, CSRF tokens on every form."""
+"""Console sessions: a signed cookie holding a server-side session's token, checked on every
+request; CSRF tokens on every form."""
 
 from __future__ import annotations
 
@@ -11,9 +12,12 @@ from typing import Any, TypeVar
 from flask import abort, g, redirect, request, session, url_for
 
 from lockdown.api.state import request_context
+from lockdown.people.console_sessions import session_user_id
 from lockdown.people.users import User, enabled_user
 
 F = TypeVar("F", bound=Callable[..., Any])
+# The key in the signed cookie under which the server-side session's token travels.
+SESSION_TOKEN = "session_token"  # noqa: S105 - a name, not a secret
 
 
 def csrf_token() -> str:
@@ -34,10 +38,12 @@ def check_csrf() -> None:
 
 
 def signed_in_user() -> User | None:
-    """The user of this console session, if any and still enabled."""
+    """The user of this console session, if it is still open and they are still enabled."""
     if "console_user" not in g:
-        user_id = session.get("user_id")
-        g.console_user = enabled_user(request_context().db, int(user_id)) if user_id else None
+        token = session.get(SESSION_TOKEN)
+        ctx = request_context()
+        user_id = session_user_id(ctx.db, token, ctx.now()) if isinstance(token, str) else None
+        g.console_user = enabled_user(ctx.db, user_id) if user_id is not None else None
     user: User | None = g.console_user
     return user
 

@@ -10,6 +10,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from lockdown.api.state import app_state, request_context
 from lockdown.console.auth import login_required, signed_in_user
 from lockdown.console.blueprint import bp
+from lockdown.console.redirects import console_page
 from lockdown.incidents.declare import acknowledge, get_incident, list_incidents, resolve_incident
 from lockdown.incidents.messages import approve_message, draft_message, list_messages
 from lockdown.incidents.playbooks import RESUME_POLICIES, TEMPLATES
@@ -74,8 +75,7 @@ def ack(incident_id: int) -> BaseResponse:
     """Acknowledge the incident's notice."""
     acknowledge(request_context(), _me(), incident_id)
     flash("Thank you: your acknowledgement is recorded.", "ok")
-    back = request.form.get("back", "")
-    return redirect(back if back.startswith("/") and not back.startswith("//") else url_for("console.my_accounts"))
+    return redirect(console_page(request.form.get("back"), url_for("console.my_accounts")))
 
 
 @bp.post("/incidents/<int:incident_id>/messages")
@@ -121,8 +121,7 @@ def delete_published(post_id: int) -> BaseResponse:
     """Take back a post that was in flight at a declaration."""
     delete_remote(request_context(), app_state().vault, _me(), post_id)
     flash(f"Post {post_id} was deleted from its platform.", "ok")
-    back = request.form.get("back", "")
-    return redirect(back if back.startswith("/") and not back.startswith("//") else url_for("console.dashboard"))
+    return redirect(console_page(request.form.get("back"), url_for("console.dashboard")))
 
 
 @bp.get("/incidents/<int:incident_id>/report")

@@ -15,6 +15,7 @@ import lockdown.posting.posts as post_service
 from lockdown.api.state import app_state, request_context
 from lockdown.console.auth import login_required, signed_in_user
 from lockdown.console.blueprint import bp, local_time
+from lockdown.console.redirects import console_page
 from lockdown.errors import InvalidInput, LockdownError, NotFound
 from lockdown.ids import parse_id
 from lockdown.people.users import User
@@ -180,10 +181,7 @@ def needs_review() -> str:
 
 def _back() -> str:
     """Where a form came from (a path on this site only), to return there after acting."""
-    target = request.form.get("back", "")
-    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("console.posts")
+    return console_page(request.form.get("back"), url_for("console.posts"))
 
 
 def _act(action: Callable[[], dict[str, Any]], done: Callable[[dict[str, Any]], str]) -> BaseResponse:

@@ -8,8 +8,9 @@ from flask import Response, flash, redirect, render_template, request, session, 
 from werkzeug.wrappers import Response as BaseResponse
 
 from lockdown.api.state import app_state, request_context
-from lockdown.console.auth import login_required, signed_in_user
+from lockdown.console.auth import SESSION_TOKEN, login_required, signed_in_user
 from lockdown.console.blueprint import bp
+from lockdown.console.redirects import console_page
 from lockdown.errors import LockdownError
 from lockdown.incidents.declare import (
     acknowledgements,
@@ -19,6 +20,7 @@ from lockdown.incidents.declare import (
     list_incidents,
     preview_held,
 )
+from lockdown.people.console_sessions import end_session
 from lockdown.posting.posts import list_posts
 from lockdown.register.accounts import list_accounts
 
@@ -103,23 +105,28 @@ def sign_in() -> BaseResponse | str:
     if request.method == "GET":
         return render_template("sign_in.html", next=request.args.get("next", "/"))
     try:
-        user = check_sign_in(
+        signed = check_sign_in(
             request_context(), app_state().vault, request.form.get("email", ""), request.form.get("password", ""),
             request.form.get("code"), request.remote_addr or "unknown",
         )  # fmt: skip
     except LockdownError as exc:
-        return Response(
-            render_template("sign_in.html", error=exc.message, next=request.form.get("next", "/")), exc.status
-        )
+        page = render_template("sign_in.html", error=exc.message, next=request.form.get("next", "/"))
+        refused = Response(page, exc.status)
+        if "retry_after" in exc.extra:
+            refused.headers["Retry-After"] = str(exc.extra["retry_after"])
+        return refused
+    # A fresh cookie, so no one can plant a session id beforehand.
     session.clear()
-    session["user_id"] = user.id
+    session[SESSION_TOKEN] = signed.session_token
     session.permanent = True
-    target = request.form.get("next", "/")
-    return redirect(target if target.startswith("/") and not target.startswith("//") else "/")
+    return redirect(console_page(request.form.get("next"), url_for("console.dashboard")))
 
 
 @bp.post("/sign-out")
 def sign_out() -> BaseResponse:
-    """End the console session."""
+    """End the console session, here and wherever a copy of its cookie went."""
+    token = session.get(SESSION_TOKEN)
+    if isinstance(token, str):
+        end_session(request_context(), token)
     session.clear()
     return redirect(url_for("console.sign_in"))

@@ -1,29 +1,31 @@
 """Console sign-in: an argon2 password and, for the press team and ERMC, a TOTP second factor
-(policy 2.2.5 asks for 2FA); failed attempts are limited per email and per address."""
+(policy 2.2.5 asks for 2FA), each code usable once; attempts are limited (sign_in_limits) and a
+success opens a server-side console session (console_sessions)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import hmac
+from dataclasses import dataclass
+from typing import NoReturn
 
 import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from lockdown.crypto import Vault, VaultError, binding
-from lockdown.errors import Conflict, InvalidInput, TooManyAttempts, Unauthorized
+from lockdown.errors import Conflict, InvalidInput, Unauthorized
+from lockdown.people.console_sessions import end_user_sessions, open_session
+from lockdown.people.sign_in_limits import Attempt, attempt_succeeded, begin_attempt
 from lockdown.people.users import User, normalise_email, user_by_email
 from lockdown.store.context import Context
-from lockdown.timeutil import to_iso
 
 HASHER = PasswordHasher()
 MIN_PASSWORD = 12
 MAX_PASSWORD = 1000
-WINDOW = timedelta(minutes=15)
-MAX_FAILURES_PER_EMAIL = 5
-MAX_FAILURES_PER_ADDRESS = 20
 SECOND_FACTOR_ROLES = ("press", "ermc")
 # One dummy hash, so an unknown email costs the same time as a wrong password.
 _DUMMY = HASHER.hash("not a real password, only for timing")
+CODE_REFUSED = "the authenticator code is wrong or was used already"
 
 
 def needs_second_factor(user: User) -> bool:
@@ -32,15 +34,17 @@ def needs_second_factor(user: User) -> bool:
 
 
 def set_password(ctx: Context, actor: str, email: str, password: str) -> None:
-    """Set a user's console password (stored as an argon2 hash)."""
+    """Set a user's console password (stored as an argon2 hash); their console sessions end."""
     if not isinstance(password, str) or len(password) < MIN_PASSWORD:
         raise InvalidInput(f"password must be at least {MIN_PASSWORD} characters", field="password")
     if len(password) > MAX_PASSWORD:
         raise InvalidInput(f"password is longer than {MAX_PASSWORD} characters", field="password")
     user = user_by_email(ctx.db, normalise_email(email))
+    hashed = HASHER.hash(password)  # slow on purpose, so before the write lock is taken
     with ctx.change() as change:
-        ctx.db.conn.execute("UPDATE users SET password_hash = ? WHERE id = ?", [HASHER.hash(password), user.id])
-        change.audit(actor, "user.set_password", f"user:{user.id}")
+        ctx.db.conn.execute("UPDATE users SET password_hash = ? WHERE id = ?", [hashed, user.id])
+        ended = end_user_sessions(change, user.id, "password changed")
+        change.audit(actor, "user.set_password", f"user:{user.id}", console_sessions_ended=ended)
 
 
 def enroll_totp(ctx: Context, vault: Vault, actor: str, email: str) -> str:
@@ -57,65 +61,69 @@ def enroll_totp(ctx: Context, vault: Vault, actor: str, email: str) -> str:
     return pyotp.TOTP(seed).provisioning_uri(name=user.email, issuer_name="Lockdown")
 
 
-def _failures(ctx: Context, column: str, value: str, since: datetime) -> int:
-    row = ctx.db.conn.execute(
-        f"SELECT COUNT(*) FROM sign_in_attempts WHERE {column} = ? AND ok = 0 AND at > ?", [value, to_iso(since)]
-    ).fetchone()
-    return int(row[0])
+@dataclass(frozen=True)
+class SignedIn:
+    """Who signed in, and the token of the console session it opened (for the cookie only)."""
+
+    user: User
+    session_token: str
 
 
-def _record(ctx: Context, email: str, address: str, ok: bool, user_id: int | None) -> None:
-    with ctx.change() as change:
-        ctx.db.conn.execute(
-            "INSERT INTO sign_in_attempts (email, address, at, ok) VALUES (?, ?, ?, ?)",
-            [email, address, to_iso(change.at), int(ok)],
-        )
-        change.audit(email, "user.sign_in" if ok else "user.sign_in_failed", f"user:{user_id or 0}", address=address)
-
-
-def sign_in(ctx: Context, vault: Vault, email: str, password: str, code: str | None, address: str) -> User:
-    """The user these credentials belong to, or 401; 429 after too many recent failures."""
+def sign_in(ctx: Context, vault: Vault, email: str, password: str, code: str | None, address: str) -> SignedIn:
+    """Check console credentials and open a session; 401 when wrong, 429 past the attempt limits."""
     email = (email or "").strip().lower()
-    since = ctx.now() - WINDOW
-    if _failures(ctx, "email", email, since) >= MAX_FAILURES_PER_EMAIL or (
-        _failures(ctx, "address", address, since) >= MAX_FAILURES_PER_ADDRESS
-    ):
-        raise TooManyAttempts("too many failed sign-ins; wait 15 minutes and try again")
+    attempt = begin_attempt(ctx, email, address)
     row = ctx.db.conn.execute(
-        "SELECT id, password_hash, totp_secret, totp_last_step FROM users WHERE email = ? AND disabled_at IS NULL",
-        [email],
+        "SELECT id, password_hash, totp_secret FROM users WHERE email = ? AND disabled_at IS NULL", [email]
     ).fetchone()
     try:
         HASHER.verify(row[1] if row and row[1] else _DUMMY, password or "")
         if not row or not row[1]:
             raise VerificationError("no such user")
     except (VerificationError, InvalidHashError):
-        _record(ctx, email, address, False, row[0] if row else None)
-        raise Unauthorized("the email or password is wrong") from None
+        _failed(ctx, attempt, row[0] if row else None, "the email or password is wrong")
     user = user_by_email(ctx.db, email)
-    if needs_second_factor(user):
-        _check_code(ctx, vault, user, row[2], row[3], code, address)
-    _record(ctx, email, address, True, user.id)
-    return user
-
-
-def _check_code(
-    ctx: Context, vault: Vault, user: User, sealed: str | None, last_step: int | None, code: str | None, address: str
-) -> None:
-    if not sealed:
-        _record(ctx, user.email, address, False, user.id)
-        raise Unauthorized("your role needs a second factor: ask ERMC to run `lockdown users enroll-totp`")
-    totp = pyotp.TOTP(vault.decrypt(sealed, binding("user-totp", user.id)))
-    now = ctx.now()
-    # The code for this 30-second step or the one either side (clock drift); each step once.
-    step = int(now.timestamp()) // totp.interval
-    matched = next(
-        (s for s in (step - 1, step, step + 1) if code and code.strip() == totp.at(s * totp.interval)),
-        None,
-    )
-    if matched is None or (last_step is not None and matched <= last_step):
-        _record(ctx, user.email, address, False, user.id)
-        raise Unauthorized("the authenticator code is wrong or was used already")
+    step = _code_step(ctx, vault, user, row[2], code, attempt) if needs_second_factor(user) else None
+    refusal, token = CODE_REFUSED, None
     with ctx.change() as change:
-        ctx.db.conn.execute("UPDATE users SET totp_last_step = ? WHERE id = ?", [matched, user.id])
-        change.audit(user.email, "user.second_factor", f"user:{user.id}")
+        # Compare-and-set: of several sign-ins sending one code at once, one moves the last
+        # used step past it and the others find nothing to update.
+        fresh = (
+            step is None
+            or ctx.db.conn.execute(
+                "UPDATE users SET totp_last_step = ? WHERE id = ? AND (totp_last_step IS NULL OR totp_last_step < ?)",
+                [step, user.id, step],
+            ).rowcount
+            == 1
+        )
+        if fresh:
+            # None when the password was changed or the user disabled since it was checked.
+            refusal, token = "the email or password is wrong", open_session(change, user.id, row[1], address)
+        if token is None:
+            change.audit(email, "user.sign_in_failed", f"user:{user.id}", address=address)
+        else:
+            attempt_succeeded(change, attempt)
+            change.audit(email, "user.sign_in", f"user:{user.id}", address=address, second_factor=step is not None)
+    if token is None:
+        raise Unauthorized(refusal)
+    return SignedIn(user, token)
+
+
+def _failed(ctx: Context, attempt: Attempt, user_id: int | None, refusal: str) -> NoReturn:
+    """Audit a refused attempt (it is counted already) and answer 401."""
+    with ctx.change() as change:
+        change.audit(attempt.email, "user.sign_in_failed", f"user:{user_id or 0}", address=attempt.address)
+    raise Unauthorized(refusal)
+
+
+def _code_step(ctx: Context, vault: Vault, user: User, sealed: str | None, code: str | None, attempt: Attempt) -> int:
+    """The 30-second step whose code was sent (this one or either side, for clock drift), or 401."""
+    if not sealed:
+        _failed(ctx, attempt, user.id, "your role needs a second factor: ask ERMC to run `lockdown users enroll-totp`")
+    totp = pyotp.TOTP(vault.decrypt(sealed, binding("user-totp", user.id)))
+    step = int(ctx.now().timestamp()) // totp.interval
+    sent = (code or "").strip().encode()
+    for candidate in (step - 1, step, step + 1):
+        if sent and hmac.compare_digest(sent, totp.at(candidate * totp.interval).encode()):
+            return candidate
+    _failed(ctx, attempt, user.id, CODE_REFUSED)

@@ -12,6 +12,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from lockdown.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
+from lockdown.people.console_sessions import end_user_sessions
 from lockdown.store.context import Context
 from lockdown.timeutil import to_iso
 
@@ -123,7 +124,7 @@ def issue_token(ctx: Context, actor: str, email: str) -> str:
 
 
 def disable_user(ctx: Context, actor: str, email: str) -> User:
-    """Disable a user: their token stops working at once."""
+    """Disable a user: their token stops working and their console sessions end, at once."""
     email = normalise_email(email)
     with ctx.change() as change:
         user = user_by_email(ctx.db, email)
@@ -131,7 +132,8 @@ def disable_user(ctx: Context, actor: str, email: str) -> User:
             raise Conflict(f"{email} is disabled already", field="email")
         stamp = to_iso(change.at)
         ctx.db.conn.execute("UPDATE users SET disabled_at = ? WHERE id = ?", [stamp, user.id])
-        change.audit(actor, "user.disable", f"user:{user.id}", email=email)
+        ended = end_user_sessions(change, user.id, "user disabled")
+        change.audit(actor, "user.disable", f"user:{user.id}", email=email, console_sessions_ended=ended)
     return User(user.id, user.name, user.email, user.roles, stamp)
 
 

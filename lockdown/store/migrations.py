@@ -491,6 +491,28 @@ def m018_vault_totp_seed_bits(db: Database) -> None:
     db.execute("ALTER TABLE credentials ADD COLUMN totp_seed_bits INTEGER")
 
 
+@migrations()
+def m019_signin_sessions(db: Database) -> None:
+    """Console sessions kept by the server (only a hash of each cookie's token), so signing out,
+    a password change or disabling ends them at once; and attempts by email and address together,
+    which the sign-in limits count."""
+    db.executescript(
+        """
+        CREATE TABLE console_sessions (
+            token_hash TEXT PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id),
+            address TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            ended_at TEXT,
+            ended_why TEXT
+        ) WITHOUT ROWID;
+        CREATE INDEX console_sessions_open ON console_sessions(user_id) WHERE ended_at IS NULL;
+        CREATE INDEX sign_in_attempts_email_address ON sign_in_attempts(email, address, at);
+        """
+    )
+
+
 def migrate(db: Database) -> list[str]:
     """Turn on WAL and apply pending migrations; return the names applied."""
     if db.conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal" and db.memory is False:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pyotp
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from lockdown.app import create_app
 from lockdown.crypto import Vault
@@ -20,6 +21,7 @@ from lockdown.settings import Settings
 from lockdown.store import audit
 from lockdown.store.context import Context
 from lockdown.store.db import connect
+from lockdown.timeutil import Clock, utcnow
 from tests.conftest import SECRET, VAULT_KEY
 
 PASSWORD = "a long pass phrase for the console"
@@ -40,15 +42,16 @@ class Site:
     vault: Vault
     totp: dict[str, pyotp.TOTP]
     tokens: dict[str, str]
+    clock: Clock = utcnow
 
 
-def make_site(tmp_path: Path, extra_env: dict[str, str] | None = None) -> Iterator[Site]:
+def make_site(tmp_path: Path, extra_env: dict[str, str] | None = None, clock: Clock | None = None) -> Iterator[Site]:
     """Users with console passwords (press and ERMC with TOTP) and three X accounts managed by Dan."""
     env = {"LOCKDOWN_DB": str(tmp_path / "c.db"), "LOCKDOWN_SECRET_KEY": SECRET, "LOCKDOWN_VAULT_KEY": VAULT_KEY}
     settings = Settings.from_env({**env, **(extra_env or {})})
-    app = create_app(settings)
+    app = create_app(settings, clock=clock)
     db = connect(settings.db_path)
-    ctx = Context(db, audit.audit_key(SECRET.encode()))
+    ctx = Context(db, audit.audit_key(SECRET.encode()), clock or utcnow)
     vault = Vault(settings.vault_keys)
     tokens: dict[str, str] = {}
     for name, email, role in (("Priya", PRESS, "press"), ("Omar", PRESS_2, "press"), ("Dan", MANAGER, "manager"),
@@ -68,7 +71,7 @@ def make_site(tmp_path: Path, extra_env: dict[str, str] | None = None) -> Iterat
             headers={"Authorization": f"Bearer {tokens[ERMC]}"},
         )  # fmt: skip
         assert response.status_code == 201, response.json
-    yield Site(app, ctx, vault, totp, tokens)
+    yield Site(app, ctx, vault, totp, tokens, clock or utcnow)
     db.close()
 
 
@@ -99,7 +102,7 @@ def signed_in(site: Site, email: str) -> FlaskClient:
     """A browser signed in as this user (with a fresh authenticator code where one is needed)."""
     client = browser(site.app)
     totp = site.totp.get(email)
-    response = sign_in(client, email, totp.now() if totp else None)
+    response = sign_in(client, email, totp.at(site.clock()) if totp else None)
     assert response.status_code == 302, response.get_data(as_text=True)
     return client
 
@@ -108,3 +111,21 @@ def form_post(client: FlaskClient, page_url: str, action: str, data: dict[str, A
     """Load a page for its CSRF token, then post a form to ``action``."""
     token = token_of(client.get(page_url).get_data(as_text=True))
     return client.post(action, data={"csrf_token": token, **data})
+
+
+Send = Callable[[], TestResponse]
+
+
+def sign_in_form(
+    app: Any, email: str, password: str = PASSWORD, code: str | None = None, address: str = "127.0.0.1",
+    forwarded_for: str | None = None,
+) -> Send:  # fmt: skip
+    """Open the sign-in page from ``address`` now; return the form's submission, to send later."""
+    client = browser(app)
+    client.environ_base["REMOTE_ADDR"] = address
+    headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
+    page = client.get("/sign-in", headers=headers).get_data(as_text=True)
+    data = {"csrf_token": token_of(page), "email": email, "password": password, "next": "/"}
+    if code is not None:
+        data["code"] = code
+    return lambda: client.post("/sign-in", data=data, headers=headers)

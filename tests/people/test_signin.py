@@ -54,7 +54,7 @@ def world(tmp_path: Path) -> Any:
 
 def test_a_manager_signs_in_with_a_password(world: Any) -> None:
     ctx, vault, *_ = world
-    assert sign_in(ctx, vault, "Dan@LivUni.ac.uk", PASSWORD, None, "10.0.0.1").email == "dan@livuni.ac.uk"
+    assert sign_in(ctx, vault, "Dan@LivUni.ac.uk", PASSWORD, None, "10.0.0.1").user.email == "dan@livuni.ac.uk"
 
 
 def test_press_needs_a_current_code_and_each_code_works_once(world: Any) -> None:
@@ -64,7 +64,7 @@ def test_press_needs_a_current_code_and_each_code_works_once(world: Any) -> None
     with pytest.raises(Unauthorized, match="code"):
         sign_in(ctx, vault, "priya@livuni.ac.uk", PASSWORD, "000000" if totp.at(NOW) != "000000" else "111111", "a")
     code = totp.at(NOW)
-    assert sign_in(ctx, vault, "priya@livuni.ac.uk", PASSWORD, code, "a").email == "priya@livuni.ac.uk"
+    assert sign_in(ctx, vault, "priya@livuni.ac.uk", PASSWORD, code, "a").user.email == "priya@livuni.ac.uk"
     with pytest.raises(Unauthorized, match="used already"):
         sign_in(ctx, vault, "priya@livuni.ac.uk", PASSWORD, code, "a")
     clock.now = NOW + timedelta(seconds=30)
@@ -94,20 +94,35 @@ def test_a_disabled_user_cannot_sign_in(world: Any) -> None:
         sign_in(ctx, vault, "dan@livuni.ac.uk", PASSWORD, None, "a")
 
 
-def test_sign_in_is_throttled_per_email_and_per_address(world: Any) -> None:
+def test_sign_in_is_throttled_per_email_and_address_and_per_address(world: Any) -> None:
     ctx, vault, clock, *_ = world
     for _ in range(5):
         with pytest.raises(Unauthorized):
             sign_in(ctx, vault, "dan@livuni.ac.uk", "wrong", None, "10.0.0.1")
-    with pytest.raises(TooManyAttempts):
+    with pytest.raises(TooManyAttempts, match="from here; try again in 15 minutes"):
+        sign_in(ctx, vault, "dan@livuni.ac.uk", PASSWORD, None, "10.0.0.1")
+    # From elsewhere the email is slowed down (a second here), not locked.
+    with pytest.raises(TooManyAttempts, match="for this email; try again in 1 seconds") as slowed:
         sign_in(ctx, vault, "dan@livuni.ac.uk", PASSWORD, None, "10.0.0.2")
-    clock.now = NOW + timedelta(minutes=16)
+    assert slowed.value.extra == {"retry_after": 1}
+    clock.now = NOW + timedelta(seconds=1)
     assert sign_in(ctx, vault, "dan@livuni.ac.uk", PASSWORD, None, "10.0.0.2")
+    clock.now = NOW + timedelta(minutes=16)
+    assert sign_in(ctx, vault, "dan@livuni.ac.uk", PASSWORD, None, "10.0.0.1")
     for n in range(20):
         with pytest.raises(Unauthorized):
             sign_in(ctx, vault, f"guess{n}@livuni.ac.uk", "wrong", None, "10.9.9.9")
-    with pytest.raises(TooManyAttempts):
+    with pytest.raises(TooManyAttempts, match="from this address"):
         sign_in(ctx, vault, "dan@livuni.ac.uk", PASSWORD, None, "10.9.9.9")
+
+
+def test_a_code_sent_after_its_step_was_used_is_refused_and_a_non_ascii_code_is_just_wrong(world: Any) -> None:
+    ctx, vault, _clock, totp, _ = world
+    assert sign_in(ctx, vault, "priya@livuni.ac.uk", PASSWORD, totp.at(NOW), "a")
+    with pytest.raises(Unauthorized, match="used already"):
+        sign_in(ctx, vault, "priya@livuni.ac.uk", PASSWORD, totp.at(NOW - timedelta(seconds=30)), "b")
+    with pytest.raises(Unauthorized, match="code is wrong"):
+        sign_in(ctx, vault, "priya@livuni.ac.uk", PASSWORD, "\uff11\uff12\uff13\uff14\uff15\uff16", "c")
 
 
 def test_passwords_are_hashed_and_seeds_encrypted_and_attempts_audited(world: Any) -> None:
