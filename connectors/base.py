@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from connectors.outbound import PUBLIC_ONLY, OutboundPolicy
+
 
 @dataclass(frozen=True)
 class Setting:
@@ -75,7 +77,11 @@ class Connector(ABC):
     settings: ClassVar[tuple[Setting, ...]] = ()
     secrets: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, settings: Mapping[str, Any], secrets: Mapping[str, str]) -> None:
+    def __init__(
+        self, settings: Mapping[str, Any], secrets: Mapping[str, str], *, outbound: OutboundPolicy = PUBLIC_ONLY
+    ) -> None:
+        # Where this connector may connect: public addresses only unless the caller allows more.
+        self.outbound = outbound
         missing = [name for name in self.secrets if not secrets.get(name)]
         if missing:
             raise ConnectorError(

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from connectors.base import Connector, OutgoingPost, Published, Setting
 from connectors.http import new_session, send
+from connectors.outbound import PUBLIC_ONLY, OutboundPolicy
 
 
 class WebhookConnector(Connector):
     kind = "webhook"
     settings = (Setting("url", url=True),)
 
-    def __init__(self, settings: dict[str, str], secrets: dict[str, str]) -> None:
-        super().__init__(settings, secrets)
-        self.session = new_session()
+    def __init__(
+        self, settings: dict[str, str], secrets: dict[str, str], *, outbound: OutboundPolicy = PUBLIC_ONLY
+    ) -> None:
+        super().__init__(settings, secrets, outbound=outbound)
+        self.session = new_session(outbound=self.outbound)
 
     def publish(self, post: OutgoingPost) -> Published:
         payload = {

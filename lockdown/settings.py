@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from connectors.outbound import PUBLIC_ONLY, OutboundPolicy
 from lockdown.hours import HoursError, WeeklyHours, parse_weekly_hours
 
 MIN_SECRET_KEY_BYTES = 32
@@ -45,6 +46,7 @@ class Settings:
     public_url: str = "http://127.0.0.1:8080"
     metrics_token: str | None = field(default=None, repr=False)
     log_format: str = "text"
+    outbound: OutboundPolicy = PUBLIC_ONLY
     demo: bool = False
 
     @property
@@ -95,6 +97,7 @@ class Settings:
             public_url=_http_url(env, "LOCKDOWN_PUBLIC_URL") or "http://127.0.0.1:8080",
             metrics_token=_metrics_token(env),
             log_format=_choice(env, "LOCKDOWN_LOG_FORMAT", LOG_FORMATS),
+            outbound=_outbound(env),
             demo=demo,
         )
 
@@ -242,6 +245,15 @@ def _metrics_token(env: Mapping[str, str]) -> str | None:
             "(e.g. `python3 -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
         )
     return raw
+
+
+def _outbound(env: Mapping[str, str]) -> OutboundPolicy:
+    """Where connectors may connect beyond public addresses: hosts and networks, comma-separated."""
+    raw = env.get("LOCKDOWN_OUTBOUND_ALLOW") or ""
+    try:
+        return OutboundPolicy.parse(raw.split(","))
+    except ValueError as exc:
+        raise SettingsError(f"LOCKDOWN_OUTBOUND_ALLOW: {exc}") from None
 
 
 def _smtp_url(env: Mapping[str, str]) -> str | None:

@@ -48,6 +48,8 @@ def test_settings_are_frozen() -> None:
         ({"LOCKDOWN_METRICS_TOKEN": "short"}, "LOCKDOWN_METRICS_TOKEN"),
         ({"LOCKDOWN_METRICS_TOKEN": "has a space in the middle"}, "LOCKDOWN_METRICS_TOKEN"),
         ({"LOCKDOWN_METRICS_TOKEN_FILE": "/nonexistent/token"}, "LOCKDOWN_METRICS_TOKEN_FILE"),
+        ({"LOCKDOWN_OUTBOUND_ALLOW": "10.0.0.0/8,not a host"}, "LOCKDOWN_OUTBOUND_ALLOW"),
+        ({"LOCKDOWN_OUTBOUND_ALLOW": "10.0.0.0/33"}, "LOCKDOWN_OUTBOUND_ALLOW"),
     ],
 )
 def test_a_bad_value_is_refused_naming_the_variable(env: dict[str, str], variable: str) -> None:

@@ -22,6 +22,7 @@ from lockdown.api.post_schemas import (
 from lockdown.api.state import app_state, current_user, request_context
 from lockdown.posting import csv_import as post_csv
 from lockdown.posting import posts
+from lockdown.posting.dispatch import connectors_for
 
 POST = "/<int:post_id>"
 bp = APIBlueprint("posts", __name__, url_prefix="/api/v1/posts", tag="Posts")
@@ -110,7 +111,8 @@ def mark_published(post_id: int, body: dict[str, Any]) -> dict[str, Any]:
 @bp.doc(responses=[401, 403, 404, 409])
 def delete_remote(post_id: int) -> dict[str, Any]:
     """Delete a published post from its platform (press, ERMC, its account's manager)."""
-    return posts.delete_remote(request_context(), app_state().vault, current_user(), post_id)
+    state = app_state()
+    return posts.delete_remote(request_context(), state.vault, current_user(), post_id, connectors_for(state.settings))
 
 
 @bp.post("/import")

@@ -16,6 +16,7 @@ that the scheduler passes in.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -31,6 +32,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from connectors.base import Connector, ConnectorError, OutgoingPost, Published
+from connectors.outbound import PUBLIC_ONLY, OutboundPolicy
 from connectors.registry import connector_class
 from lockdown.crypto import Vault, VaultError
 from lockdown.posting.connector_failures import failure_kind, record_connector_failure
@@ -52,9 +54,17 @@ ACTOR = "scheduler"
 ConnectorFactory = Callable[[str, dict[str, Any], dict[str, str]], Connector]
 
 
-def build_connector(kind: str, settings: dict[str, Any], secrets: dict[str, str]) -> Connector:
-    """The registry's connector for a kind, built for one send."""
-    return connector_class(kind)(settings, secrets)
+def build_connector(
+    kind: str, settings: dict[str, Any], secrets: dict[str, str], outbound: OutboundPolicy = PUBLIC_ONLY
+) -> Connector:
+    """The registry's connector for a kind, built for one send (public destinations only,
+    unless ``outbound`` allows more)."""
+    return connector_class(kind)(settings, secrets, outbound=outbound)
+
+
+def connectors_for(settings: Settings) -> ConnectorFactory:
+    """The connector factory under the installation's outbound policy (LOCKDOWN_OUTBOUND_ALLOW)."""
+    return functools.partial(build_connector, outbound=settings.outbound)
 
 
 def backoff_seconds(attempts: int, retry_after: float | None, rng: random.Random) -> float:
@@ -130,7 +140,7 @@ class Dispatcher:
         clock: Clock = utcnow,
         pool_size: int = 4,
         batch_size: int = 200,
-        connector_factory: ConnectorFactory = build_connector,
+        connector_factory: ConnectorFactory | None = None,
         rng: random.Random | None = None,
         lookahead_seconds: float = 0.0,
         health: TickObserver | None = None,
@@ -141,7 +151,7 @@ class Dispatcher:
         self.vault = Vault(settings.vault_keys)
         self.pool_size = pool_size
         self.batch_size = batch_size
-        self.connector_factory = connector_factory
+        self.connector_factory = connector_factory or connectors_for(settings)
         self.rng = rng or random.Random()  # noqa: S311 - jitter, not a secret
         # With a real clock, a tick waits for posts falling due before the next tick, so they
         # go out on time rather than up to one tick late.
