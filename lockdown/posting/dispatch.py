@@ -38,6 +38,7 @@ from lockdown.crypto import Vault, VaultError
 from lockdown.posting.connector_failures import failure_kind, record_connector_failure
 from lockdown.posting.connector_secrets import load_secrets
 from lockdown.posting.hold_check import TRUSTED_HOLDS, hold_state_fault
+from lockdown.posting.post_errors import capped
 from lockdown.settings import Settings
 from lockdown.store.context import Context
 from lockdown.store.db import connect, write_transaction
@@ -307,7 +308,8 @@ class Dispatcher:
                     reason="claimed by a dispatcher that stopped before sending it",
                 )
             unknown = ctx.db.conn.execute(
-                "UPDATE posts SET state = 'unknown', updated_at = :now, error = 'the dispatcher "
+                "UPDATE posts SET state = 'unknown', updated_at = :now, error_code = NULL, error_status = NULL, "
+                "error = 'the dispatcher "
                 "sending it stopped (crash or kill) before recording the result; check the "
                 f"platform, then mark it published or reschedule it' WHERE {abandoned} RETURNING id",
                 params,
@@ -340,7 +342,8 @@ class Dispatcher:
         grace = timedelta(seconds=self.settings.late_grace_seconds)
         with ctx.change(allow_empty=True) as change:
             rows = ctx.db.conn.execute(
-                "UPDATE posts SET state = 'needs_review', updated_at = :now, error = "
+                "UPDATE posts SET state = 'needs_review', updated_at = :now, error_code = NULL, error_status = NULL, "
+                "error = "
                 "'missed its time by more than ' || :grace || ' minutes; reschedule or cancel it' "
                 "WHERE state = 'scheduled' AND due_at < :stale AND NOT EXISTS "
                 "(SELECT 1 FROM account_holds h WHERE h.account_id = posts.account_id) "
@@ -447,7 +450,7 @@ class Dispatcher:
             _finish(
                 ctx, post, self.id, "published",
                 published_at=to_iso(change.at), remote_id=result.remote_id,
-                error=None, progress="{}",
+                error=None, error_code=None, error_status=None, progress="{}",
             )  # fmt: skip
             change.audit(
                 ACTOR, "post.published", f"post:{post.post_id}",
@@ -457,17 +460,21 @@ class Dispatcher:
 
     def _record_failure(self, ctx: Context, post: Claimed, exc: ConnectorError) -> str:
         progress = json.dumps({**post.progress, **exc.progress})
+        # The platform's words may run long or say what only the account's people should read:
+        # kept short here, and shown to others only as the kind and status (post_errors).
+        exc = capped(exc)
+        codes = {"error_code": failure_kind(exc), "error_status": exc.status}
         with ctx.change(allow_empty=True) as change:
             if exc.ambiguous:
                 outcome, message = (
                     "unknown",
                     f"{exc.message} — it may have been published; check the platform",
                 )
-                _finish(ctx, post, self.id, "unknown", error=message, progress=progress)
+                _finish(ctx, post, self.id, "unknown", error=message, progress=progress, **codes)
             elif exc.permanent or post.attempts >= MAX_ATTEMPTS:
                 outcome = "failed"
                 message = exc.message if exc.permanent else f"gave up after {post.attempts} attempts: {exc.message}"
-                _finish(ctx, post, self.id, "failed", error=message, progress=progress)
+                _finish(ctx, post, self.id, "failed", error=message, progress=progress, **codes)
             else:
                 outcome = "retried"
                 wait = backoff_seconds(post.attempts, exc.retry_after, self.rng)
@@ -482,6 +489,7 @@ class Dispatcher:
                     progress=progress,
                     due_at=due,
                     claimed_by=None,
+                    **codes,
                 )
             record_connector_failure(
                 ctx.db.conn, post_id=post.post_id, account_id=post.account_id, platform=post.platform,

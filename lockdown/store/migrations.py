@@ -469,6 +469,18 @@ def m015_posts_published(db: Database) -> None:
     db.execute("CREATE INDEX posts_published ON posts(state, published_at)")
 
 
+@migrations()
+def m016_outbound_post_errors(db: Database) -> None:
+    """A failed platform call's kind and HTTP status beside its message: whoever has no rights
+    on the account is shown these, never the platform's own words (#12)."""
+    db.executescript(
+        """
+        ALTER TABLE posts ADD COLUMN error_code TEXT;
+        ALTER TABLE posts ADD COLUMN error_status INTEGER;
+        """
+    )
+
+
 def migrate(db: Database) -> list[str]:
     """Turn on WAL and apply pending migrations; return the names applied."""
     if db.conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal" and db.memory is False:

@@ -283,3 +283,41 @@ def test_the_allowlist_takes_networks_and_host_names_and_refuses_anything_else()
     assert policy.resolve("mastodon.campus.example", 443) is None
     with pytest.raises(ValueError, match="not_a host"):
         OutboundPolicy.parse(["not_a host"])
+
+
+def test_a_platforms_error_body_is_shown_only_to_ermc_and_the_manager_and_capped(
+    publish: Callable[..., tuple[int, int]],
+    settings: Settings,
+    client: FlaskClient,
+    ermc: Login,
+    press: Login,
+    make_user: Callable[..., Login],
+) -> None:
+    said = "INTERNAL-ONLY: staff directory at http://10.0.0.5/staff " + "x" * 5000
+    instance = Platform(answer=reply(403, {"error": said}))
+    allowed = Settings.from_env(
+        {
+            "LOCKDOWN_DB": str(settings.db_path),
+            "LOCKDOWN_SECRET_KEY": SECRET,
+            "LOCKDOWN_VAULT_KEY": VAULT_KEY,
+            "LOCKDOWN_OUTBOUND_ALLOW": "127.0.0.1",
+        }
+    )
+    manager, other_manager = make_user("manager"), make_user("manager")
+    try:
+        account_id, post_id = publish(f"http://127.0.0.1:{instance.port}", settings_=allowed, manager=manager)
+    finally:
+        instance.close()
+
+    for who in (press, other_manager):
+        one = client.get(f"/api/v1/posts/{post_id}", headers=who.headers).json
+        listed = client.get(f"/api/v1/posts?account_id={account_id}", headers=who.headers).json["items"]
+        for post in (one, *listed):
+            assert post["state"] == "failed"
+            assert "INTERNAL-ONLY" not in post["error"]
+            assert "403" in post["error"]
+            assert (post["error_code"], post["error_status"]) == ("permanent", 403)
+    for who in (ermc, manager):
+        post = client.get(f"/api/v1/posts/{post_id}", headers=who.headers).json
+        assert "HTTP 403: INTERNAL-ONLY: staff directory" in post["error"]
+        assert len(post["error"]) <= 600
