@@ -22,7 +22,7 @@ from typing import Any
 
 import requests
 
-from connectors.base import Connector, ConnectorError, OutgoingPost, Published, Setting
+from connectors.base import Connector, ConnectorError, OutgoingPost, Published, Setting, url_host
 from connectors.http import check_response, network_error, new_session
 from connectors.outbound import PUBLIC_ONLY, OutboundPolicy
 
@@ -35,6 +35,10 @@ class BlueskyConnector(Connector):
     kind = "bluesky"
     settings = (Setting("identifier"), Setting("service_url", required=False, url=True))
     secrets = ("app_password",)
+
+    @classmethod
+    def destination(cls, settings: Mapping[str, Any]) -> str:
+        return url_host(str(settings.get("service_url") or DEFAULT_SERVICE))
 
     def __init__(
         self, settings: Mapping[str, Any], secrets: Mapping[str, str], *, outbound: OutboundPolicy = PUBLIC_ONLY

@@ -46,6 +46,7 @@ TRANSIENT_CODES = frozenset({-2, -1, 1, 2, 4, 9, 17, 32, 341, 613})
 
 class FacebookConnector(Connector):
     kind = "facebook"
+    host = "graph.facebook.com"
     settings = (Setting("page_id"),)
     secrets = ("page_access_token",)
 

@@ -28,6 +28,7 @@ CONTAINER_EXPIRED = 2207020
 
 class InstagramConnector(Connector):
     kind = "instagram"
+    host = "graph.facebook.com"
     settings = (Setting("ig_user_id"), Setting("image_url", url=True))
     secrets = ("access_token",)
 

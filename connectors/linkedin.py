@@ -32,6 +32,7 @@ LINK = re.compile(r"(https?://\S+)")
 
 class LinkedInConnector(Connector):
     kind = "linkedin"
+    host = "api.linkedin.com"
     settings = (Setting("author"),)
     secrets = ("access_token",)
 

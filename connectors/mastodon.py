@@ -23,7 +23,7 @@ from typing import Any
 import requests
 
 from connectors import native
-from connectors.base import Connector, ConnectorError, OutgoingPost, Published, Setting
+from connectors.base import Connector, ConnectorError, OutgoingPost, Published, Setting, url_host
 from connectors.http import check_response, network_error, new_session
 from connectors.native import NativeScheduled
 from connectors.outbound import PUBLIC_ONLY, OutboundPolicy
@@ -41,6 +41,10 @@ class MastodonConnector(Connector):
     kind = "mastodon"
     settings = (Setting("base_url", url=True),)
     secrets = ("access_token",)
+
+    @classmethod
+    def destination(cls, settings: Mapping[str, Any]) -> str:
+        return url_host(str(settings.get("base_url") or ""))
 
     def __init__(
         self, settings: Mapping[str, Any], secrets: Mapping[str, str], *, outbound: OutboundPolicy = PUBLIC_ONLY

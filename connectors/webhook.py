@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from connectors.base import Connector, OutgoingPost, Published, Setting
+from collections.abc import Mapping
+from typing import Any
+
+from connectors.base import Connector, OutgoingPost, Published, Setting, url_host
 from connectors.http import new_session, send
 from connectors.outbound import PUBLIC_ONLY, OutboundPolicy
 
@@ -10,6 +13,10 @@ from connectors.outbound import PUBLIC_ONLY, OutboundPolicy
 class WebhookConnector(Connector):
     kind = "webhook"
     settings = (Setting("url", url=True),)
+
+    @classmethod
+    def destination(cls, settings: Mapping[str, Any]) -> str:
+        return url_host(str(settings.get("url") or ""))
 
     def __init__(
         self, settings: dict[str, str], secrets: dict[str, str], *, outbound: OutboundPolicy = PUBLIC_ONLY

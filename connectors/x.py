@@ -26,6 +26,7 @@ from connectors.outbound import PUBLIC_ONLY, OutboundPolicy
 
 class XConnector(Connector):
     kind = "x"
+    host = "api.twitter.com"
     secrets = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
 
     def __init__(

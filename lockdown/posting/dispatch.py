@@ -391,7 +391,7 @@ class Dispatcher:
                 connector = self.connector_factory(
                     post.connector["kind"],
                     {k: v for k, v in post.connector.items() if k != "kind"},
-                    load_secrets(ctx.db, self.vault, post.account_id),
+                    load_secrets(ctx.db, self.vault, post.account_id, post.connector),
                 )
                 try:
                     result = connector.publish(_outgoing(post))

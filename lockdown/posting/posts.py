@@ -365,7 +365,7 @@ def delete_remote(
     settings = json.loads(connector_json)
     kind = settings.pop("kind")
     try:
-        connector = factory(kind, settings, load_secrets(ctx.db, vault, post["account_id"]))
+        connector = factory(kind, settings, load_secrets(ctx.db, vault, post["account_id"], {"kind": kind, **settings}))
         try:
             connector.delete(remote_id)
         finally:

@@ -16,6 +16,7 @@ from lockdown.errors import Conflict, Forbidden, InvalidInput, NotFound
 from lockdown.hours import HoursError, parse_weekly_hours
 from lockdown.pagination import check_limit, decode_cursor, page
 from lockdown.people.users import User, active_users_by_email
+from lockdown.register.connector_binding import drop_moved_secrets
 from lockdown.store.context import Changes, Context
 from lockdown.timeutil import to_iso
 
@@ -284,6 +285,9 @@ def update_account(ctx: Context, actor: User, account_id: int, data: Mapping[str
                 f"UPDATE accounts SET {assignments}, updated_at = ? WHERE id = ?",
                 [*clean.values(), to_iso(change.at), account_id],
             )
+        if "connector" in clean:
+            # In the same write as the change: secrets follow the connector's kind and host.
+            drop_moved_secrets(change, actor.email, account_id, json.loads(clean["connector"]))
         if editor_ids is not None:
             ctx.db.conn.execute("DELETE FROM account_editors WHERE account_id = ?", [account_id])
             ctx.db.conn.executemany(

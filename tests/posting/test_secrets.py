@@ -116,7 +116,9 @@ def test_connector_secrets_are_stored_encrypted_and_never_shown(vault_client: Fl
     assert stored.status_code == 200, stored.json
     assert stored.json["secrets"][0]["set"] is True
     assert "mastodon-token-123" not in stored.get_data(as_text=True)
-    assert load_secrets(db, Vault([KEY_A]), account["id"]) == {"access_token": "mastodon-token-123"}
+    assert load_secrets(db, Vault([KEY_A]), account["id"], account["connector"]) == {
+        "access_token": "mastodon-token-123"
+    }
     db.close()
     raw = (tmp_path / "v.db").read_bytes() + b"".join(p.read_bytes() for p in tmp_path.glob("v.db-*"))
     assert b"mastodon-token-123" not in raw
