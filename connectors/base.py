@@ -18,6 +18,9 @@ class Setting:
     name: str
     required: bool = True
     url: bool = False
+    # A credential given with the settings (a Slack or Teams hook URL): kept as a secret, and
+    # shown only masked (``connectors.settings.mask_url``) where the settings are shown.
+    secret: bool = False
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,8 @@ def settings(tmp_path: Path) -> Settings:
         {
             "LOCKDOWN_DB": str(tmp_path / "lockdown.db"),
             "LOCKDOWN_SECRET_KEY": SECRET,
+            # Like every real installation's: connector secrets (webhook URLs among them) are sealed.
+            "LOCKDOWN_VAULT_KEY": VAULT_KEY,
             "LOCKDOWN_OUTBOUND_ALLOW": LOOPBACK,
         }
     )

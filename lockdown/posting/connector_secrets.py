@@ -6,17 +6,18 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlite_utils import Database
 
+from connectors.base import url_host
 from connectors.registry import connector_class
-from lockdown.crypto import Vault, VaultError
+from lockdown.crypto import Vault
 from lockdown.errors import Conflict, Forbidden, InvalidInput
 from lockdown.people.users import User
 from lockdown.register.accounts import get_account
-from lockdown.register.connector_binding import destination, secret_binding
+from lockdown.register.connector_binding import destination, secret_binding, store_sealed
 from lockdown.store.context import Context
-from lockdown.timeutil import to_iso
 
 
 def store_secrets(ctx: Context, vault: Vault, actor: User, account_id: int, values: Mapping[str, Any]) -> list[str]:
@@ -37,34 +38,37 @@ def store_secrets(ctx: Context, vault: Vault, actor: User, account_id: int, valu
             )
         if not isinstance(value, str) or not value.strip():
             raise InvalidInput(f"{name} must be non-blank text", field=name)
+    _check_secret_urls(account["connector"], values)
     kind, host = destination(account["connector"])
-    try:
-        sealed = {
-            name: vault.encrypt(value.strip(), secret_binding(account_id, name, kind, host))
-            for name, value in values.items()
-        }
-    except VaultError as exc:
-        raise Conflict(str(exc), field="vault") from None
     with ctx.change() as change:
         # Checked in the write itself: a connector changed since we read it would receive
         # secrets sealed for somewhere else.
         now = ctx.db.conn.execute("SELECT connector FROM accounts WHERE id = ?", [account_id]).fetchone()
-        if now is None or destination(_json(now[0])) != (kind, host):
+        if now is None or destination(json.loads(now[0])) != (kind, host):
             raise Conflict(
                 f"account {account_id}'s connector changed while the secrets were sent; send them again",
                 field="connector",
             )
-        ctx.db.conn.executemany(
-            "INSERT INTO connector_secrets (account_id, name, ciphertext, updated_at, kind, host, bound) "
-            "VALUES (?, ?, ?, ?, ?, ?, 1) "
-            "ON CONFLICT (account_id, name) DO UPDATE SET ciphertext = excluded.ciphertext, "
-            "updated_at = excluded.updated_at, kind = excluded.kind, host = excluded.host, bound = 1",
-            [(account_id, name, text, to_iso(change.at), kind, host) for name, text in sealed.items()],
-        )
-        change.audit(
-            actor.email, "connector.secrets_set", f"account:{account_id}", names=sorted(sealed), kind=kind, host=host
-        )
-    return sorted(sealed)
+        clean = {name: value.strip() for name, value in values.items()}
+        return store_sealed(change, vault, actor.email, account_id, account["connector"], clean)
+
+
+def _check_secret_urls(connector: Mapping[str, Any], values: Mapping[str, Any]) -> None:
+    """A secret that is a URL (a webhook's) must be one, for the host the connector names:
+    moving it elsewhere is a change of connector settings, which is ERMC's."""
+    declared = {s.name: s for s in connector_class(connector["kind"]).settings if s.secret and s.url}
+    _, host = destination(connector)
+    for name, value in values.items():
+        if name not in declared:
+            continue
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise InvalidInput(f"{name} must be an http(s) URL with a host", field=name)
+        if url_host(value.strip()) != host:
+            raise InvalidInput(
+                f"{name} must be on {host}, the host of connector.{name}; ERMC changes the connector to move it",
+                field=name,
+            )
 
 
 def secret_status(db: Database, account_id: int) -> dict[str, Any]:
@@ -97,8 +101,3 @@ def load_secrets(db: Database, vault: Vault, account_id: int, connector: Mapping
             [account_id, kind, host],
         )
     }
-
-
-def _json(text: str) -> dict[str, Any]:
-    value = json.loads(text)
-    return value if isinstance(value, dict) else {}

@@ -9,11 +9,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from connectors.registry import destination
-from lockdown.crypto import binding
+from lockdown.crypto import Vault, VaultError, binding
+from lockdown.errors import Conflict
 from lockdown.store.context import Changes
 from lockdown.timeutil import to_iso
 
-__all__ = ["destination", "drop_moved_secrets", "secret_binding"]
+__all__ = ["destination", "drop_moved_secrets", "secret_binding", "store_sealed"]
 
 
 def secret_binding(account_id: int, name: str, kind: str, host: str, *, bound: bool = True) -> bytes:
@@ -22,6 +23,36 @@ def secret_binding(account_id: int, name: str, kind: str, host: str, *, bound: b
     if not bound:
         return binding("connector-secret", account_id, name)
     return binding("connector-secret", account_id, name, kind, host)
+
+
+def store_sealed(
+    change: Changes,
+    vault: Vault | None,
+    actor: str,
+    account_id: int,
+    connector: Mapping[str, Any],
+    values: Mapping[str, str],
+) -> list[str]:
+    """Inside a write: seal each value for the connector's kind and host and store it (a new
+    value replaces the old), audited by name only. 409 when no vault key is configured."""
+    kind, host = destination(connector)
+    if vault is None:
+        raise Conflict("no vault to keep connector secrets in", field="vault")
+    try:
+        sealed = {
+            name: vault.encrypt(value, secret_binding(account_id, name, kind, host)) for name, value in values.items()
+        }
+    except VaultError as exc:
+        raise Conflict(str(exc), field="vault") from None
+    change.context.db.conn.executemany(
+        "INSERT INTO connector_secrets (account_id, name, ciphertext, updated_at, kind, host, bound) "
+        "VALUES (?, ?, ?, ?, ?, ?, 1) "
+        "ON CONFLICT (account_id, name) DO UPDATE SET ciphertext = excluded.ciphertext, "
+        "updated_at = excluded.updated_at, kind = excluded.kind, host = excluded.host, bound = 1",
+        [(account_id, name, text, to_iso(change.at), kind, host) for name, text in sealed.items()],
+    )
+    change.audit(actor, "connector.secrets_set", f"account:{account_id}", names=sorted(sealed), kind=kind, host=host)
+    return sorted(sealed)
 
 
 def drop_moved_secrets(change: Changes, actor: str, account_id: int, connector: Mapping[str, Any]) -> list[str]:
