@@ -22,6 +22,7 @@ from lockdown.posting.dispatch import Dispatcher
 from lockdown.settings import Settings
 from lockdown.store import audit
 from lockdown.store.context import Context
+from lockdown.store.migrations import migrate
 from lockdown.vault.rotation import rotate_key
 from tests.conftest import LOOPBACK, SECRET, VAULT_KEY, Login
 from tests.posting.test_outbound import Platform
@@ -219,3 +220,17 @@ def test_a_token_sealed_before_the_binding_still_works_for_its_host_and_rotation
     assert ctx.db.conn.execute("SELECT bound FROM connector_secrets").fetchone() == (1,)
     assert send(account["id"])["state"] == "published"
     assert [call["authorization"] for call in instance.calls] == ["Bearer old-token"]
+
+
+def test_the_upgrade_records_where_each_older_secret_was_deposited_for(ctx: Context, account: dict[str, Any]) -> None:
+    # The database as the release before left it: no binding columns, no m016 applied.
+    conn = ctx.db.conn
+    conn.execute("DELETE FROM _sqlite_migrations WHERE name = 'm016_outbound_secret_binding'")
+    for column in ("kind", "host", "bound"):
+        conn.execute(f"ALTER TABLE connector_secrets DROP COLUMN {column}")
+    conn.commit()
+
+    assert migrate(ctx.db) == ["m016_outbound_secret_binding"]
+
+    row = conn.execute("SELECT kind, host, bound FROM connector_secrets WHERE account_id = ?", [account["id"]])
+    assert row.fetchone() == ("mastodon", f"127.0.0.1:{account_port(account)}", 0)

@@ -343,13 +343,13 @@ def test_a_restore_refuses_to_lift_holds_the_backup_does_not_have(
 
 
 def test_a_restore_migrates_an_older_backup(backed_up: Path, runner: CliRunner, env: dict[str, str]) -> None:
-    # An older release's backup: the last migration not yet applied (and its effect absent).
+    # An older release's backup: a migration not yet applied (and its effect absent). Named, not
+    # "the last one", so that later migrations do not change what this test takes away.
+    name = "m015_posts_published"
     with closing(sqlite3.connect(backed_up)) as conn:
-        name = conn.execute("SELECT name FROM _sqlite_migrations ORDER BY rowid DESC LIMIT 1").fetchone()[0]
-        conn.execute("DELETE FROM _sqlite_migrations WHERE name = ?", [name])
+        assert conn.execute("DELETE FROM _sqlite_migrations WHERE name = ?", [name]).rowcount == 1
         conn.execute("DROP INDEX posts_published")
         conn.commit()
-    assert name == "m015_posts_published"
     result = run(runner, env, "restore", str(backed_up))
     assert result.exit_code == 0, result.output
     assert f"applied {name}" in result.stdout
