@@ -6,6 +6,9 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+from connectors.outbound import PUBLIC_ONLY, OutboundPolicy
 
 
 @dataclass(frozen=True)
@@ -15,6 +18,9 @@ class Setting:
     name: str
     required: bool = True
     url: bool = False
+    # A credential given with the settings (a Slack or Teams hook URL): kept as a secret, and
+    # shown only masked (``connectors.settings.mask_url``) where the settings are shown.
+    secret: bool = False
 
 
 @dataclass(frozen=True)
@@ -68,14 +74,39 @@ class ConnectorError(Exception):
         return f"ConnectorError({kind}, status={self.status}, {self.message!r})"
 
 
+def url_host(url: str) -> str:
+    """A URL's host as secrets are bound to it: lower case, with the port if one is given."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    return f"{host}:{port}" if port else host
+
+
 class Connector(ABC):
     """One platform. Built per send from the account's settings and decrypted secrets."""
 
     kind: ClassVar[str]
     settings: ClassVar[tuple[Setting, ...]] = ()
     secrets: ClassVar[tuple[str, ...]] = ()
+    # The host a fixed-address platform's secrets go to; a connector whose host is a setting
+    # overrides ``destination``.
+    host: ClassVar[str] = ""
 
-    def __init__(self, settings: Mapping[str, Any], secrets: Mapping[str, str]) -> None:
+    @classmethod
+    def destination(cls, settings: Mapping[str, Any]) -> str:
+        """The host (and port) this connector sends its secrets to, with these settings: a
+        stored secret is valid for this and the kind only."""
+        return cls.host
+
+    def __init__(
+        self, settings: Mapping[str, Any], secrets: Mapping[str, str], *, outbound: OutboundPolicy = PUBLIC_ONLY
+    ) -> None:
+        # Where this connector may connect: public addresses only unless the caller allows more.
+        self.outbound = outbound
         missing = [name for name in self.secrets if not secrets.get(name)]
         if missing:
             raise ConnectorError(

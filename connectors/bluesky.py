@@ -22,8 +22,9 @@ from typing import Any
 
 import requests
 
-from connectors.base import Connector, ConnectorError, OutgoingPost, Published, Setting
+from connectors.base import Connector, ConnectorError, OutgoingPost, Published, Setting, url_host
 from connectors.http import check_response, network_error, new_session
+from connectors.outbound import PUBLIC_ONLY, OutboundPolicy
 
 DEFAULT_SERVICE = "https://bsky.social"
 POST = "app.bsky.feed.post"
@@ -35,9 +36,15 @@ class BlueskyConnector(Connector):
     settings = (Setting("identifier"), Setting("service_url", required=False, url=True))
     secrets = ("app_password",)
 
-    def __init__(self, settings: Mapping[str, Any], secrets: Mapping[str, str]) -> None:
-        super().__init__(settings, secrets)
-        self.session = new_session()
+    @classmethod
+    def destination(cls, settings: Mapping[str, Any]) -> str:
+        return url_host(str(settings.get("service_url") or DEFAULT_SERVICE))
+
+    def __init__(
+        self, settings: Mapping[str, Any], secrets: Mapping[str, str], *, outbound: OutboundPolicy = PUBLIC_ONLY
+    ) -> None:
+        super().__init__(settings, secrets, outbound=outbound)
+        self.session = new_session(outbound=self.outbound)
         self.service = str(self.config.get("service_url") or DEFAULT_SERVICE).rstrip("/")
 
     def publish(self, post: OutgoingPost) -> Published:

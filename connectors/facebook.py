@@ -27,6 +27,7 @@ from connectors import native
 from connectors.base import Connector, ConnectorError, OutgoingPost, Published, Setting
 from connectors.http import check_response, network_error, new_session, retry_after_seconds
 from connectors.native import NativeScheduled
+from connectors.outbound import PUBLIC_ONLY, OutboundPolicy
 
 GRAPH_HOST = "https://graph.facebook.com"
 GRAPH = f"{GRAPH_HOST}/v21.0"
@@ -45,12 +46,15 @@ TRANSIENT_CODES = frozenset({-2, -1, 1, 2, 4, 9, 17, 32, 341, 613})
 
 class FacebookConnector(Connector):
     kind = "facebook"
+    host = "graph.facebook.com"
     settings = (Setting("page_id"),)
     secrets = ("page_access_token",)
 
-    def __init__(self, settings: Mapping[str, Any], secrets: Mapping[str, str]) -> None:
-        super().__init__(settings, secrets)
-        self.session = new_session()
+    def __init__(
+        self, settings: Mapping[str, Any], secrets: Mapping[str, str], *, outbound: OutboundPolicy = PUBLIC_ONLY
+    ) -> None:
+        super().__init__(settings, secrets, outbound=outbound)
+        self.session = new_session(outbound=self.outbound)
 
     def publish(self, post: OutgoingPost) -> Published:
         # The Graph API has no idempotency key: a lost answer may mean a published post.

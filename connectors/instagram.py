@@ -20,6 +20,7 @@ from typing import Any
 from connectors.base import Connector, ConnectorError, OutgoingPost, Published, Setting
 from connectors.facebook import GRAPH, FacebookConnector
 from connectors.http import new_session
+from connectors.outbound import PUBLIC_ONLY, OutboundPolicy
 
 # "The media you are trying to access has expired": the container must be made again.
 CONTAINER_EXPIRED = 2207020
@@ -27,12 +28,15 @@ CONTAINER_EXPIRED = 2207020
 
 class InstagramConnector(Connector):
     kind = "instagram"
+    host = "graph.facebook.com"
     settings = (Setting("ig_user_id"), Setting("image_url", url=True))
     secrets = ("access_token",)
 
-    def __init__(self, settings: Mapping[str, Any], secrets: Mapping[str, str]) -> None:
-        super().__init__(settings, secrets)
-        self.session = new_session()
+    def __init__(
+        self, settings: Mapping[str, Any], secrets: Mapping[str, str], *, outbound: OutboundPolicy = PUBLIC_ONLY
+    ) -> None:
+        super().__init__(settings, secrets, outbound=outbound)
+        self.session = new_session(outbound=self.outbound)
         self.base = f"{GRAPH}/{self.config['ig_user_id']}"
 
     def publish(self, post: OutgoingPost) -> Published:

@@ -22,6 +22,7 @@ from urllib.parse import quote
 
 from connectors.base import Connector, OutgoingPost, Published, Setting
 from connectors.http import new_session, send
+from connectors.outbound import PUBLIC_ONLY, OutboundPolicy
 
 POSTS = "https://api.linkedin.com/rest/posts"
 VERSION = "202411"
@@ -31,12 +32,15 @@ LINK = re.compile(r"(https?://\S+)")
 
 class LinkedInConnector(Connector):
     kind = "linkedin"
+    host = "api.linkedin.com"
     settings = (Setting("author"),)
     secrets = ("access_token",)
 
-    def __init__(self, settings: Mapping[str, Any], secrets: Mapping[str, str]) -> None:
-        super().__init__(settings, secrets)
-        self.session = new_session()
+    def __init__(
+        self, settings: Mapping[str, Any], secrets: Mapping[str, str], *, outbound: OutboundPolicy = PUBLIC_ONLY
+    ) -> None:
+        super().__init__(settings, secrets, outbound=outbound)
+        self.session = new_session(outbound=self.outbound)
         self.headers = {
             "Authorization": f"Bearer {self.secret['access_token']}",
             "LinkedIn-Version": VERSION,

@@ -23,9 +23,10 @@ from typing import Any
 import requests
 
 from connectors import native
-from connectors.base import Connector, ConnectorError, OutgoingPost, Published, Setting
+from connectors.base import Connector, ConnectorError, OutgoingPost, Published, Setting, url_host
 from connectors.http import check_response, network_error, new_session
 from connectors.native import NativeScheduled
+from connectors.outbound import PUBLIC_ONLY, OutboundPolicy
 
 MAX_PAGES = 50  # 40 scheduled statuses a page
 # How far a withdrawn status is postponed. Mastodon allows 25 scheduled statuses a day (also
@@ -41,9 +42,15 @@ class MastodonConnector(Connector):
     settings = (Setting("base_url", url=True),)
     secrets = ("access_token",)
 
-    def __init__(self, settings: Mapping[str, Any], secrets: Mapping[str, str]) -> None:
-        super().__init__(settings, secrets)
-        self.session = new_session()
+    @classmethod
+    def destination(cls, settings: Mapping[str, Any]) -> str:
+        return url_host(str(settings.get("base_url") or ""))
+
+    def __init__(
+        self, settings: Mapping[str, Any], secrets: Mapping[str, str], *, outbound: OutboundPolicy = PUBLIC_ONLY
+    ) -> None:
+        super().__init__(settings, secrets, outbound=outbound)
+        self.session = new_session(outbound=self.outbound)
         self.base = str(self.config["base_url"]).rstrip("/")
         self.headers = {"Authorization": f"Bearer {self.secret['access_token']}"}
 

@@ -4,6 +4,8 @@ cannot stop the others (or the register) from loading."""
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
+from typing import Any
 
 from connectors.base import Connector
 
@@ -17,6 +19,15 @@ CONNECTORS: dict[str, str] = {
     "mastodon": "connectors.mastodon.MastodonConnector",
     "bluesky": "connectors.bluesky.BlueskyConnector",
 }
+
+
+def destination(connector: Mapping[str, Any]) -> tuple[str, str]:
+    """Where an account's connector (its settings with ``kind``) sends secrets: (kind, host).
+    An unknown kind has nowhere to send them: ("", "")."""
+    kind = str(connector.get("kind") or "outbox")
+    if kind not in CONNECTORS:
+        return "", ""
+    return kind, connector_class(kind).destination(connector)
 
 
 def connector_class(kind: str) -> type[Connector]:

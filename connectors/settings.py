@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
+from connectors.base import url_host
 from connectors.registry import CONNECTORS, connector_class
 
 
@@ -18,6 +19,43 @@ class SettingsInvalid(ValueError):
         super().__init__(message)
         self.field = field
         self.message = message
+
+
+MASK = "…"
+
+
+def mask_url(url: str) -> str:
+    """A secret URL as it may be shown: scheme, host and port, the rest (the credential) masked."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{url_host(url)}/{MASK}"
+
+
+def is_masked(value: str) -> bool:
+    """Whether a URL is a masked one (as shown), not a URL to send to."""
+    return value.endswith(f"/{MASK}")
+
+
+def split_secret_settings(cleaned: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """Cleaned settings as they may be stored and shown (secret settings masked), and the
+    secret settings given in full (a masked one given back is no new value)."""
+    declared = {setting.name: setting for setting in connector_class(cleaned["kind"]).settings}
+    shown, secret = dict(cleaned), {}
+    for name, value in cleaned.items():
+        setting = declared.get(name)
+        if setting is not None and setting.secret:
+            if not is_masked(value):
+                secret[name] = value
+            shown[name] = mask_url(value)
+    return shown, secret
+
+
+def masked(connector: dict[str, Any]) -> dict[str, Any]:
+    """An account's connector as it may be shown: its secret settings masked."""
+    kind = connector.get("kind")
+    if kind not in CONNECTORS:
+        return connector
+    secret = {setting.name for setting in connector_class(kind).settings if setting.secret}
+    return {k: mask_url(v) if k in secret and isinstance(v, str) else v for k, v in connector.items()}
 
 
 def _check_url(field: str, value: str) -> None:

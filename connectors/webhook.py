@@ -1,18 +1,41 @@
-"""POST the post as JSON to a URL, with an Idempotency-Key that is the same on every attempt."""
+"""POST the post as JSON to a URL, with an Idempotency-Key that is the same on every attempt.
+
+Settings: ``url``, the receiver. It is a credential (anyone holding a Slack or Teams hook URL
+can post to its channel), so it is given with the settings but kept as the secret ``url``:
+the settings keep only its masked form (scheme, host and port), which is also where the secret
+may be sent. A URL left in the settings by a release before that still works until replaced.
+"""
 
 from __future__ import annotations
 
-from connectors.base import Connector, OutgoingPost, Published, Setting
+from collections.abc import Mapping
+from typing import Any
+
+from connectors.base import Connector, ConnectorError, OutgoingPost, Published, Setting, url_host
 from connectors.http import new_session, send
+from connectors.outbound import PUBLIC_ONLY, OutboundPolicy
+from connectors.settings import is_masked
 
 
 class WebhookConnector(Connector):
     kind = "webhook"
-    settings = (Setting("url", url=True),)
+    settings = (Setting("url", url=True, secret=True),)
+    secrets = ("url",)
 
-    def __init__(self, settings: dict[str, str], secrets: dict[str, str]) -> None:
-        super().__init__(settings, secrets)
-        self.session = new_session()
+    @classmethod
+    def destination(cls, settings: Mapping[str, Any]) -> str:
+        return url_host(str(settings.get("url") or ""))
+
+    def __init__(
+        self, settings: dict[str, str], secrets: dict[str, str], *, outbound: OutboundPolicy = PUBLIC_ONLY
+    ) -> None:
+        legacy = str(settings.get("url") or "")
+        if not secrets.get("url") and legacy and not is_masked(legacy):
+            secrets = {**secrets, "url": legacy}
+        super().__init__(settings, secrets, outbound=outbound)
+        if url_host(self.secret["url"]) != self.destination(settings):
+            raise ConnectorError("the webhook URL in the vault is not for the connector's host", permanent=True)
+        self.session = new_session(outbound=self.outbound)
 
     def publish(self, post: OutgoingPost) -> Published:
         payload = {
@@ -27,7 +50,7 @@ class WebhookConnector(Connector):
         response = send(
             self.session,
             "POST",
-            self.config["url"],
+            self.secret["url"],
             json=payload,
             headers={"Idempotency-Key": post.idempotency_key},
             idempotent=True,
@@ -39,4 +62,4 @@ class WebhookConnector(Connector):
         return Published(remote_id=str(remote) if remote is not None else None)
 
     def delete(self, remote_id: str) -> None:
-        send(self.session, "DELETE", f"{self.config['url'].rstrip('/')}/{remote_id}")
+        send(self.session, "DELETE", f"{self.secret['url'].rstrip('/')}/{remote_id}")

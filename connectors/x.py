@@ -21,14 +21,18 @@ import tweepy
 
 from connectors.base import Connector, ConnectorError, OutgoingPost, Published
 from connectors.http import TRANSIENT_4XX, network_error, new_session, retry_after_seconds
+from connectors.outbound import PUBLIC_ONLY, OutboundPolicy
 
 
 class XConnector(Connector):
     kind = "x"
+    host = "api.twitter.com"
     secrets = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
 
-    def __init__(self, settings: Mapping[str, Any], secrets: Mapping[str, str]) -> None:
-        super().__init__(settings, secrets)
+    def __init__(
+        self, settings: Mapping[str, Any], secrets: Mapping[str, str], *, outbound: OutboundPolicy = PUBLIC_ONLY
+    ) -> None:
+        super().__init__(settings, secrets, outbound=outbound)
         self.client = tweepy.Client(
             consumer_key=self.secret["consumer_key"],
             consumer_secret=self.secret["consumer_secret"],
@@ -37,7 +41,7 @@ class XConnector(Connector):
             wait_on_rate_limit=False,
         )
         # tweepy sends without a timeout: mount the timeout adapter on tweepy's own session.
-        self.session = new_session(self.client.session)
+        self.session = new_session(self.client.session, outbound=self.outbound)
 
     def publish(self, post: OutgoingPost) -> Published:
         response = self._call(lambda: self.client.create_tweet(text=post.body, user_auth=True), idempotent=False)

@@ -14,6 +14,7 @@ from typing import TypeAlias
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from connectors.outbound import PUBLIC_ONLY, OutboundPolicy
 from lockdown.hours import HoursError, WeeklyHours, parse_weekly_hours
 
 MIN_SECRET_KEY_BYTES = 32
@@ -49,6 +50,8 @@ class Settings:
     metrics_token: str | None = field(default=None, repr=False)
     log_format: str = "text"
     trusted_proxies: tuple[IPNetwork, ...] = ()
+
+    outbound: OutboundPolicy = PUBLIC_ONLY
     demo: bool = False
 
     @property
@@ -100,6 +103,7 @@ class Settings:
             metrics_token=_metrics_token(env),
             log_format=_choice(env, "LOCKDOWN_LOG_FORMAT", LOG_FORMATS),
             trusted_proxies=_trusted_proxies(env),
+            outbound=_outbound(env),
             demo=demo,
         )
 
@@ -263,6 +267,15 @@ def _trusted_proxies(env: Mapping[str, str]) -> tuple[IPNetwork, ...]:
                 "give the proxies' addresses or networks, comma-separated, e.g. 127.0.0.1, 10.0.0.0/8, ::1"
             ) from None
     return tuple(networks)
+
+
+def _outbound(env: Mapping[str, str]) -> OutboundPolicy:
+    """Where connectors may connect beyond public addresses: hosts and networks, comma-separated."""
+    raw = env.get("LOCKDOWN_OUTBOUND_ALLOW") or ""
+    try:
+        return OutboundPolicy.parse(raw.split(","))
+    except ValueError as exc:
+        raise SettingsError(f"LOCKDOWN_OUTBOUND_ALLOW: {exc}") from None
 
 
 def _smtp_url(env: Mapping[str, str]) -> str | None:

@@ -23,11 +23,22 @@ from lockdown.store.db import connect
 
 SECRET = "test-secret-key-that-is-long-enough-0123456789"
 VAULT_KEY = "VkFVTFRWQVVMVFZBVUxUVkFVTFRWQVVMVFZBVUxUVkE="  # base64 of 32 bytes, for commands that start
+# The fake platforms and receivers listen on loopback, which connectors may reach only when the
+# outbound allowlist says so (tests/posting/test_outbound.py runs without it).
+LOOPBACK = "127.0.0.0/8,::1"
 
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings.from_env({"LOCKDOWN_DB": str(tmp_path / "lockdown.db"), "LOCKDOWN_SECRET_KEY": SECRET})
+    return Settings.from_env(
+        {
+            "LOCKDOWN_DB": str(tmp_path / "lockdown.db"),
+            "LOCKDOWN_SECRET_KEY": SECRET,
+            # Like every real installation's: connector secrets (webhook URLs among them) are sealed.
+            "LOCKDOWN_VAULT_KEY": VAULT_KEY,
+            "LOCKDOWN_OUTBOUND_ALLOW": LOOPBACK,
+        }
+    )
 
 
 @pytest.fixture

@@ -9,6 +9,11 @@ from marshmallow import INCLUDE
 from lockdown.api.schemas import PageQuery, query_bool, strict_bool, text
 from lockdown.register.accounts import PLATFORMS
 
+CONNECTOR_NOTE = (
+    "the connector's kind and settings; a webhook's url is a credential: it is kept as the "
+    "connector secret url and shown masked (sending back the masked form keeps it)"
+)
+
 
 class AccountIn(Schema):
     handle = text(required=True, metadata={"example": "@livuni_chemistry"})
@@ -19,7 +24,9 @@ class AccountIn(Schema):
     manager = text(required=True, metadata={"description": "the manager's user email"})
     editors = fields.List(text(), metadata={"description": "user emails"})
     central = strict_bool()
-    connector = fields.Dict(keys=fields.String(), metadata={"example": {"kind": "outbox"}})
+    connector = fields.Dict(
+        keys=fields.String(), metadata={"example": {"kind": "outbox"}, "description": CONNECTOR_NOTE}
+    )
     naming_exception = text(allow_none=True)
     tags = fields.List(
         fields.String(validate=validators.Length(max=32)),
@@ -36,7 +43,7 @@ class AccountPatch(Schema):
     manager = text()
     editors = fields.List(text())
     central = strict_bool()
-    connector = fields.Dict(keys=fields.String())
+    connector = fields.Dict(keys=fields.String(), metadata={"description": CONNECTOR_NOTE})
     naming_exception = text(allow_none=True)
     tags = fields.List(
         fields.String(validate=validators.Length(max=32)),
@@ -54,7 +61,10 @@ class AccountOut(Schema):
     manager = fields.String(required=True)
     editors = fields.List(fields.String(), required=True)
     central = fields.Boolean(required=True)
-    connector = fields.Dict(required=True)
+    connector = fields.Dict(
+        required=True,
+        metadata={"description": "the connector's settings; a webhook's url masked (scheme, host and port)"},
+    )
     naming_exception = fields.String(allow_none=True, required=True)
     created_at = fields.String(required=True)
     updated_at = fields.String(required=True)

@@ -45,7 +45,7 @@ def list_accounts(query: dict[str, Any]) -> dict[str, Any]:
 @bp.doc(responses=[400, 401, 403, 409])
 def register_account(body: dict[str, Any]) -> dict[str, Any]:
     """Register an account (ermc)."""
-    return accounts.register_account(request_context(), current_user(), body)
+    return accounts.register_account(request_context(), current_user(), body, app_state().vault)
 
 
 @bp.get(ACCOUNT)
@@ -64,7 +64,7 @@ def get_account(account_id: int) -> dict[str, Any]:
 @bp.doc(responses=[400, 401, 403, 404, 409])
 def update_account(account_id: int, body: dict[str, Any]) -> dict[str, Any]:
     """Change an account (ermc; its manager for purpose, monitored hours and editors)."""
-    return accounts.update_account(request_context(), current_user(), account_id, body)
+    return accounts.update_account(request_context(), current_user(), account_id, body, app_state().vault)
 
 
 @bp.delete(ACCOUNT)
@@ -79,10 +79,10 @@ def archive_account(account_id: int) -> dict[str, Any]:
 @bp.post("/import")
 @bp.auth_required(auth)
 @bp.output(ImportResult, status_code=201)
-@bp.doc(responses=[400, 401, 403, 413])
+@bp.doc(responses=[400, 401, 403, 409, 413])
 def import_accounts() -> dict[str, Any]:
     """Register every row of a CSV body (text/csv) or none (ermc); errors name line and field."""
-    return account_csv.import_accounts(request_context(), current_user(), request.get_data())
+    return account_csv.import_accounts(request_context(), current_user(), request.get_data(), app_state().vault)
 
 
 @bp.get(f"{ACCOUNT}/connector-secrets")

@@ -30,6 +30,7 @@ from lockdown.api.state import app_state, current_user, request_context
 from lockdown.incidents import declare as incidents
 from lockdown.incidents import messages as incident_messages
 from lockdown.incidents.report import build_report, report_markdown
+from lockdown.posting.dispatch import connectors_for
 from lockdown.register.accounts import list_accounts
 
 INCIDENT = "/<int:incident_id>"
@@ -113,7 +114,12 @@ def list_messages(incident_id: int) -> dict[str, Any]:
 def approve_message(incident_id: int, message_id: int) -> dict[str, Any]:
     """A second press officer approves: it is published through the central accounts now."""
     return incident_messages.approve_message(
-        request_context(), app_state().vault, current_user(), incident_id, message_id
+        request_context(),
+        app_state().vault,
+        current_user(),
+        incident_id,
+        message_id,
+        connector_factory=connectors_for(app_state().settings),
     )
 
 

@@ -47,7 +47,16 @@ class PostOut(Schema):
     dispatched_at = fields.String(allow_none=True, required=True)
     published_at = fields.String(allow_none=True, required=True)
     remote_id = fields.String(allow_none=True, required=True)
-    error = fields.String(allow_none=True, required=True)
+    error = fields.String(
+        allow_none=True,
+        required=True,
+        metadata={"description": "the last failure; a platform's own words only for ERMC and the account's manager"},
+    )
+    error_code = fields.String(
+        allow_none=True,
+        metadata={"description": "a failed platform call: permanent, transient or ambiguous"},
+    )
+    error_status = fields.Integer(allow_none=True, metadata={"description": "its HTTP status, if any"})
     created_at = fields.String(required=True)
     updated_at = fields.String(required=True)
     held = fields.Boolean(required=True, metadata={"description": "scheduled, on a held account"})

@@ -22,6 +22,8 @@ from lockdown.api.post_schemas import (
 from lockdown.api.state import app_state, current_user, request_context
 from lockdown.posting import csv_import as post_csv
 from lockdown.posting import posts
+from lockdown.posting.dispatch import connectors_for
+from lockdown.posting.post_errors import errors_as_seen_by
 
 POST = "/<int:post_id>"
 bp = APIBlueprint("posts", __name__, url_prefix="/api/v1/posts", tag="Posts")
@@ -34,7 +36,10 @@ bp = APIBlueprint("posts", __name__, url_prefix="/api/v1/posts", tag="Posts")
 @bp.doc(responses=[400, 401])
 def list_posts(query: dict[str, Any]) -> dict[str, Any]:
     """List posts (any role), filtered by account, state or batch."""
-    return posts.list_posts(request_context().db, **query)
+    ctx = request_context()
+    found = posts.list_posts(ctx.db, **query)
+    found["items"] = errors_as_seen_by(ctx.db, current_user(), found["items"])
+    return found
 
 
 @bp.post("")
@@ -53,7 +58,7 @@ def create_post(body: dict[str, Any]) -> dict[str, Any]:
 @bp.doc(responses=[401, 404])
 def get_post(post_id: int) -> dict[str, Any]:
     """One post with its state, times, remote id and last error (any role)."""
-    return posts.get_post(request_context().db, post_id)
+    return _as_seen(posts.get_post(request_context().db, post_id))
 
 
 @bp.patch(POST)
@@ -63,7 +68,7 @@ def get_post(post_id: int) -> dict[str, Any]:
 @bp.doc(responses=[400, 401, 403, 404, 409])
 def update_post(post_id: int, body: dict[str, Any]) -> dict[str, Any]:
     """Change the body or time; the post goes back to review."""
-    return posts.update_post(request_context(), current_user(), post_id, body)
+    return _as_seen(posts.update_post(request_context(), current_user(), post_id, body))
 
 
 @bp.post(f"{POST}/approve")
@@ -72,7 +77,7 @@ def update_post(post_id: int, body: dict[str, Any]) -> dict[str, Any]:
 @bp.doc(responses=[401, 403, 404, 409])
 def approve_post(post_id: int) -> dict[str, Any]:
     """Approve a colleague's post (never your own): it is scheduled."""
-    return posts.approve_post(request_context(), current_user(), post_id)
+    return _as_seen(posts.approve_post(request_context(), current_user(), post_id))
 
 
 @bp.post(f"{POST}/cancel")
@@ -81,7 +86,7 @@ def approve_post(post_id: int) -> dict[str, Any]:
 @bp.doc(responses=[401, 403, 404, 409])
 def cancel_post(post_id: int) -> dict[str, Any]:
     """Cancel a post that has not gone out."""
-    return posts.cancel_post(request_context(), current_user(), post_id)
+    return _as_seen(posts.cancel_post(request_context(), current_user(), post_id))
 
 
 @bp.post(f"{POST}/reschedule")
@@ -91,7 +96,7 @@ def cancel_post(post_id: int) -> dict[str, Any]:
 @bp.doc(responses=[400, 401, 403, 404, 409])
 def reschedule_post(post_id: int, body: dict[str, Any]) -> dict[str, Any]:
     """Give a missed, failed or unknown post a new time; it is scheduled again."""
-    return posts.reschedule_post(request_context(), current_user(), post_id, body)
+    return _as_seen(posts.reschedule_post(request_context(), current_user(), post_id, body))
 
 
 @bp.post(f"{POST}/mark-published")
@@ -101,7 +106,7 @@ def reschedule_post(post_id: int, body: dict[str, Any]) -> dict[str, Any]:
 @bp.doc(responses=[400, 401, 403, 404, 409])
 def mark_published(post_id: int, body: dict[str, Any]) -> dict[str, Any]:
     """Record that an unknown post did go out, with the platform's id."""
-    return posts.mark_published(request_context(), current_user(), post_id, body)
+    return _as_seen(posts.mark_published(request_context(), current_user(), post_id, body))
 
 
 @bp.post(f"{POST}/delete-remote")
@@ -110,7 +115,10 @@ def mark_published(post_id: int, body: dict[str, Any]) -> dict[str, Any]:
 @bp.doc(responses=[401, 403, 404, 409])
 def delete_remote(post_id: int) -> dict[str, Any]:
     """Delete a published post from its platform (press, ERMC, its account's manager)."""
-    return posts.delete_remote(request_context(), app_state().vault, current_user(), post_id)
+    state = app_state()
+    return _as_seen(
+        posts.delete_remote(request_context(), state.vault, current_user(), post_id, connectors_for(state.settings))
+    )
 
 
 @bp.post("/import")
@@ -129,3 +137,8 @@ def import_posts() -> dict[str, Any]:
 def approve_batch(batch_id: str) -> dict[str, Any]:
     """Approve every post of a batch still awaiting review (never by its uploader)."""
     return posts.approve_batch(request_context(), current_user(), batch_id)
+
+
+def _as_seen(post: dict[str, Any]) -> dict[str, Any]:
+    """The post as the caller may see it: a platform's own error words only for ERMC and the manager."""
+    return errors_as_seen_by(request_context().db, current_user(), [post])[0]

@@ -67,7 +67,7 @@ class SideJobs:
 
     def native_schedules(self) -> None:
         """Withdraw or restore posts scheduled on the platforms themselves."""
-        process_native_schedules(self._context(), self.dispatcher.vault)
+        process_native_schedules(self._context(), self.dispatcher.vault, self.dispatcher.connector_factory)
 
 
 def build_scheduler(settings: Settings, *, blocking: bool) -> tuple[BaseScheduler, Dispatcher]:

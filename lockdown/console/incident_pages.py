@@ -16,6 +16,7 @@ from lockdown.incidents.messages import approve_message, draft_message, list_mes
 from lockdown.incidents.playbooks import RESUME_POLICIES, TEMPLATES
 from lockdown.incidents.report import build_report, can_delete, report_markdown
 from lockdown.people.users import User
+from lockdown.posting.dispatch import connectors_for
 from lockdown.posting.posts import delete_remote, get_post
 
 POLICY_HELP = {
@@ -96,7 +97,14 @@ def draft(incident_id: int) -> BaseResponse:
 @login_required
 def approve(incident_id: int, message_id: int) -> BaseResponse:
     """Approve a colleague's message: it goes out through the central accounts now."""
-    message = approve_message(request_context(), app_state().vault, _me(), incident_id, message_id)
+    message = approve_message(
+        request_context(),
+        app_state().vault,
+        _me(),
+        incident_id,
+        message_id,
+        connector_factory=connectors_for(app_state().settings),
+    )
     sent = sum(1 for d in message["deliveries"] if d["state"] == "delivered")
     flash(f"Message {message_id} approved: published on {sent} of {len(message['deliveries'])} accounts.", "ok")
     return _back(incident_id)
@@ -119,7 +127,7 @@ def resolve(incident_id: int) -> BaseResponse:
 @login_required
 def delete_published(post_id: int) -> BaseResponse:
     """Take back a post that was in flight at a declaration."""
-    delete_remote(request_context(), app_state().vault, _me(), post_id)
+    delete_remote(request_context(), app_state().vault, _me(), post_id, connectors_for(app_state().settings))
     flash(f"Post {post_id} was deleted from its platform.", "ok")
     return redirect(console_page(request.form.get("back"), url_for("console.dashboard")))
 

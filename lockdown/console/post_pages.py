@@ -19,6 +19,7 @@ from lockdown.console.redirects import console_page
 from lockdown.errors import InvalidInput, LockdownError, NotFound
 from lockdown.ids import parse_id
 from lockdown.people.users import User
+from lockdown.posting.post_errors import errors_as_seen_by
 from lockdown.register.accounts import list_accounts
 from lockdown.timeutil import to_iso
 
@@ -106,7 +107,8 @@ def _all_posts(db: Database, **filters: Any) -> list[dict[str, Any]]:
 def _needs_review(db: Database, user: User) -> list[dict[str, Any]]:
     """Posts parked after an incident, on the accounts this user may act on."""
     mine = post_service.accounts_with_rights(db, user)
-    return [post for post in _all_posts(db, state="needs_review") if post["account_id"] in mine]
+    waiting = [post for post in _all_posts(db, state="needs_review") if post["account_id"] in mine]
+    return errors_as_seen_by(db, user, waiting)
 
 
 def _template_tools() -> dict[str, Any]:
@@ -135,11 +137,13 @@ def _posts_page(account_id: int | None, state: str, draft: dict[str, str] | None
             found = post_service.list_posts(
                 ctx.db, account_id=chosen["id"], state=state, limit=PAGE_SIZE, cursor=cursor
             )
+            found["items"] = errors_as_seen_by(ctx.db, user, found["items"])
             groups.append((state, found))
         else:
             for open_state in OPEN_STATES:
                 found = post_service.list_posts(ctx.db, account_id=chosen["id"], state=open_state, limit=PAGE_SIZE)
                 if found["items"]:
+                    found["items"] = errors_as_seen_by(ctx.db, user, found["items"])
                     groups.append((open_state, found))
     page = render_template(
         "posts.html",

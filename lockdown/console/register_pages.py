@@ -11,7 +11,7 @@ from flask import Response, flash, redirect, render_template, request, stream_wi
 from werkzeug.wrappers import Response as BaseResponse
 
 from connectors.registry import CONNECTORS
-from lockdown.api.state import request_context
+from lockdown.api.state import app_state, request_context
 from lockdown.console.auth import login_required, signed_in_user
 from lockdown.console.blueprint import bp
 from lockdown.errors import InvalidInput, LockdownError
@@ -79,7 +79,7 @@ def register_new() -> BaseResponse | str:
         return _account_form(_blank_form())
     form = _form_values(request.form)
     try:
-        account = register_account(request_context(), user, _new_account_data(form))
+        account = register_account(request_context(), user, _new_account_data(form), app_state().vault)
     except LockdownError as exc:
         return _account_form(form, exc)
     flash(f"{account['handle']} on {account['platform']} is registered (account {account['id']}).", "ok")
@@ -100,7 +100,7 @@ def register_edit(account_id: int) -> BaseResponse | str:
         if not changes:
             flash(f"Nothing changed on {current['handle']}.", "ok")
             return redirect(url_for("console.register"))
-        account = update_account(request_context(), user, account_id, changes)
+        account = update_account(request_context(), user, account_id, changes, app_state().vault)
     except LockdownError as exc:
         return _account_form(form, exc, account=current)
     flash(f"{account['handle']} on {account['platform']} is updated: {', '.join(sorted(changes))}.", "ok")
@@ -118,7 +118,7 @@ def register_import() -> BaseResponse | str:
     try:
         if upload is None or not upload.filename:
             raise InvalidInput("choose a CSV file to import", field="file")
-        done = import_accounts(request_context(), user, upload.read())
+        done = import_accounts(request_context(), user, upload.read(), app_state().vault)
     except LockdownError as exc:
         page = render_template(
             "register_import.html",

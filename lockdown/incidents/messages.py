@@ -269,7 +269,7 @@ def _deliver(
         settings = json.loads(connector)
         kind = settings.pop("kind")
         try:
-            secrets = {} if message["exercise"] else load_secrets(db, vault, account_id)
+            secrets = {} if message["exercise"] else load_secrets(db, vault, account_id, {"kind": kind, **settings})
             client = factory(kind, settings, secrets)
             try:
                 published = client.publish(

@@ -58,7 +58,7 @@ def process_native_schedules(
         settings = json.loads(connector_json)
         kind = settings.pop("kind")
         try:
-            connector = factory(kind, settings, load_secrets(ctx.db, vault, account_id))
+            connector = factory(kind, settings, load_secrets(ctx.db, vault, account_id, {"kind": kind, **settings}))
             try:
                 if not isinstance(connector, SupportsNativeSchedules):
                     raise ConnectorError(f"the {kind} connector has no native schedules", permanent=True)

@@ -416,7 +416,9 @@ def send_webhook(note: Notification) -> None:
         "subject": note.subject,
         "text": note.body,
     }
-    session = new_session()
+    # The operator set this URL in the environment (LOCKDOWN_NOTIFY_WEBHOOK_URL); nobody can
+    # type it through the API, so it is not held to the connectors' outbound policy.
+    session = new_session(outbound=None)
     try:
         send(
             session,

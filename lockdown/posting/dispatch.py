@@ -16,6 +16,7 @@ that the scheduler passes in.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -31,11 +32,13 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from connectors.base import Connector, ConnectorError, OutgoingPost, Published
+from connectors.outbound import PUBLIC_ONLY, OutboundPolicy
 from connectors.registry import connector_class
 from lockdown.crypto import Vault, VaultError
 from lockdown.posting.connector_failures import failure_kind, record_connector_failure
 from lockdown.posting.connector_secrets import load_secrets
 from lockdown.posting.hold_check import TRUSTED_HOLDS, hold_state_fault
+from lockdown.posting.post_errors import capped
 from lockdown.settings import Settings
 from lockdown.store.context import Context
 from lockdown.store.db import connect, write_transaction
@@ -52,9 +55,17 @@ ACTOR = "scheduler"
 ConnectorFactory = Callable[[str, dict[str, Any], dict[str, str]], Connector]
 
 
-def build_connector(kind: str, settings: dict[str, Any], secrets: dict[str, str]) -> Connector:
-    """The registry's connector for a kind, built for one send."""
-    return connector_class(kind)(settings, secrets)
+def build_connector(
+    kind: str, settings: dict[str, Any], secrets: dict[str, str], outbound: OutboundPolicy = PUBLIC_ONLY
+) -> Connector:
+    """The registry's connector for a kind, built for one send (public destinations only,
+    unless ``outbound`` allows more)."""
+    return connector_class(kind)(settings, secrets, outbound=outbound)
+
+
+def connectors_for(settings: Settings) -> ConnectorFactory:
+    """The connector factory under the installation's outbound policy (LOCKDOWN_OUTBOUND_ALLOW)."""
+    return functools.partial(build_connector, outbound=settings.outbound)
 
 
 def backoff_seconds(attempts: int, retry_after: float | None, rng: random.Random) -> float:
@@ -130,7 +141,7 @@ class Dispatcher:
         clock: Clock = utcnow,
         pool_size: int = 4,
         batch_size: int = 200,
-        connector_factory: ConnectorFactory = build_connector,
+        connector_factory: ConnectorFactory | None = None,
         rng: random.Random | None = None,
         lookahead_seconds: float = 0.0,
         health: TickObserver | None = None,
@@ -141,7 +152,7 @@ class Dispatcher:
         self.vault = Vault(settings.vault_keys)
         self.pool_size = pool_size
         self.batch_size = batch_size
-        self.connector_factory = connector_factory
+        self.connector_factory = connector_factory or connectors_for(settings)
         self.rng = rng or random.Random()  # noqa: S311 - jitter, not a secret
         # With a real clock, a tick waits for posts falling due before the next tick, so they
         # go out on time rather than up to one tick late.
@@ -297,7 +308,8 @@ class Dispatcher:
                     reason="claimed by a dispatcher that stopped before sending it",
                 )
             unknown = ctx.db.conn.execute(
-                "UPDATE posts SET state = 'unknown', updated_at = :now, error = 'the dispatcher "
+                "UPDATE posts SET state = 'unknown', updated_at = :now, error_code = NULL, error_status = NULL, "
+                "error = 'the dispatcher "
                 "sending it stopped (crash or kill) before recording the result; check the "
                 f"platform, then mark it published or reschedule it' WHERE {abandoned} RETURNING id",
                 params,
@@ -330,7 +342,8 @@ class Dispatcher:
         grace = timedelta(seconds=self.settings.late_grace_seconds)
         with ctx.change(allow_empty=True) as change:
             rows = ctx.db.conn.execute(
-                "UPDATE posts SET state = 'needs_review', updated_at = :now, error = "
+                "UPDATE posts SET state = 'needs_review', updated_at = :now, error_code = NULL, error_status = NULL, "
+                "error = "
                 "'missed its time by more than ' || :grace || ' minutes; reschedule or cancel it' "
                 "WHERE state = 'scheduled' AND due_at < :stale AND NOT EXISTS "
                 "(SELECT 1 FROM account_holds h WHERE h.account_id = posts.account_id) "
@@ -378,7 +391,7 @@ class Dispatcher:
                 connector = self.connector_factory(
                     post.connector["kind"],
                     {k: v for k, v in post.connector.items() if k != "kind"},
-                    load_secrets(ctx.db, self.vault, post.account_id),
+                    load_secrets(ctx.db, self.vault, post.account_id, post.connector),
                 )
                 try:
                     result = connector.publish(_outgoing(post))
@@ -437,7 +450,7 @@ class Dispatcher:
             _finish(
                 ctx, post, self.id, "published",
                 published_at=to_iso(change.at), remote_id=result.remote_id,
-                error=None, progress="{}",
+                error=None, error_code=None, error_status=None, progress="{}",
             )  # fmt: skip
             change.audit(
                 ACTOR, "post.published", f"post:{post.post_id}",
@@ -447,17 +460,21 @@ class Dispatcher:
 
     def _record_failure(self, ctx: Context, post: Claimed, exc: ConnectorError) -> str:
         progress = json.dumps({**post.progress, **exc.progress})
+        # The platform's words may run long or say what only the account's people should read:
+        # kept short here, and shown to others only as the kind and status (post_errors).
+        exc = capped(exc)
+        codes = {"error_code": failure_kind(exc), "error_status": exc.status}
         with ctx.change(allow_empty=True) as change:
             if exc.ambiguous:
                 outcome, message = (
                     "unknown",
                     f"{exc.message} — it may have been published; check the platform",
                 )
-                _finish(ctx, post, self.id, "unknown", error=message, progress=progress)
+                _finish(ctx, post, self.id, "unknown", error=message, progress=progress, **codes)
             elif exc.permanent or post.attempts >= MAX_ATTEMPTS:
                 outcome = "failed"
                 message = exc.message if exc.permanent else f"gave up after {post.attempts} attempts: {exc.message}"
-                _finish(ctx, post, self.id, "failed", error=message, progress=progress)
+                _finish(ctx, post, self.id, "failed", error=message, progress=progress, **codes)
             else:
                 outcome = "retried"
                 wait = backoff_seconds(post.attempts, exc.retry_after, self.rng)
@@ -472,6 +489,7 @@ class Dispatcher:
                     progress=progress,
                     due_at=due,
                     claimed_by=None,
+                    **codes,
                 )
             record_connector_failure(
                 ctx.db.conn, post_id=post.post_id, account_id=post.account_id, platform=post.platform,

@@ -290,14 +290,14 @@ def insert_batch(ctx: Context, actor: User, rows: list[tuple[int, str, datetime]
 _KEYS = (
     "id", "account_id", "body", "state", "scheduled_at", "due_at", "author", "approved_by",
     "approved_at", "batch_id", "attempts", "dispatched_at", "published_at", "remote_id", "error",
-    "created_at", "updated_at", "held", "remote_deleted_at", "last_changed_by",
+    "created_at", "updated_at", "held", "remote_deleted_at", "last_changed_by", "error_code", "error_status",
 )  # fmt: skip
 HELD = "EXISTS (SELECT 1 FROM account_holds h WHERE h.account_id = p.account_id)"
 _SELECT = (
     "SELECT p.id, p.account_id, p.body, p.state, p.scheduled_at, p.due_at, au.email, ap.email, "
     "p.approved_at, p.batch_id, p.attempts, p.dispatched_at, p.published_at, p.remote_id, "
     f"p.error, p.created_at, p.updated_at, p.state = 'scheduled' AND {HELD}, p.remote_deleted_at, "
-    "COALESCE(lc.email, au.email) "
+    "COALESCE(lc.email, au.email), p.error_code, p.error_status "
     "FROM posts p JOIN users au ON au.id = p.author_id "
     "LEFT JOIN users ap ON ap.id = p.approved_by "
     "LEFT JOIN users lc ON lc.id = p.last_changed_by"
@@ -377,7 +377,7 @@ def delete_remote(
     settings = json.loads(connector_json)
     kind = settings.pop("kind")
     try:
-        connector = factory(kind, settings, load_secrets(ctx.db, vault, post["account_id"]))
+        connector = factory(kind, settings, load_secrets(ctx.db, vault, post["account_id"], {"kind": kind, **settings}))
         try:
             connector.delete(remote_id)
         finally:

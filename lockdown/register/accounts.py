@@ -11,11 +11,13 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from connectors.settings import SettingsInvalid, validate_connector
+from connectors.settings import SettingsInvalid, masked, split_secret_settings, validate_connector
+from lockdown.crypto import Vault
 from lockdown.errors import Conflict, Forbidden, InvalidInput, NotFound
 from lockdown.hours import HoursError, parse_weekly_hours
 from lockdown.pagination import check_limit, decode_cursor, page
 from lockdown.people.users import User, active_users_by_email
+from lockdown.register.connector_binding import drop_moved_secrets, store_sealed
 from lockdown.register.handles import handle_problem, normal_handle
 from lockdown.store.context import Changes, Context
 from lockdown.timeutil import to_iso
@@ -132,7 +134,12 @@ def check_account(
         clean["tags"] = _tags(data["tags"], errors)
     if "connector" in data:
         try:
-            clean["connector"] = json.dumps(validate_connector(data["connector"]), sort_keys=True)
+            # A credential given with the settings (a webhook URL) is stored as a secret; the
+            # settings keep its masked form, so it is never shown or audited in full.
+            shown, secret = split_secret_settings(validate_connector(data["connector"]))
+            clean["connector"] = json.dumps(shown, sort_keys=True)
+            if secret:
+                clean["connector_secrets"] = secret
         except SettingsInvalid as exc:
             errors.append(FieldError(exc.field, exc.message))
     return clean, errors
@@ -193,9 +200,10 @@ def _summary(clean: Mapping[str, Any]) -> dict[str, Any]:
     return shown
 
 
-def insert_accounts(change: Changes, actor: User, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert cleaned accounts with their editors and audit entries; return their ids."""
+def insert_accounts(change: Changes, actor: User, rows: list[dict[str, Any]], vault: Vault | None = None) -> list[int]:
+    """Insert cleaned accounts with their editors, connector secrets and audit entries; return their ids."""
     db = change.context.db
+    secrets = [row.pop("connector_secrets", None) for row in rows]
     stamp = to_iso(change.at)
     # Ids are assigned here, not by SQLite, so a batch needs no round trip per row; the write
     # lock is held, so nobody else can take them.
@@ -224,13 +232,16 @@ def insert_accounts(change: Changes, actor: User, rows: list[dict[str, Any]]) ->
             for editor in row.get("editor_ids", [])
         ],
     )
-    for account_id, row in zip(ids, rows, strict=True):
+    for account_id, row, secret in zip(ids, rows, secrets, strict=True):
+        if secret:
+            store_sealed(change, vault, actor.email, account_id, json.loads(row["connector"]), secret)
         change.audit(actor.email, "account.register", f"account:{account_id}", **_summary(row))
     return ids
 
 
-def register_account(ctx: Context, actor: User, data: Mapping[str, Any]) -> dict[str, Any]:
-    """Register one account (ermc); 400 naming the field, 409 if the handle is taken."""
+def register_account(ctx: Context, actor: User, data: Mapping[str, Any], vault: Vault | None = None) -> dict[str, Any]:
+    """Register one account (ermc); 400 naming the field, 409 if the handle is taken (or a
+    connector secret is given and ``vault`` has no key)."""
     actor.require("ermc")
     clean, errors = check_account(data, active_users_by_email(ctx.db))
     check_naming(clean, errors)
@@ -238,7 +249,7 @@ def register_account(ctx: Context, actor: User, data: Mapping[str, Any]) -> dict
     try:
         with ctx.change() as change:
             _conflict_if_taken(ctx.db, clean["handle_key"], clean["platform"])
-            (account_id,) = insert_accounts(change, actor, [clean])
+            (account_id,) = insert_accounts(change, actor, [clean], vault)
     except sqlite3.IntegrityError as exc:
         # A concurrent registration of the same handle between our check and insert.
         raise Conflict(f"{clean['handle']} on {clean['platform']} is registered already") from exc
@@ -258,8 +269,11 @@ def _may_edit(actor: User, account: Mapping[str, Any], fields: set[str]) -> None
         )
 
 
-def update_account(ctx: Context, actor: User, account_id: int, data: Mapping[str, Any]) -> dict[str, Any]:
-    """Change some fields of an account (ermc, or its manager for the fields they may change)."""
+def update_account(
+    ctx: Context, actor: User, account_id: int, data: Mapping[str, Any], vault: Vault | None = None
+) -> dict[str, Any]:
+    """Change some fields of an account (ermc, or its manager for the fields they may change);
+    a connector secret given with the connector (a webhook URL) is sealed with ``vault``."""
     if not data:
         raise InvalidInput("send at least one field to change", field="body")
     current = get_account(ctx.db, account_id)
@@ -275,6 +289,7 @@ def update_account(ctx: Context, actor: User, account_id: int, data: Mapping[str
     check_naming(merged, errors)
     raise_first(errors)
     editor_ids = clean.pop("editor_ids", None)
+    given_secrets = clean.pop("connector_secrets", None)
     with ctx.change() as change:
         if "handle_key" in clean or "platform" in clean:
             _conflict_if_taken(
@@ -289,6 +304,12 @@ def update_account(ctx: Context, actor: User, account_id: int, data: Mapping[str
                 f"UPDATE accounts SET {assignments}, updated_at = ? WHERE id = ?",
                 [*clean.values(), to_iso(change.at), account_id],
             )
+        if "connector" in clean:
+            # In the same write as the change: secrets follow the connector's kind and host.
+            connector = json.loads(clean["connector"])
+            drop_moved_secrets(change, actor.email, account_id, connector)
+            if given_secrets:
+                store_sealed(change, vault, actor.email, account_id, connector, given_secrets)
         if editor_ids is not None:
             ctx.db.conn.execute("DELETE FROM account_editors WHERE account_id = ?", [account_id])
             ctx.db.conn.executemany(
@@ -358,7 +379,8 @@ def _account_rows(db: Database, where: str, params: list[Any], limit: int | None
         account["central"] = bool(account["central"])
         account["held"] = bool(account["held"])
         account["tags"] = json.loads(account["tags"])
-        account["connector"] = json.loads(account["connector"])
+        # Masked here too, for a URL stored in the settings by a release before it was a secret.
+        account["connector"] = masked(json.loads(account["connector"]))
         account["editors"] = editors[account["id"]]
     return accounts
 

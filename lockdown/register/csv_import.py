@@ -8,6 +8,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from lockdown.crypto import Vault
 from lockdown.csv_io import decode, header_errors, neutralise, records, refuse, unneutralise
 from lockdown.errors import InvalidInput
 from lockdown.people.users import User, active_users_by_email
@@ -55,7 +56,7 @@ def _connector_cell(cell: str, line: int, errors: list[dict[str, Any]]) -> Any:
         return None
 
 
-def import_accounts(ctx: Context, actor: User, body: bytes) -> dict[str, Any]:
+def import_accounts(ctx: Context, actor: User, body: bytes, vault: Vault | None = None) -> dict[str, Any]:
     """Register every row of a CSV in one transaction, or none with every error by line."""
     actor.require("ermc")
     text = decode(body)
@@ -116,7 +117,7 @@ def import_accounts(ctx: Context, actor: User, body: bytes) -> dict[str, Any]:
     if not rows:
         raise InvalidInput("the CSV has a header but no rows", field="body")
     with ctx.change() as change:
-        ids = insert_accounts(change, actor, rows)
+        ids = insert_accounts(change, actor, rows, vault)
         change.audit(actor.email, "account.import", "register", created=len(ids))
     return {"created": len(ids), "ids": ids}
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
@@ -509,6 +511,72 @@ def m019_signin_sessions(db: Database) -> None:
         ) WITHOUT ROWID;
         CREATE INDEX console_sessions_open ON console_sessions(user_id) WHERE ended_at IS NULL;
         CREATE INDEX sign_in_attempts_email_address ON sign_in_attempts(email, address, at);
+        """
+    )
+
+
+@migrations()
+def m020_outbound_post_errors(db: Database) -> None:
+    """A failed platform call's kind and HTTP status beside its message: whoever has no rights
+    on the account is shown these, never the platform's own words (#12)."""
+    db.executescript(
+        """
+        ALTER TABLE posts ADD COLUMN error_code TEXT;
+        ALTER TABLE posts ADD COLUMN error_status INTEGER;
+        """
+    )
+
+
+@migrations()
+def m021_outbound_secret_binding(db: Database) -> None:
+    """Each connector secret records the connector kind and host it was deposited for (#12):
+    it is only ever used, and only decrypts, for those. Rows sealed before carry the account's
+    destination at this upgrade and ``bound = 0`` (their associated data lacks kind and host
+    until ``lockdown vault rotate-key`` seals them again). Managers are told by a new notice
+    when a change of kind or host drops their secrets."""
+    from connectors.registry import destination  # the connectors' own rule for their host
+
+    db.executescript(
+        """
+        ALTER TABLE connector_secrets ADD COLUMN kind TEXT;
+        ALTER TABLE connector_secrets ADD COLUMN host TEXT;
+        ALTER TABLE connector_secrets ADD COLUMN bound INTEGER NOT NULL DEFAULT 0;
+        """
+    )
+    accounts = db.conn.execute(
+        "SELECT id, connector FROM accounts WHERE id IN (SELECT account_id FROM connector_secrets)"
+    ).fetchall()
+    for account_id, connector in accounts:
+        try:
+            kind, host = destination(json.loads(connector))
+        except (ValueError, TypeError, AttributeError):
+            kind, host = "", ""
+        db.conn.execute(
+            "UPDATE connector_secrets SET kind = ?, host = ? WHERE account_id = ?", [kind, host, account_id]
+        )
+    db.executescript(
+        """
+        CREATE TABLE notifications_new (
+            id INTEGER PRIMARY KEY,
+            incident_id INTEGER REFERENCES incidents(id),
+            event TEXT NOT NULL CHECK (event IN ('declared', 'resolved', 'revealed', 'rotation_due',
+                'rotation_summary', 'connector_secrets_dropped')),
+            channel TEXT NOT NULL CHECK (channel IN ('email', 'webhook')),
+            user_id INTEGER REFERENCES users(id),
+            recipient TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            body TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'failed')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT NOT NULL,
+            sent_at TEXT,
+            error TEXT,
+            created_at TEXT NOT NULL
+        );
+        INSERT INTO notifications_new SELECT * FROM notifications;
+        DROP TABLE notifications;
+        ALTER TABLE notifications_new RENAME TO notifications;
+        CREATE INDEX notifications_due ON notifications(next_attempt_at) WHERE state = 'pending';
         """
     )
 

@@ -9,6 +9,7 @@ from typing import Any
 from lockdown.crypto import Vault, VaultError, binding
 from lockdown.errors import Forbidden, InvalidInput
 from lockdown.people.users import User, disable_user, normalise_email, user_by_email
+from lockdown.register.connector_binding import secret_binding
 from lockdown.store.context import Context
 from lockdown.timeutil import parse_iso, to_iso
 from lockdown.vault.credentials import FIELDS, ROTATION_DAYS, _account, _close, read_metadata, require_rotation
@@ -173,16 +174,18 @@ def rotate_key(ctx: Context, vault: Vault) -> dict[str, int]:
                 sets = ", ".join(f"{field} = ?" for field in updates)
                 ctx.db.conn.execute(f"UPDATE credentials SET {sets} WHERE id = ?", [*updates.values(), row_id])
                 counts["credentials"] += len(updates)
-        for account_id, name, value in ctx.db.conn.execute(
-            "SELECT account_id, name, ciphertext FROM connector_secrets"
+        for account_id, name, value, kind, host, bound in ctx.db.conn.execute(
+            "SELECT account_id, name, ciphertext, kind, host, bound FROM connector_secrets"
         ).fetchall():
-            if not vault.needs_rekey(value):
+            if bound and not vault.needs_rekey(value):
                 counts["already_current"] += 1
                 continue
-            bound = binding("connector-secret", account_id, name)
+            # A value sealed before secrets were bound to kind and host is sealed again with them.
+            was = secret_binding(account_id, name, kind, host, bound=bool(bound))
+            now = secret_binding(account_id, name, kind, host)
             ctx.db.conn.execute(
-                "UPDATE connector_secrets SET ciphertext = ? WHERE account_id = ? AND name = ?",
-                [vault.encrypt(vault.decrypt(value, bound), bound), account_id, name],
+                "UPDATE connector_secrets SET ciphertext = ?, bound = 1 WHERE account_id = ? AND name = ?",
+                [vault.encrypt(vault.decrypt(value, was), now), account_id, name],
             )
             counts["connector_secrets"] += 1
         if counts["credentials"] or counts["connector_secrets"]:

@@ -37,7 +37,7 @@ from lockdown.store.db import connect
 from lockdown.store.dispatchers import process_gone
 from lockdown.store.migrations import migrate
 from lockdown.timeutil import to_iso
-from tests.conftest import LOCKDOWN, SECRET, VAULT_KEY
+from tests.conftest import LOCKDOWN, LOOPBACK, SECRET, VAULT_KEY
 
 SEED = int(os.environ.get("LOCKDOWN_CRASH_SEED") or random.SystemRandom().randrange(2**32))
 KEY = audit.audit_key(SECRET.encode())
@@ -315,6 +315,7 @@ def test_the_scheduler_killed_fifty_times_mid_send_delivers_each_post_at_most_on
         "LOCKDOWN_SECRET_KEY": SECRET,
         "LOCKDOWN_VAULT_KEY": VAULT_KEY,
         "LOCKDOWN_TICK_SECONDS": "0.1",
+        "LOCKDOWN_OUTBOUND_ALLOW": LOOPBACK,
     }
     log_path = str(tmp_path / "scheduler.log")
     # The fork server is one clean process with lockdown imported: each scheduler starts in

@@ -40,7 +40,7 @@ from lockdown.store.context import Context
 from lockdown.store.db import connect
 from lockdown.timeutil import to_iso
 from tests.clock.test_crash import STAMP, SlowReceiver
-from tests.conftest import SECRET, free_port
+from tests.conftest import LOOPBACK, SECRET, free_port
 
 KEY = audit.audit_key(SECRET.encode())
 
@@ -125,6 +125,7 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
         {
             "LOCKDOWN_DB": str(tmp_path / "faults.db"),
             "LOCKDOWN_SECRET_KEY": SECRET,
+            "LOCKDOWN_OUTBOUND_ALLOW": LOOPBACK,
             # Far shorter than the 5 s default, so a locked database fails the tick quickly.
             "LOCKDOWN_BUSY_TIMEOUT": "0.3",
             # Nowhere listens: the notification job fails fast and stays out of the way.
@@ -440,7 +441,7 @@ def test_a_silent_mail_server_neither_slows_a_declaration_nor_dispatch(
     monkeypatch.setattr(notify_delivery, "SMTP_TIMEOUT_SECONDS", 1.0)
     world.settings = settings = Settings.from_env(
         {"LOCKDOWN_DB": str(world.settings.db_path), "LOCKDOWN_SECRET_KEY": SECRET,
-         "LOCKDOWN_SMTP_URL": f"smtp://127.0.0.1:{mail.port}"}
+         "LOCKDOWN_SMTP_URL": f"smtp://127.0.0.1:{mail.port}", "LOCKDOWN_OUTBOUND_ALLOW": LOOPBACK}
     )  # fmt: skip
     scheduler, dispatcher = build_scheduler(settings, blocking=False)
     try:

@@ -136,7 +136,7 @@ def test_adding_an_account_registers_it_and_audits_it(site: Site, ruth: FlaskCli
     assert account["editors"] == sorted([MANAGER, ERMC])
     assert account["tags"] == ["drill", "welcome"]
     assert account["central"] is True
-    assert account["connector"] == {"kind": "webhook", "url": "https://example.org/hook"}
+    assert account["connector"] == {"kind": "webhook", "url": "https://example.org/…"}, "a credential, masked (#12)"
     assert account["naming_exception"] is None
     actor, action, subject, details = last_audit(site)
     assert (actor, action, subject) == (ERMC, "account.register", f"account:{account['id']}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -13,7 +12,7 @@ from lockdown.app import create_app
 from lockdown.crypto import Vault, VaultError, binding, key_id
 from lockdown.posting.connector_secrets import load_secrets
 from lockdown.settings import Settings
-from tests.conftest import SECRET, Login
+from tests.conftest import SECRET
 
 KEY_A, KEY_B = b"A" * 32, b"B" * 32
 
@@ -116,24 +115,41 @@ def test_connector_secrets_are_stored_encrypted_and_never_shown(vault_client: Fl
     assert stored.status_code == 200, stored.json
     assert stored.json["secrets"][0]["set"] is True
     assert "mastodon-token-123" not in stored.get_data(as_text=True)
-    assert load_secrets(db, Vault([KEY_A]), account["id"]) == {"access_token": "mastodon-token-123"}
+    assert load_secrets(db, Vault([KEY_A]), account["id"], account["connector"]) == {
+        "access_token": "mastodon-token-123"
+    }
     db.close()
     raw = (tmp_path / "v.db").read_bytes() + b"".join(p.read_bytes() for p in tmp_path.glob("v.db-*"))
     assert b"mastodon-token-123" not in raw
 
 
-def test_setting_secrets_without_a_vault_key_says_what_to_do(
-    client: FlaskClient, ermc: Login, manager: Login, register: Callable[..., dict[str, Any]]
-) -> None:
-    account = register(
-        manager,
-        platform="mastodon",
-        connector={"kind": "mastodon", "base_url": "https://m.example"},
-    )
+def test_setting_secrets_without_a_vault_key_says_what_to_do(tmp_path: Any) -> None:
+    from lockdown.people.users import add_user
+    from lockdown.store import audit
+    from lockdown.store.context import Context
+    from lockdown.store.db import connect
+
+    keyless = Settings.from_env({"LOCKDOWN_DB": str(tmp_path / "k.db"), "LOCKDOWN_SECRET_KEY": SECRET})
+    client = create_app(keyless).test_client()
+    db = connect(tmp_path / "k.db")
+    ctx = Context(db, audit.audit_key(SECRET.encode()))
+    _, ermc = add_user(ctx, "t", name="E", email="e@livuni.ac.uk", roles=["ermc"])
+    add_user(ctx, "t", name="M", email="m@livuni.ac.uk", roles=["manager"])
+    db.close()
+    headers = {"Authorization": f"Bearer {ermc}"}
+    account = client.post(
+        "/api/v1/accounts",
+        json={
+            "handle": "@livuni_toots", "platform": "mastodon", "unit": "U", "purpose": "P",
+            "monitored_hours": "24/7", "manager": "m@livuni.ac.uk",
+            "connector": {"kind": "mastodon", "base_url": "https://m.example"},
+        },
+        headers=headers,
+    ).json  # fmt: skip
     response = client.put(
         f"/api/v1/accounts/{account['id']}/connector-secrets",
         json={"access_token": "t"},
-        headers=ermc.headers,
+        headers=headers,
     )
     assert response.status_code == 409
     assert "LOCKDOWN_VAULT_KEY" in response.json["error"]["message"]

@@ -240,6 +240,7 @@ class Post:
     account: int
     author: str
     state: str = "pending_review"
+    last_changed_by: str = ""  # whoever last wrote its body or time: an author too (policy 2.2.3)
     marked_published: bool = False
 
 
@@ -460,8 +461,8 @@ class PostsAndIncidents(RuleBasedStateMachine):
         approver, model = self.person(post, who, pick), self.model_posts[post]
         due = posts.get_post(self.db, post)["scheduled_at"]
         result, refusal = self.attempt(lambda: posts.approve_post(self.ctx, self.users[approver], post))
-        if who == "author":
-            assert isinstance(refusal, Forbidden), f"the author approved their own post {post}: {result}"
+        if who == "author" or approver == model.last_changed_by:
+            assert isinstance(refusal, Forbidden), f"{approver} approved post {post} they wrote: {result}"
         elif who == "outsider":
             assert isinstance(refusal, Forbidden), refusal
         elif model.state != "pending_review" or due <= to_iso(self.clock.now):
@@ -508,6 +509,7 @@ class PostsAndIncidents(RuleBasedStateMachine):
             assert isinstance(refusal, Forbidden), refusal
         elif model.state in posts.EDITABLE:
             assert refusal is None, refusal
+            model.last_changed_by = actor
         else:
             assert isinstance(refusal, Conflict), refusal
 

@@ -133,7 +133,10 @@ def test_editors_central_and_connector_columns(
     account = client.get(f"/api/v1/accounts/{response.json['ids'][0]}", headers=ermc.headers).json
     assert sorted(account["editors"]) == sorted([one.email, two.email])
     assert account["central"] is True
-    assert account["connector"] == {"kind": "webhook", "url": "http://127.0.0.1:9/hook"}
+    # The URL is a credential: kept as a connector secret, shown masked (#12).
+    assert account["connector"] == {"kind": "webhook", "url": "http://127.0.0.1:9/…"}
+    secrets = client.get(f"/api/v1/accounts/{account['id']}/connector-secrets", headers=ermc.headers).json
+    assert [(s["name"], s["set"]) for s in secrets["secrets"]] == [("url", True)]
 
 
 @pytest.mark.parametrize(
