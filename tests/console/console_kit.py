@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -43,6 +44,16 @@ class Site:
     totp: dict[str, pyotp.TOTP]
     tokens: dict[str, str]
     clock: Clock = utcnow
+
+
+class MovedClock:
+    """The app's clock, moved by the test (sessions expire, sign-in windows pass)."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
 
 
 def make_site(tmp_path: Path, extra_env: dict[str, str] | None = None, clock: Clock | None = None) -> Iterator[Site]:

@@ -17,26 +17,18 @@ from lockdown.people.signin import set_password
 from lockdown.store.context import Context
 from lockdown.store.db import connect
 from tests.conftest import SECRET, VAULT_KEY
-from tests.console.console_kit import ERMC, MANAGER, PASSWORD, Site, browser, make_site, signed_in, token_of
+from tests.console.console_kit import ERMC, MANAGER, PASSWORD, MovedClock, Site, browser, make_site, signed_in, token_of
 
 NEW_PASSWORD = "another long pass phrase for the console"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
+@pytest.fixture
+def clock() -> MovedClock:
+    return MovedClock(datetime(2026, 11, 24, 9, 30, tzinfo=UTC))
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def site(tmp_path: Path, clock: Clock) -> Iterator[Site]:
+def site(tmp_path: Path, clock: MovedClock) -> Iterator[Site]:
     yield from make_site(tmp_path, clock=clock)
 
 
@@ -108,7 +100,7 @@ def test_offboarding_ends_the_leavers_console_sessions(site: Site) -> None:
     assert not is_signed_in(client)
 
 
-def test_a_console_session_ends_twelve_hours_after_sign_in_by_the_servers_clock(site: Site, clock: Clock) -> None:
+def test_a_console_session_ends_twelve_hours_after_sign_in_by_the_servers_clock(site: Site, clock: MovedClock) -> None:
     client = signed_in(site, MANAGER)
     clock.now += timedelta(hours=11, minutes=59)
     assert is_signed_in(client)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from werkzeug.test import TestResponse
 
-from tests.console.console_kit import MANAGER, PRESS, Send, Site, make_site, sign_in_form
+from tests.console.console_kit import MANAGER, PRESS, MovedClock, Send, Site, make_site, sign_in_form
 
 START = datetime(2026, 11, 24, 2, 0, 10, tzinfo=UTC)
 # Far enough apart that each round has a fresh authenticator code and none of the round before's
@@ -21,23 +21,13 @@ START = datetime(2026, 11, 24, 2, 0, 10, tzinfo=UTC)
 NEXT_ROUND = timedelta(minutes=16)
 
 
-class Clock:
-    """The app's clock, moved by the test."""
-
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
+@pytest.fixture
+def clock() -> MovedClock:
+    return MovedClock(START)
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def site(tmp_path: Path, clock: Clock) -> Iterator[Site]:
+def site(tmp_path: Path, clock: MovedClock) -> Iterator[Site]:
     yield from make_site(tmp_path, clock=clock)
 
 
@@ -53,7 +43,7 @@ def all_at_once(sends: list[Send]) -> list[int]:
         return list(pool.map(send, sends))
 
 
-def test_one_authenticator_code_signs_in_once_however_many_send_it_at_once(site: Site, clock: Clock) -> None:
+def test_one_authenticator_code_signs_in_once_however_many_send_it_at_once(site: Site, clock: MovedClock) -> None:
     signed_in = []
     for round_ in range(5):
         clock.now += NEXT_ROUND
@@ -66,7 +56,7 @@ def test_one_authenticator_code_signs_in_once_however_many_send_it_at_once(site:
 
 
 def test_forty_parallel_wrong_passwords_are_checked_five_times_whatever_the_emails_case_or_spacing(
-    site: Site, clock: Clock
+    site: Site, clock: MovedClock
 ) -> None:
     spellings = ["dan@livuni.ac.uk", "Dan@LivUni.ac.uk", " dan@livuni.ac.uk ", "DAN@LIVUNI.AC.UK\t"]
     checked = []
@@ -89,7 +79,7 @@ def retry_after(response: TestResponse) -> int:
     return seconds
 
 
-def test_a_stranger_slows_a_person_down_but_cannot_lock_them_out(site: Site, clock: Clock) -> None:
+def test_a_stranger_slows_a_person_down_but_cannot_lock_them_out(site: Site, clock: MovedClock) -> None:
     assert sign_in_form(site.app, MANAGER, address="10.7.0.1")().status_code == 302  # Dan's desk
     # A stranger guessing from four addresses, each until it is stopped, waiting whenever told to
     # wait a minute or less.
