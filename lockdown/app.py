@@ -16,7 +16,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
 from lockdown import __version__, console
-from lockdown.api import accounts, credentials, incidents, meta, metrics, posts
+from lockdown.api import accounts, credentials, docs, incidents, meta, metrics, posts
 from lockdown.api import audit as audit_views
 from lockdown.api.client_address import TrustedProxies
 from lockdown.api.json_input import CheckedJSONProvider, NestedTooDeep, refuse_unreadable_json
@@ -54,7 +54,8 @@ def create_app(config: Settings | None = None, *, clock: Clock | None = None) ->
     """Build an app on the given settings (default: the environment) and migrate its database."""
     settings = config if config is not None else Settings.from_env()
     key = audit.audit_key(settings.require_secret_key())
-    app = APIFlask("lockdown", title="Lockdown API", version=__version__, spec_path="/openapi.json")
+    # docs_path=None: /docs is served by lockdown.api.docs from a pinned, offline Swagger UI.
+    app = APIFlask("lockdown", title="Lockdown API", version=__version__, spec_path="/openapi.json", docs_path=None)
     app.json = CheckedJSONProvider(app)
     app.config.update(
         OPENAPI_VERSION="3.0.3",
@@ -80,7 +81,16 @@ def create_app(config: Settings | None = None, *, clock: Clock | None = None) ->
     app.before_request(_refuse_wrong_media_type)
     app.before_request(_refuse_repeated_parameters)
     app.before_request(refuse_unreadable_json)
-    for blueprint in (meta.bp, metrics.bp, accounts.bp, posts.bp, incidents.bp, credentials.bp, audit_views.bp):
+    for blueprint in (
+        meta.bp,
+        metrics.bp,
+        docs.bp,
+        accounts.bp,
+        posts.bp,
+        incidents.bp,
+        credentials.bp,
+        audit_views.bp,
+    ):
         app.register_blueprint(blueprint)
     app.register_blueprint(console.bp)
     _install_error_handlers(app)
