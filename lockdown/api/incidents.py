@@ -29,6 +29,7 @@ from lockdown.api.incident_schemas import (
 from lockdown.api.state import app_state, current_user, request_context
 from lockdown.incidents import declare as incidents
 from lockdown.incidents import messages as incident_messages
+from lockdown.incidents.delivery_errors import delivery_errors_as_seen_by
 from lockdown.incidents.report import build_report, report_markdown
 from lockdown.posting.dispatch import connectors_for
 from lockdown.register.accounts import list_accounts
@@ -104,7 +105,8 @@ def draft_message(incident_id: int, body: dict[str, Any]) -> dict[str, Any]:
 @bp.doc(responses=[401, 404])
 def list_messages(incident_id: int) -> dict[str, Any]:
     """The incident's messages with their deliveries (any role)."""
-    return {"items": incident_messages.list_messages(request_context().db, incident_id)}
+    db = request_context().db
+    return {"items": delivery_errors_as_seen_by(db, current_user(), incident_messages.list_messages(db, incident_id))}
 
 
 @bp.post(f"/incidents{INCIDENT}/messages/<int:message_id>/approve")
@@ -131,6 +133,7 @@ def report(incident_id: int, query: dict[str, Any]) -> Any:
     """What was held, what was in flight, every delivery, and the proof nothing else went out."""
     ctx = request_context()
     built = build_report(ctx.db, ctx.audit_key, incident_id)
+    built["messages"] = delivery_errors_as_seen_by(ctx.db, current_user(), built["messages"])
     if query["format"] == "md":
         return Response(report_markdown(built), mimetype="text/markdown")
     return built

@@ -12,6 +12,7 @@ from lockdown.console.auth import login_required, signed_in_user
 from lockdown.console.blueprint import bp
 from lockdown.console.redirects import console_page
 from lockdown.incidents.declare import acknowledge, get_incident, list_incidents, resolve_incident
+from lockdown.incidents.delivery_errors import delivery_errors_as_seen_by
 from lockdown.incidents.messages import approve_message, draft_message, list_messages
 from lockdown.incidents.playbooks import RESUME_POLICIES, TEMPLATES
 from lockdown.incidents.report import build_report, can_delete, report_markdown
@@ -63,7 +64,7 @@ def incident(incident_id: int) -> str:
         "incident.html",
         incident=found,
         in_flight=in_flight,
-        messages=list_messages(db, incident_id),
+        messages=delivery_errors_as_seen_by(db, _me(), list_messages(db, incident_id)),
         templates=TEMPLATES,
         policies=RESUME_POLICIES,
         policy_help=POLICY_HELP,
@@ -136,18 +137,24 @@ def delete_published(post_id: int) -> BaseResponse:
 @login_required
 def report(incident_id: int) -> str:
     """The incident report: held, in flight, messages, acknowledgements and the proof."""
-    ctx = request_context()
-    return render_template("report.html", report=build_report(ctx.db, ctx.audit_key, incident_id))
+    return render_template("report.html", report=_report_for(_me(), incident_id))
 
 
 @bp.get("/incidents/<int:incident_id>/report.md")
 @login_required
 def report_file(incident_id: int) -> Response:
     """The same report as a Markdown file to keep with the incident's records."""
-    ctx = request_context()
-    text = report_markdown(build_report(ctx.db, ctx.audit_key, incident_id))
+    text = report_markdown(_report_for(_me(), incident_id))
     return Response(
         text,
         mimetype="text/markdown",
         headers={"Content-Disposition": f'attachment; filename="incident-{incident_id}-report.md"'},
     )
+
+
+def _report_for(viewer: User, incident_id: int) -> dict[str, Any]:
+    """The incident's report, with delivery errors as ``viewer`` may read them."""
+    ctx = request_context()
+    report = build_report(ctx.db, ctx.audit_key, incident_id)
+    report["messages"] = delivery_errors_as_seen_by(ctx.db, viewer, report["messages"])
+    return report

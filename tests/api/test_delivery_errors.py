@@ -1,0 +1,62 @@
+"""A platform's own words about a failed incident-message delivery are read by the press team,
+ERMC and the central account's manager only (#12 finding 4, as for posts)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+
+from connectors.base import Connector, ConnectorError, OutgoingPost, Published
+from connectors.registry import CONNECTORS
+from lockdown.incidents.delivery_errors import HIDDEN
+from tests.conftest import Login
+
+SECRET_WORDS = "HTTP 403: INTERNAL-ONLY: ask j.smith@internal about account 7731"
+
+
+class RefusingPlatform(Connector):
+    kind = "refusing"
+
+    def publish(self, post: OutgoingPost) -> Published:
+        raise ConnectorError(SECRET_WORDS, permanent=True, status=403)
+
+    def delete(self, remote_id: str) -> None:
+        """Nothing was published."""
+
+
+def test_a_delivery_error_is_read_in_full_only_by_press_ermc_and_the_accounts_manager(
+    client: FlaskClient,
+    ctx: Any,
+    make_user: Callable[..., Login],
+    register: Callable[..., dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(CONNECTORS, "refusing", f"{__name__}.RefusingPlatform")
+    press, press2, ermc = make_user("press"), make_user("press"), make_user("ermc")
+    owner, other = make_user("manager"), make_user("manager")
+    central = register(owner, handle="@livuni", platform="x", central=True)["id"]
+    register(other, handle="@livuni_chem")
+    ctx.db.conn.execute('UPDATE accounts SET connector = \'{"kind": "refusing"}\' WHERE id = ?', [central])
+    ctx.db.conn.commit()
+    incident = client.post("/api/v1/incidents", json={"title": "T", "reason": "R"}, headers=press.headers).json
+    message = client.post(
+        f"/api/v1/incidents/{incident['id']}/messages", json={"body": "Update"}, headers=press.headers
+    ).json
+    approved = client.post(
+        f"/api/v1/incidents/{incident['id']}/messages/{message['id']}/approve", headers=press2.headers
+    ).json
+    assert approved["deliveries"][0]["state"] == "failed"
+
+    def seen_by(login: Login) -> tuple[str, str]:
+        listed = client.get(f"/api/v1/incidents/{incident['id']}/messages", headers=login.headers).json
+        report = client.get(f"/api/v1/incidents/{incident['id']}/report", headers=login.headers).json
+        last = next(m for m in listed["items"] if m["id"] == message["id"])
+        reported = next(m for m in report["messages"] if m["id"] == message["id"])
+        return last["deliveries"][0]["error"], reported["deliveries"][0]["error"]
+
+    for reader in (press, ermc, owner):
+        assert seen_by(reader) == (SECRET_WORDS, SECRET_WORDS)
+    assert seen_by(other) == (HIDDEN, HIDDEN)
