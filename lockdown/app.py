@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import logging
+import sqlite3
 from datetime import timedelta
 from typing import Any
 
@@ -22,10 +23,11 @@ from lockdown.api import audit as audit_views
 from lockdown.api.schemas import ERROR_SCHEMA
 from lockdown.api.state import AppState, close_request_context
 from lockdown.crypto import Vault
-from lockdown.errors import LockdownError
+from lockdown.errors import DatabaseBusy, LockdownError
 from lockdown.incidents.config import incident_config
 from lockdown.settings import Settings
 from lockdown.store import audit
+from lockdown.store.busy import is_busy
 from lockdown.store.db import connect
 from lockdown.store.migrations import migrate
 from lockdown.timeutil import Clock, utcnow
@@ -45,6 +47,7 @@ STATUS_CODES = {
     422: "rule_broken",
     423: "account_held",
     500: "internal_error",
+    503: "busy",
 }
 CSV_BODY_PATHS = ("/api/v1/accounts/import", "/api/v1/posts/import")
 
@@ -98,8 +101,17 @@ def _install_error_handlers(app: APIFlask) -> None:
         return _http_error_body(error), error.status_code, error.headers
 
     @app.errorhandler(LockdownError)
-    def service_error(error: LockdownError) -> tuple[Response, int]:
-        return jsonify(error.body()), error.status
+    def service_error(error: LockdownError) -> tuple[Response, int, dict[str, str]]:
+        return jsonify(error.body()), error.status, error.headers()
+
+    @app.errorhandler(sqlite3.OperationalError)
+    def database_error(error: sqlite3.OperationalError) -> tuple[Response, int, dict[str, str]]:
+        # Waiting longer for the write lock than the busy timeout allows is the service being
+        # busy, not broken: the client is told to come back, and nothing was half-written.
+        if is_busy(error):
+            log.warning("%s %s answered 503: %s", request.method, request.path, error)
+            return service_error(DatabaseBusy())
+        return (*unexpected(error), {})
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> tuple[Response, int]:

@@ -22,6 +22,7 @@ from lockdown.incidents.playbooks import RESUME_POLICIES, Playbook, render
 from lockdown.incidents.timeline import EventKind, event, incident_row, timeline
 from lockdown.pagination import check_limit, decode_cursor, page
 from lockdown.people.users import User
+from lockdown.store.busy import retry_when_busy
 from lockdown.store.context import Changes, Context
 from lockdown.timeutil import to_iso
 from lockdown.vault.credentials import end_incident_sessions, require_rotation
@@ -44,7 +45,8 @@ def _text(data: Mapping[str, Any], name: str) -> str:
     return value.strip()
 
 
-def _named_account(db: Database, playbook: Playbook, raw: Any) -> int | None:
+def _named_account(playbook: Playbook, raw: Any) -> int | None:
+    """The account_id a playbook needs (or refuses), checked for shape before any lock is taken."""
     if raw is None:
         if playbook.named_account == "required":
             raise InvalidInput(
@@ -59,10 +61,13 @@ def _named_account(db: Database, playbook: Playbook, raw: Any) -> int | None:
         )
     if isinstance(raw, bool) or not isinstance(raw, int):
         raise InvalidInput("account_id must be an account id", field="account_id")
-    row = db.conn.execute("SELECT archived_at FROM accounts WHERE id = ?", [raw]).fetchone()
-    if row is None or row[0] is not None:
-        raise InvalidInput(f"account_id: there is no active account {raw}", field="account_id")
     return raw
+
+
+def _require_active_account(db: Database, account_id: int) -> None:
+    row = db.conn.execute("SELECT archived_at FROM accounts WHERE id = ?", [account_id]).fetchone()
+    if row is None or row[0] is not None:
+        raise InvalidInput(f"account_id: there is no active account {account_id}", field="account_id")
 
 
 def declare_incident(ctx: Context, config: IncidentConfig, actor: User, data: Mapping[str, Any]) -> dict[str, Any]:
@@ -75,9 +80,27 @@ def declare_incident(ctx: Context, config: IncidentConfig, actor: User, data: Ma
     playbook = config.playbooks.get(name) if isinstance(name, str) else None
     if playbook is None:
         raise InvalidInput(f"playbook must be one of {', '.join(sorted(config.playbooks))}", field="playbook")
-    named = _named_account(ctx.db, playbook, data.get("account_id"))
+    named = _named_account(playbook, data.get("account_id"))
+    if named is not None:
+        _require_active_account(ctx.db, named)  # a clear 400 before waiting for the lock
+    # Everything above reads or checks input; the lock is taken only for the writes below, and
+    # a busy database is waited out rather than failing the declaration.
+    return retry_when_busy(
+        ctx.db,
+        lambda: _declare(ctx, config, actor, playbook, title, reason, named),
+        retry_seconds=config.busy_retry_seconds,
+    )
+
+
+def _declare(
+    ctx: Context, config: IncidentConfig, actor: User, playbook: Playbook, title: str, reason: str, named: int | None
+) -> dict[str, Any]:
+    """The declaring transaction itself."""
     with ctx.change() as change:
         db = ctx.db.conn
+        if named is not None:
+            # Checked again under the write lock: an account archived meanwhile is not held.
+            _require_active_account(ctx.db, named)
         incident_id = int(
             db.execute(
                 "INSERT INTO incidents (title, playbook, reason, status, exercise, scope, scope_tag, "
@@ -294,6 +317,16 @@ def resolve_incident(
     policy = data.get("resume_policy")
     if policy is not None and policy not in RESUME_POLICIES:
         raise InvalidInput(f"resume_policy must be one of {', '.join(RESUME_POLICIES)}", field="resume_policy")
+    incident_row(ctx.db, incident_id)  # 404 before waiting for the lock
+    return retry_when_busy(
+        ctx.db,
+        lambda: _resolve(ctx, config, actor, incident_id, policy),
+        retry_seconds=config.busy_retry_seconds,
+    )
+
+
+def _resolve(ctx: Context, config: IncidentConfig, actor: User, incident_id: int, policy: str | None) -> dict[str, Any]:
+    """The resolving transaction itself."""
     with ctx.change() as change:
         incident = incident_row(ctx.db, incident_id)
         if incident["status"] != "active":
