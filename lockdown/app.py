@@ -190,14 +190,26 @@ def _refuse_wrong_media_type() -> tuple[Response, int] | None:
     return jsonify({"error": {"code": "unsupported_media_type", "message": message}}), 415
 
 
+BUSY_RESPONSE = {
+    "description": "The database stayed busy with other changes for longer than this request could wait "
+    "for its turn: try again after Retry-After seconds",
+    "headers": {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}},
+    "content": {"application/json": {"schema": ERROR_SCHEMA}},
+}
+WRITING_METHODS = ("post", "put", "patch", "delete")
+
+
 def _finish_spec(spec: dict[Any, Any] | str) -> dict[Any, Any] | str:
-    """Mark request bodies required (APIFlask leaves them optional) and describe the CSV body."""
+    """Mark request bodies required (APIFlask leaves them optional), describe the CSV body, and
+    the 503 any change may answer when the database is busy."""
     if isinstance(spec, str):
         return spec
     for path, operations in spec.get("paths", {}).items():
-        for operation in operations.values():
+        for method, operation in operations.items():
             if not isinstance(operation, dict):
                 continue
+            if method in WRITING_METHODS:
+                operation["responses"]["503"] = BUSY_RESPONSE
             if "requestBody" in operation:
                 operation["requestBody"]["required"] = True
                 operation["responses"]["415"] = {

@@ -125,3 +125,13 @@ def test_a_declaration_gives_up_with_503_once_its_retry_budget_is_spent(
     assert "Retry-After" in response.headers
     assert 0.6 <= waited < 3, f"the retry is bounded by its budget (waited {waited:.2f} s)"
     assert client.get("/api/v1/incidents", headers=press.headers).json["items"] == []
+
+
+def test_the_api_document_says_every_change_may_answer_503_busy(client: FlaskClient) -> None:
+    paths = client.get("/openapi.json").json["paths"]
+    changes = [(path, method, op) for path, ops in paths.items() for method, op in ops.items() if method != "get"]
+    assert changes
+    for path, method, operation in changes:
+        busy = operation["responses"].get("503")
+        assert busy is not None, f"{method.upper()} {path} does not list 503"
+        assert "Retry-After" in busy["headers"]
