@@ -12,7 +12,8 @@ Each run drives THREADS client threads for SECONDS of mixed requests, each threa
 its own seeded random sequence: reads (hold status, an account, a post, the active
 incidents), post drafts and a colleague's approvals, account edits, and declarations each followed
 by its resolution. It reports every status code, declarations' and resolutions' success rate, and
-declaration latency p50/p99 (over every attempt, failed ones included).
+declaration latency p50/p99 (over every attempt, failed ones included). LOCKDOWN_* variables in
+the environment apply to both servers: LOCKDOWN_BUSY_TIMEOUT=0.5 makes the lock bite at this size.
 """
 
 from __future__ import annotations
