@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import sqlite3
 from datetime import timedelta
 from typing import Any
 
@@ -23,10 +24,11 @@ from lockdown.api.json_input import CheckedJSONProvider, NestedTooDeep, refuse_u
 from lockdown.api.schemas import ERROR_SCHEMA
 from lockdown.api.state import AppState, close_request_context
 from lockdown.crypto import Vault
-from lockdown.errors import LockdownError
+from lockdown.errors import DatabaseBusy, LockdownError
 from lockdown.incidents.config import incident_config
 from lockdown.settings import Settings
 from lockdown.store import audit
+from lockdown.store.busy import is_busy
 from lockdown.store.db import connect
 from lockdown.store.migrations import migrate
 from lockdown.timeutil import Clock, utcnow
@@ -46,6 +48,7 @@ STATUS_CODES = {
     422: "rule_broken",
     423: "account_held",
     500: "internal_error",
+    503: "busy",
 }
 CSV_BODY_PATHS = ("/api/v1/accounts/import", "/api/v1/posts/import")
 
@@ -113,8 +116,17 @@ def _install_error_handlers(app: APIFlask) -> None:
         return _http_error_body(error), error.status_code, error.headers
 
     @app.errorhandler(LockdownError)
-    def service_error(error: LockdownError) -> tuple[Response, int]:
-        return jsonify(error.body()), error.status
+    def service_error(error: LockdownError) -> tuple[Response, int, dict[str, str]]:
+        return jsonify(error.body()), error.status, error.headers()
+
+    @app.errorhandler(sqlite3.OperationalError)
+    def database_error(error: sqlite3.OperationalError) -> tuple[Response, int, dict[str, str]]:
+        # Waiting longer for the write lock than the busy timeout allows is the service being
+        # busy, not broken: the client is told to come back, and nothing was half-written.
+        if is_busy(error):
+            log.warning("%s %s answered 503: %s", request.method, request.path, error)
+            return service_error(DatabaseBusy())
+        return (*unexpected(error), {})
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> tuple[Response, int]:
@@ -196,14 +208,26 @@ def _refuse_wrong_media_type() -> tuple[Response, int] | None:
     return jsonify({"error": {"code": "unsupported_media_type", "message": message}}), 415
 
 
+BUSY_RESPONSE = {
+    "description": "The database stayed busy with other changes for longer than this request could wait "
+    "for its turn: try again after Retry-After seconds",
+    "headers": {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}},
+    "content": {"application/json": {"schema": ERROR_SCHEMA}},
+}
+WRITING_METHODS = ("post", "put", "patch", "delete")
+
+
 def _finish_spec(spec: dict[Any, Any] | str) -> dict[Any, Any] | str:
-    """Mark request bodies required (APIFlask leaves them optional) and describe the CSV body."""
+    """Mark request bodies required (APIFlask leaves them optional), describe the CSV body, and
+    the 503 any change may answer when the database is busy."""
     if isinstance(spec, str):
         return spec
     for path, operations in spec.get("paths", {}).items():
-        for operation in operations.values():
+        for method, operation in operations.items():
             if not isinstance(operation, dict):
                 continue
+            if method in WRITING_METHODS:
+                operation["responses"]["503"] = BUSY_RESPONSE
             if "requestBody" in operation:
                 operation["requestBody"]["required"] = True
                 operation["responses"]["415"] = {

@@ -25,6 +25,10 @@ class LockdownError(Exception):
         error.update(self.extra)
         return {"error": error}
 
+    def headers(self) -> dict[str, str]:
+        """HTTP headers that go with this error's answer."""
+        return {}
+
 
 class InvalidInput(LockdownError):
     """Bad input: the field is named."""
@@ -72,3 +76,23 @@ class AccountHeld(LockdownError):
     """The account is held by an active incident."""
 
     status, code = 423, "account_held"
+
+
+class DatabaseBusy(LockdownError):
+    """Other changes held the database's write lock for longer than this request could wait."""
+
+    status, code = 503, "busy"
+    # Long enough for a queue of short writes to drain, short enough that a person retrying by
+    # hand does not notice it.
+    retry_after_seconds = 2
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(
+            message
+            or "the database is busy with other changes and this request could not wait longer for its turn; "
+            "try again in a few seconds"
+        )
+
+    def headers(self) -> dict[str, str]:
+        """When to try again."""
+        return {"Retry-After": str(self.retry_after_seconds)}

@@ -42,6 +42,7 @@ class Settings:
     smtp_url: str | None = None
     mail_from: str = "lockdown@localhost"
     busy_timeout_seconds: float = 5.0
+    incident_busy_retry_seconds: float = 30.0
     late_grace_seconds: float = 900.0
     resume_interval_seconds: float = 600.0
     playbooks_dir: Path = field(default_factory=lambda: DEFAULT_PLAYBOOKS)
@@ -95,6 +96,7 @@ class Settings:
             smtp_url=_smtp_url(env),
             mail_from=env.get("LOCKDOWN_MAIL_FROM") or "lockdown@localhost",
             busy_timeout_seconds=_positive_float(env, "LOCKDOWN_BUSY_TIMEOUT", 5.0),
+            incident_busy_retry_seconds=_positive_float(env, "LOCKDOWN_INCIDENT_BUSY_RETRY", 30.0, zero_allowed=True),
             late_grace_seconds=_positive_float(env, "LOCKDOWN_LATE_GRACE", 900.0),
             resume_interval_seconds=_positive_float(env, "LOCKDOWN_RESUME_INTERVAL", 600.0),
             playbooks_dir=_folder(env, "LOCKDOWN_PLAYBOOKS", DEFAULT_PLAYBOOKS),
@@ -108,7 +110,7 @@ class Settings:
         )
 
 
-def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
+def _positive_float(env: Mapping[str, str], name: str, default: float, *, zero_allowed: bool = False) -> float:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
@@ -116,8 +118,10 @@ def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
         value = float(raw)
     except ValueError:
         raise SettingsError(f"{name} must be a number of seconds, got {raw!r}") from None
-    if not 0 < value < 86400:
-        raise SettingsError(f"{name} must be more than 0 and less than a day, got {raw!r}")
+    lowest_ok = value >= 0 if zero_allowed else value > 0
+    if not lowest_ok or not value < 86400:
+        least = "0 or more" if zero_allowed else "more than 0"
+        raise SettingsError(f"{name} must be {least} and less than a day, got {raw!r}")
     return value
 
 

@@ -36,6 +36,9 @@ def test_settings_are_frozen() -> None:
         ({"LOCKDOWN_TICK_SECONDS": "fast"}, "LOCKDOWN_TICK_SECONDS"),
         ({"LOCKDOWN_TICK_SECONDS": "0"}, "LOCKDOWN_TICK_SECONDS"),
         ({"LOCKDOWN_TICK_SECONDS": "-1"}, "LOCKDOWN_TICK_SECONDS"),
+        ({"LOCKDOWN_INCIDENT_BUSY_RETRY": "-1"}, "LOCKDOWN_INCIDENT_BUSY_RETRY"),
+        ({"LOCKDOWN_INCIDENT_BUSY_RETRY": "forever"}, "LOCKDOWN_INCIDENT_BUSY_RETRY"),
+        ({"LOCKDOWN_INCIDENT_BUSY_RETRY": "nan"}, "LOCKDOWN_INCIDENT_BUSY_RETRY"),
         ({"LOCKDOWN_OFFICE_HOURS": "nine to five"}, "LOCKDOWN_OFFICE_HOURS"),
         ({"LOCKDOWN_TIMEZONE": "Mars/Olympus"}, "LOCKDOWN_TIMEZONE"),
         ({"LOCKDOWN_SECRET_KEY": "short"}, "LOCKDOWN_SECRET_KEY"),
@@ -70,9 +73,11 @@ def test_good_values_are_read() -> None:
             "LOCKDOWN_SECRET_KEY": KEY,
             "LOCKDOWN_VAULT_KEY": ",".join(keys),
             "LOCKDOWN_SMTP_URL": "smtp://127.0.0.1:8025",
+            "LOCKDOWN_INCIDENT_BUSY_RETRY": "0",
         }
     )
     assert settings.tick_seconds == 0.25
+    assert settings.incident_busy_retry_seconds == 0, "0 turns the retry off"
     assert settings.office_hours is None
     assert settings.vault_keys == (b"\x01" * 32, b"\x02" * 32)
     assert settings.require_secret_key() == KEY.encode()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
@@ -10,13 +11,14 @@ from typing import Any, TypeVar
 
 import click
 
-from lockdown.errors import LockdownError
+from lockdown.errors import DatabaseBusy, LockdownError
 from lockdown.people.users import (
     User,
     user_by_email,
 )
 from lockdown.settings import Settings, SettingsError
 from lockdown.store import audit
+from lockdown.store.busy import is_busy
 from lockdown.store.context import Context
 from lockdown.store.db import connect
 from lockdown.store.migrations import migrate
@@ -25,7 +27,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def friendly_errors(command: F) -> F:
-    """Turn service and settings errors into a one-line message and exit status 1."""
+    """Turn service and settings errors, and a busy database, into a one-line message and exit status 1."""
 
     @wraps(command)
     def run(*args: Any, **kwargs: Any) -> Any:
@@ -35,6 +37,10 @@ def friendly_errors(command: F) -> F:
             raise click.ClickException(exc.message) from exc
         except SettingsError as exc:
             raise click.ClickException(str(exc)) from exc
+        except sqlite3.OperationalError as exc:
+            if not is_busy(exc):
+                raise
+            raise click.ClickException(DatabaseBusy().message) from exc
 
     return run  # type: ignore[return-value]
 

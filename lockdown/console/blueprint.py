@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 from typing import Any
 
 from apiflask import APIBlueprint
-from flask import Response, current_app, render_template
+from flask import Response, current_app, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from lockdown.api.state import app_state
 from lockdown.console.auth import check_csrf, csrf_token, signed_in_user
-from lockdown.errors import LockdownError
+from lockdown.errors import DatabaseBusy, LockdownError
+from lockdown.store.busy import is_busy
 from lockdown.timeutil import parse_iso
+
+log = logging.getLogger(__name__)
 
 # Pages for people, not part of the API document.
 bp = APIBlueprint(
@@ -101,7 +106,19 @@ def error_page(message: str, status: int) -> Response:
 
 @bp.errorhandler(LockdownError)
 def _service_error(error: LockdownError) -> Response:
-    return error_page(error.message, error.status)
+    page = error_page(error.message, error.status)
+    page.headers.update(error.headers())
+    return page
+
+
+@bp.errorhandler(sqlite3.OperationalError)
+def _database_error(error: sqlite3.OperationalError) -> Response:
+    # The same answer the API gives: busy is "come back shortly", anything else was logged.
+    if is_busy(error):
+        log.warning("%s %s answered 503: %s", request.method, request.path, error)
+        return _service_error(DatabaseBusy())
+    log.exception("unexpected database error")
+    return error_page("something went wrong; it was logged", 500)
 
 
 @bp.errorhandler(HTTPException)

@@ -18,6 +18,8 @@ class IncidentConfig:
     notify_webhook_url: str | None = None
     resume_interval: timedelta = field(default_factory=lambda: timedelta(minutes=10))
     timezone: str = "Europe/London"
+    # How long declaring and resolving keep retrying on a busy database, beyond the busy timeout.
+    busy_retry_seconds: float = 30.0
 
 
 def incident_config(settings: Settings) -> IncidentConfig:
@@ -32,4 +34,5 @@ def incident_config(settings: Settings) -> IncidentConfig:
         notify_webhook_url=settings.notify_webhook_url,
         resume_interval=timedelta(seconds=settings.resume_interval_seconds),
         timezone=settings.timezone,
+        busy_retry_seconds=settings.incident_busy_retry_seconds,
     )

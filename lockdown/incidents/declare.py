@@ -22,6 +22,7 @@ from lockdown.incidents.playbooks import RESUME_POLICIES, Playbook, render
 from lockdown.incidents.timeline import EventKind, event, incident_row, timeline
 from lockdown.pagination import check_limit, decode_cursor, page
 from lockdown.people.users import User
+from lockdown.store.busy import retry_when_busy
 from lockdown.store.context import Changes, Context
 from lockdown.timeutil import to_iso
 from lockdown.vault.credentials import end_incident_sessions, require_rotation
@@ -44,7 +45,8 @@ def _text(data: Mapping[str, Any], name: str) -> str:
     return value.strip()
 
 
-def _named_account(db: Database, playbook: Playbook, raw: Any) -> int | None:
+def _named_account(playbook: Playbook, raw: Any) -> int | None:
+    """The account_id a playbook needs (or refuses), checked for shape before any lock is taken."""
     if raw is None:
         if playbook.named_account == "required":
             raise InvalidInput(
@@ -59,10 +61,13 @@ def _named_account(db: Database, playbook: Playbook, raw: Any) -> int | None:
         )
     if isinstance(raw, bool) or not isinstance(raw, int):
         raise InvalidInput("account_id must be an account id", field="account_id")
-    row = db.conn.execute("SELECT archived_at FROM accounts WHERE id = ?", [raw]).fetchone()
-    if row is None or row[0] is not None:
-        raise InvalidInput(f"account_id: there is no active account {raw}", field="account_id")
     return raw
+
+
+def _require_active_account(db: Database, account_id: int) -> None:
+    row = db.conn.execute("SELECT archived_at FROM accounts WHERE id = ?", [account_id]).fetchone()
+    if row is None or row[0] is not None:
+        raise InvalidInput(f"account_id: there is no active account {account_id}", field="account_id")
 
 
 def declare_incident(ctx: Context, config: IncidentConfig, actor: User, data: Mapping[str, Any]) -> dict[str, Any]:
@@ -75,9 +80,27 @@ def declare_incident(ctx: Context, config: IncidentConfig, actor: User, data: Ma
     playbook = config.playbooks.get(name) if isinstance(name, str) else None
     if playbook is None:
         raise InvalidInput(f"playbook must be one of {', '.join(sorted(config.playbooks))}", field="playbook")
-    named = _named_account(ctx.db, playbook, data.get("account_id"))
+    named = _named_account(playbook, data.get("account_id"))
+    if named is not None:
+        _require_active_account(ctx.db, named)  # a clear 400 before waiting for the lock
+    # Everything above reads or checks input; the lock is taken only for the writes below, and
+    # a busy database is waited out rather than failing the declaration.
+    return retry_when_busy(
+        ctx.db,
+        lambda: _declare(ctx, config, actor, playbook, title, reason, named),
+        retry_seconds=config.busy_retry_seconds,
+    )
+
+
+def _declare(
+    ctx: Context, config: IncidentConfig, actor: User, playbook: Playbook, title: str, reason: str, named: int | None
+) -> dict[str, Any]:
+    """The declaring transaction itself."""
     with ctx.change() as change:
         db = ctx.db.conn
+        if named is not None:
+            # Checked again under the write lock: an account archived meanwhile is not held.
+            _require_active_account(ctx.db, named)
         incident_id = int(
             db.execute(
                 "INSERT INTO incidents (title, playbook, reason, status, exercise, scope, scope_tag, "
@@ -99,7 +122,7 @@ def declare_incident(ctx: Context, config: IncidentConfig, actor: User, data: Ma
             ).lastrowid
             or 0
         )
-        held = held_by(ctx.db, incident_id)
+        held = held_count(ctx.db, incident_id)
         in_flight = [
             row[0]
             for row in db.execute(
@@ -124,7 +147,7 @@ def declare_incident(ctx: Context, config: IncidentConfig, actor: User, data: Ma
             title=title,
             reason=reason,
         )
-        event(change, incident_id, "held", "lockdown", accounts=len(held))
+        event(change, incident_id, "held", "lockdown", accounts=held)
         if in_flight:
             event(change, incident_id, "in_flight", "lockdown", posts=in_flight)
         if playbook.require_rotation and named is not None:
@@ -138,7 +161,7 @@ def declare_incident(ctx: Context, config: IncidentConfig, actor: User, data: Ma
         statement = draft_from_template(change, actor, incident, playbook, "holding_statement", config.timezone)
         change.audit(
             actor.email, "incident.declare", f"incident:{incident_id}",
-            playbook=playbook.name, title=title, reason=reason, held_accounts=len(held),
+            playbook=playbook.name, title=title, reason=reason, held_accounts=held,
             in_flight=in_flight, named_account_id=named,
         )  # fmt: skip
     return {
@@ -147,7 +170,7 @@ def declare_incident(ctx: Context, config: IncidentConfig, actor: User, data: Ma
         "playbook": playbook.name,
         "exercise": playbook.exercise,
         "declared_at": to_iso(change.at),
-        "held_accounts": len(held),
+        "held_accounts": held,
         "in_flight": in_flight,
         "holding_statement_id": statement,
     }
@@ -182,18 +205,13 @@ def preview_held(db: Database, playbook: Playbook, actor: User) -> int:
     return int(count)
 
 
-def held_by(db: Database, incident_id: int) -> list[int]:
-    """The accounts an active incident holds."""
-    return [
-        row[0]
-        for row in db.conn.execute(
-            "SELECT account_id FROM account_holds WHERE incident_id = ? ORDER BY account_id",
-            [incident_id],
-        )
-    ]
+def held_count(db: Database, incident_id: int) -> int:
+    """How many accounts an active incident holds (counted by SQLite: no list of 100,000 ids)."""
+    row = db.conn.execute("SELECT COUNT(*) FROM account_holds WHERE incident_id = ?", [incident_id]).fetchone()
+    return int(row[0])
 
 
-def _queue_native_withdrawals(change: Changes, incident_id: int, held: list[int], playbook: Playbook) -> None:
+def _queue_native_withdrawals(change: Changes, incident_id: int, held: int, playbook: Playbook) -> None:
     """Work for the scheduler: list and withdraw what is scheduled on the platforms themselves."""
     if playbook.exercise or not held:
         return
@@ -208,27 +226,31 @@ def _queue_native_withdrawals(change: Changes, incident_id: int, held: list[int]
 
 def queue_notices(
     change: Changes, config: IncidentConfig, incident: Mapping[str, Any], playbook: Playbook,
-    kind: str, accounts: list[int],
+    kind: str, account_count: int,
 ) -> int:  # fmt: skip
     """Write one email per manager or editor of the accounts (and the webhook) to the outbox,
     in the change's transaction; the scheduler delivers them."""
     db = change.context.db.conn
     # One row per person, their accounts gathered by SQLite: Python sees hundreds of managers,
     # not a hundred thousand accounts. On resolve, only accounts no other incident still holds.
+    # Managers and editors are grouped apart: the managers' grouping streams in the order of
+    # the manager index, where one grouping of both needed a sort of every account, in the lock.
     released_only = (
         "AND NOT EXISTS (SELECT 1 FROM account_holds h WHERE h.account_id = a.id)" if kind == "resolved" else ""
     )
-    people = db.execute(
-        "SELECT u.id, u.name, u.email, group_concat('  - ' || a.handle || ' (' || a.platform || ')', char(10)) "
-        "FROM (SELECT a.id AS account_id, a.manager_id AS user_id FROM incident_scope s JOIN accounts a "
-        f"ON a.id = s.account_id WHERE s.incident_id = :incident {released_only} "
-        "UNION ALL SELECT e.account_id, e.user_id FROM incident_scope s JOIN account_editors e "
-        "ON e.account_id = s.account_id JOIN accounts a ON a.id = e.account_id "
-        f"WHERE s.incident_id = :incident {released_only}) AS pairs "
-        "JOIN users u ON u.id = pairs.user_id JOIN accounts a ON a.id = pairs.account_id "
-        "WHERE u.disabled_at IS NULL GROUP BY u.id ORDER BY u.id",
-        {"incident": incident["id"]},
-    ).fetchall()
+    listed = "group_concat('  - ' || a.handle || ' (' || a.platform || ')', char(10))"
+    in_scope = (
+        f"incident_scope s JOIN accounts a ON a.id = s.account_id WHERE s.incident_id = :incident {released_only}"
+    )
+    lines_of: dict[int, list[str]] = defaultdict(list)
+    for statement in (
+        f"SELECT a.manager_id, {listed} FROM {in_scope} GROUP BY a.manager_id",
+        f"SELECT e.user_id, {listed} FROM account_editors e JOIN {in_scope} AND a.id = e.account_id GROUP BY e.user_id",
+    ):
+        for user_id, lines in db.execute(statement, {"incident": incident["id"]}):
+            lines_of[user_id] += lines.split("\n")
+    enabled = db.execute("SELECT id, name, email FROM users WHERE disabled_at IS NULL ORDER BY id")
+    people = [(user_id, name, email, lines_of[user_id]) for user_id, name, email in enabled if user_id in lines_of]
     named = incident.get("named_account_id")
     handles = {
         row[0]: f"{row[1]} ({row[2]})"
@@ -238,10 +260,10 @@ def queue_notices(
     subject_t, body_t = playbook.notify[f"{kind}_subject"], playbook.notify[f"{kind}_body"]
     rows: list[tuple[str, int | None, str, str, str]] = []
     for user_id, name, email, lines in people:
-        filled = {**values, "name": name, "accounts": "\n".join(sorted(set(lines.split("\n"))))}
+        filled = {**values, "name": name, "accounts": "\n".join(sorted(set(lines)))}
         rows.append(("email", user_id, email, render(subject_t, **filled), render(body_t, **filled)))
     if config.notify_webhook_url:
-        filled = {**values, "name": "team", "accounts": f"{len(accounts)} accounts"}
+        filled = {**values, "name": "team", "accounts": f"{account_count} accounts"}
         rows.append(
             (
                 "webhook",
@@ -294,13 +316,23 @@ def resolve_incident(
     policy = data.get("resume_policy")
     if policy is not None and policy not in RESUME_POLICIES:
         raise InvalidInput(f"resume_policy must be one of {', '.join(RESUME_POLICIES)}", field="resume_policy")
+    incident_row(ctx.db, incident_id)  # 404 before waiting for the lock
+    return retry_when_busy(
+        ctx.db,
+        lambda: _resolve(ctx, config, actor, incident_id, policy),
+        retry_seconds=config.busy_retry_seconds,
+    )
+
+
+def _resolve(ctx: Context, config: IncidentConfig, actor: User, incident_id: int, policy: str | None) -> dict[str, Any]:
+    """The resolving transaction itself."""
     with ctx.change() as change:
         incident = incident_row(ctx.db, incident_id)
         if incident["status"] != "active":
             raise Conflict(f"incident {incident_id} is resolved already", field="status")
         playbook = config.playbooks.get(incident["playbook"])
         policy = policy or incident["resume_policy"]
-        before = set(held_by(ctx.db, incident_id))
+        before = held_count(ctx.db, incident_id)
         stamp = to_iso(change.at)
         ctx.db.conn.execute(
             "UPDATE incidents SET status = 'resolved', resolved_by = ?, resolved_at = ?, resume_policy = ? "
@@ -310,9 +342,13 @@ def resolve_incident(
         ended = end_incident_sessions(change, actor.email, incident_id)
         if ended:
             event(change, incident_id, "access_sessions_ended", actor.email, sessions=ended)
-        still = {row[0] for row in ctx.db.conn.execute("SELECT DISTINCT account_id FROM account_holds")}
-        released = sorted(before - still)
-        counts = _resume(change, incident_id, released, policy, config.resume_interval)
+        # Counted by SQLite, now that this incident no longer holds: what no other incident holds.
+        released = int(
+            ctx.db.conn.execute(
+                f"SELECT COUNT(*) FROM incident_scope s WHERE s.incident_id = ? AND {_RELEASED}", [incident_id]
+            ).fetchone()[0]
+        )
+        counts = _resume(change, incident_id, policy, config.resume_interval)
         ctx.db.conn.execute(
             "UPDATE native_schedules SET state = 'to_restore', next_attempt_at = ?, attempts = 0 "
             "WHERE incident_id = ? AND state = 'withdrawn'",
@@ -324,8 +360,8 @@ def resolve_incident(
             [incident_id],
         )
         resolution = {
-            "released_accounts": len(released),
-            "still_held": len(before) - len(released),
+            "released_accounts": released,
+            "still_held": before - released,
             **counts,
         }
         ctx.db.conn.execute(
@@ -351,20 +387,26 @@ def resolve_incident(
     }
 
 
-def _resume(change: Changes, incident_id: int, released: list[int], policy: str, interval: timedelta) -> dict[str, int]:
+# An account of the incident's scope (s) that no active incident holds any more.
+_RELEASED = "NOT EXISTS (SELECT 1 FROM account_holds h WHERE h.account_id = s.account_id)"
+
+
+def _resume(change: Changes, incident_id: int, policy: str, interval: timedelta) -> dict[str, int]:
     """Apply the resume policy to posts that fell due during the hold on released accounts."""
     db = change.context.db.conn
     stamp = to_iso(change.at)
     missed: dict[int, list[int]] = defaultdict(list)
-    # Only posts that fell due are candidates (the partial due index finds them); the cost
-    # follows what was missed, not how many posts or accounts there are.
-    wanted = set(released)
+    # Only posts that fell due are candidates (the partial due index, named because SQLite
+    # would otherwise read every scheduled post); the cost follows what was missed, not how
+    # many posts or accounts there are.
     for post_id, account_id in db.execute(
-        "SELECT id, account_id FROM posts WHERE state = 'scheduled' AND due_at <= ? ORDER BY account_id, due_at, id",
-        [stamp],
+        "SELECT p.id, p.account_id FROM posts p INDEXED BY posts_due "
+        "WHERE p.state = 'scheduled' AND p.due_at <= ? AND EXISTS "
+        f"(SELECT 1 FROM incident_scope s WHERE s.incident_id = ? AND s.account_id = p.account_id AND {_RELEASED}) "
+        "ORDER BY p.account_id, p.due_at, p.id",
+        [stamp, incident_id],
     ):
-        if account_id in wanted:
-            missed[account_id].append(post_id)
+        missed[account_id].append(post_id)
     total = sum(len(ids) for ids in missed.values())
     note = f"fell due while incident {incident_id} held its account"
     if policy == "review":
@@ -399,7 +441,7 @@ def get_incident(db: Database, incident_id: int) -> dict[str, Any]:
     users = dict(db.conn.execute("SELECT id, email FROM users").fetchall())
     incident["declared_by"] = users.get(incident["declared_by"])
     incident["resolved_by"] = users.get(incident["resolved_by"]) if incident["resolved_by"] else None
-    incident["held_accounts"] = len(held_by(db, incident_id)) if incident["status"] == "active" else 0
+    incident["held_accounts"] = held_count(db, incident_id) if incident["status"] == "active" else 0
     incident["in_flight"] = [
         row[0]
         for row in db.conn.execute(

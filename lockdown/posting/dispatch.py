@@ -270,7 +270,9 @@ class Dispatcher:
         """Seconds until the next post falls due, if that is within the lookahead."""
         if self.lookahead_seconds <= 0:
             return None
-        row = ctx.db.conn.execute("SELECT MIN(due_at) FROM posts WHERE state = 'scheduled'").fetchone()
+        row = ctx.db.conn.execute(
+            "SELECT MIN(due_at) FROM posts INDEXED BY posts_due WHERE state = 'scheduled'"
+        ).fetchone()
         if not row or row[0] is None:
             return None
         wait = (parse_iso(row[0]) - self.clock()).total_seconds()
@@ -342,8 +344,8 @@ class Dispatcher:
         grace = timedelta(seconds=self.settings.late_grace_seconds)
         with ctx.change(allow_empty=True) as change:
             rows = ctx.db.conn.execute(
-                "UPDATE posts SET state = 'needs_review', updated_at = :now, error_code = NULL, error_status = NULL, "
-                "error = "
+                "UPDATE posts INDEXED BY posts_due SET state = 'needs_review', updated_at = :now, "
+                "error_code = NULL, error_status = NULL, error = "
                 "'missed its time by more than ' || :grace || ' minutes; reschedule or cancel it' "
                 "WHERE state = 'scheduled' AND due_at < :stale AND NOT EXISTS "
                 "(SELECT 1 FROM account_holds h WHERE h.account_id = posts.account_id) "
@@ -364,7 +366,9 @@ class Dispatcher:
             rows = ctx.db.conn.execute(
                 "UPDATE posts SET state = 'publishing', claimed_by = :me, dispatched_at = :now, "
                 "attempts = attempts + 1, updated_at = :now "
-                "WHERE id IN (SELECT id FROM posts WHERE state = 'scheduled' AND due_at <= :now "
+                # Only the due posts, from their partial index: left to itself, SQLite reads every
+                # scheduled post through posts_published (state, ...), under the write lock, each tick.
+                "WHERE id IN (SELECT id FROM posts INDEXED BY posts_due WHERE state = 'scheduled' AND due_at <= :now "
                 # The hold invariant: evaluated in the claim itself, under the write lock, so
                 # every claim is wholly before or wholly after a declaration.
                 "AND NOT EXISTS (SELECT 1 FROM account_holds h WHERE h.account_id = posts.account_id) "

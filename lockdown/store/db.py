@@ -46,12 +46,15 @@ def write_transaction(db: Database) -> Iterator[Database]:
     """``BEGIN IMMEDIATE`` ... commit, or roll back on any error.
 
     Every change reads before it writes (at least the audit chain's head), so the write lock is
-    taken first: a deferred BEGIN would fail with "database is locked" instead of waiting.
+    taken first: a deferred BEGIN would fail with "database is locked" instead of waiting. Read
+    and check what you can before it: every other writer waits while the lock is held.
     """
     db.execute("BEGIN IMMEDIATE")
     try:
         yield db
+        db.commit()
     except BaseException:
+        # Also when the commit itself fails: the connection is left with no transaction open,
+        # so a retry of the whole change starts clean.
         db.rollback()
         raise
-    db.commit()

@@ -106,3 +106,18 @@ def test_the_default_playbook_must_exist(tmp_path: Path) -> None:
     assert any("live-incident.toml" in problem for problem in check_playbooks(folder))
     shipped = {p.name for p in DEFAULT_PLAYBOOKS.glob("*.toml")}
     assert shipped == {"live-incident.toml", "compromised-account.toml", "severe-weather.toml", "exercise.toml"}
+
+
+def test_a_declaration_that_cannot_get_the_write_lock_says_to_try_again(env: dict[str, str]) -> None:
+    from tests.api.test_busy_database import write_lock
+
+    runner = CliRunner()
+    runner.invoke(main, ["users", "add", "priya", "--email", "priya@livuni.ac.uk", "--role", "press"], env=env)
+    impatient = {**env, "LOCKDOWN_BUSY_TIMEOUT": "0.2", "LOCKDOWN_INCIDENT_BUSY_RETRY": "0"}
+    with write_lock(Path(env["LOCKDOWN_DB"])):
+        result = runner.invoke(
+            main, ["declare", "--title", "F", "--reason", "R", "--as", "priya@livuni.ac.uk"], env=impatient
+        )
+    assert result.exit_code == 1
+    assert "busy" in result.output
+    assert "try again" in result.output
