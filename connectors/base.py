@@ -21,6 +21,10 @@ class Setting:
     # A credential given with the settings (a Slack or Teams hook URL): kept as a secret, and
     # shown only masked (``connectors.settings.mask_url``) where the settings are shown.
     secret: bool = False
+    # A URL the platform fetches itself (Instagram's image_url): Lockdown never connects to it,
+    # so the outbound policy cannot judge it at send time; it must at least not name this
+    # machine or a private network, which the platform could never reach anyway.
+    fetched_by_platform: bool = False
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ CONTAINER_EXPIRED = 2207020
 class InstagramConnector(Connector):
     kind = "instagram"
     host = "graph.facebook.com"
-    settings = (Setting("ig_user_id"), Setting("image_url", url=True))
+    settings = (Setting("ig_user_id"), Setting("image_url", url=True, fetched_by_platform=True))
     secrets = ("access_token",)
 
     def __init__(

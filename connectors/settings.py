@@ -5,10 +5,13 @@ Tokens never go here: they are secrets and live in the vault.
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 from typing import Any
 from urllib.parse import urlsplit
 
 from connectors.base import url_host
+from connectors.outbound import is_public
 from connectors.registry import CONNECTORS, connector_class
 
 
@@ -58,10 +61,31 @@ def masked(connector: dict[str, Any]) -> dict[str, Any]:
     return {k: mask_url(v) if k in secret and isinstance(v, str) else v for k, v in connector.items()}
 
 
-def _check_url(field: str, value: str) -> None:
+def _check_url(field: str, value: str, *, public: bool = False) -> None:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise SettingsInvalid(field, f"{field} must be an http(s) URL with a host, got {value!r}")
+    if public and not _may_be_public(parts.hostname):
+        raise SettingsInvalid(
+            field, f"{field} must name a public host the platform can fetch from, not {parts.hostname!r}"
+        )
+
+
+def _may_be_public(host: str) -> bool:
+    """False for a host that is certainly not public: localhost, or an address (in any spelling
+    the C library accepts, such as 0x7f000001 or 127.1) outside the public internet. A name is
+    judged by the platform that resolves it."""
+    name = host.lower().rstrip(".")
+    if name == "localhost" or name.endswith(".localhost"):
+        return False
+    try:
+        address: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(name)
+    except ValueError:
+        try:
+            address = ipaddress.IPv4Address(socket.inet_aton(name))
+        except OSError:
+            return True
+    return is_public(address)
 
 
 def validate_connector(raw: Any) -> dict[str, str]:
@@ -95,5 +119,5 @@ def validate_connector(raw: Any) -> dict[str, str]:
                 raise SettingsInvalid(field, f"the {kind} connector needs {field}")
             continue
         if setting.url:
-            _check_url(field, cleaned[setting.name])
+            _check_url(field, cleaned[setting.name], public=setting.fetched_by_platform)
     return cleaned

@@ -257,3 +257,33 @@ def test_bad_paging_is_400_naming_the_parameter(client: FlaskClient, ermc: Login
     response = client.get(f"/api/v1/accounts?{query}", headers=ermc.headers)
     assert response.status_code == 400
     assert response.json["error"]["field"] == query.split("=")[0]
+
+
+@pytest.mark.parametrize(
+    "image_url",
+    [
+        "http://169.254.169.254/latest/meta-data/",
+        "http://0x7f000001/a.jpg",
+        "http://127.1/a.jpg",
+        "http://2130706433/a.jpg",
+        "http://[::1]/a.jpg",
+        "http://10.0.0.5/a.jpg",
+        "http://localhost/a.jpg",
+        "http://cdn.localhost/a.jpg",
+    ],
+)
+def test_an_instagram_image_url_must_name_a_public_host(
+    client: FlaskClient, ermc: Login, manager: Login, image_url: str
+) -> None:
+    # Meta fetches image_url, not Lockdown: the send-time check cannot see it (#12 finding 4).
+    connector = {"kind": "instagram", "ig_user_id": "178414", "image_url": image_url}
+    payload = account_payload(manager.email, platform="instagram", connector=connector)
+    response = client.post("/api/v1/accounts", json=payload, headers=ermc.headers)
+    assert response.status_code == 400, response.json
+    assert response.json["error"]["field"] == "connector.image_url"
+
+
+def test_an_instagram_image_url_on_a_public_host_is_taken(client: FlaskClient, ermc: Login, manager: Login) -> None:
+    connector = {"kind": "instagram", "ig_user_id": "178414", "image_url": "https://cdn.livuni.ac.uk/open-day.jpg"}
+    payload = account_payload(manager.email, platform="instagram", connector=connector)
+    assert client.post("/api/v1/accounts", json=payload, headers=ermc.headers).status_code == 201

@@ -18,7 +18,7 @@ PLATFORMS = {
     "x": ((), ("consumer_key", "consumer_secret", "access_token", "access_token_secret")),
     "facebook": ((Setting("page_id"),), ("page_access_token",)),
     "instagram": (
-        (Setting("ig_user_id"), Setting("image_url", url=True)),
+        (Setting("ig_user_id"), Setting("image_url", url=True, fetched_by_platform=True)),
         ("access_token",),
     ),
     "linkedin": ((Setting("author"),), ("access_token",)),
