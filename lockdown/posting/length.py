@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+import regex
+
 # X: https://docs.x.com/resources/fundamentals/counting-characters ; Mastodon: instance
 # default; Bluesky: graphemes; LinkedIn: Posts API commentary; Facebook: page post message;
 # Instagram: caption; Threads: post text; TikTok: caption; YouTube: community post.
@@ -21,6 +23,11 @@ LIMITS: dict[str, int] = {
     "flickr": 5000,
     "other": 10000,
 }
+# Limits in UTF-8 bytes beside the character limit: Bluesky's post record says
+# ``maxGraphemes: 300`` and ``maxLength: 3000`` (app.bsky.feed.post in ../shared/specs/atproto-lexicons),
+# and a PDS refuses a record over either.
+BYTE_LIMITS: dict[str, int] = {"bluesky": 3000}
+GRAPHEME = regex.compile(r"\X")
 X_URL_WEIGHT = 23
 URL = re.compile(r"https?://\S+", re.IGNORECASE)
 # Code points X weighs as one; every other counts two (CJK, emoji, ...).
@@ -33,20 +40,9 @@ def _x_weight(char: str) -> int:
 
 
 def _graphemes(text: str) -> int:
-    """Approximate user-perceived characters: combining marks, joiners and variation
-    selectors join the character before them."""
-    count = 0
-    joined = False
-    for char in text:
-        if unicodedata.combining(char) or 0xFE00 <= ord(char) <= 0xFE0F or 0x1F3FB <= ord(char) <= 0x1F3FF:
-            continue
-        if char == "\u200d":
-            joined = True
-            continue
-        if not joined:
-            count += 1
-        joined = False
-    return count
+    """User-perceived characters: Unicode extended grapheme clusters (UAX #29), as Bluesky counts
+    them, so a flag or a family emoji is one."""
+    return len(GRAPHEME.findall(text))
 
 
 def length(platform: str, text: str) -> int:
@@ -67,4 +63,8 @@ def over_limit(platform: str, text: str) -> str | None:
     counted = length(platform, text)
     if counted > limit:
         return f"body is {counted} characters as {platform} counts them; the limit is {limit}"
+    byte_limit = BYTE_LIMITS.get(platform)
+    size = len(unicodedata.normalize("NFC", text).encode("utf-8"))
+    if byte_limit is not None and size > byte_limit:
+        return f"body is {size} bytes in UTF-8; {platform} takes at most {byte_limit} (emoji take up to 25 each)"
     return None

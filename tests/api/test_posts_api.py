@@ -303,3 +303,31 @@ def test_a_csv_account_id_in_unicode_digits_is_refused_naming_the_field(
     response = csv_upload(client, team["manager"], f"account_id,body,scheduled_at\n{typed},Hello,{later(30)}\n")
     assert response.status_code == 400, response.json
     assert response.json["error"]["errors"][0]["field"] == "account_id"
+
+
+@pytest.mark.parametrize(
+    ("body", "allowed", "words"),
+    [
+        ("\U0001f1ec\U0001f1e7" * 300, True, ""),  # 300 flags: 300 graphemes, 2,400 bytes
+        ("\U0001f1ec\U0001f1e7" * 301, False, "301 characters"),
+        ("\U0001f468\u200d\U0001f469\u200d\U0001f467\u200d\U0001f466" * 120, True, ""),  # 3,000 bytes
+        ("\U0001f468\u200d\U0001f469\u200d\U0001f467\u200d\U0001f466" * 200, False, "5000 bytes"),
+        ("e\u0301" * 300, True, ""),  # composed to é: 300 graphemes
+    ],
+)
+def test_bluesky_counts_graphemes_and_bytes_as_its_post_record_does(
+    client: FlaskClient,
+    make_user: Callable[..., Login],
+    register: Callable[..., dict[str, Any]],
+    body: str,
+    allowed: bool,
+    words: str,
+) -> None:
+    # app.bsky.feed.post: text maxGraphemes 300, maxLength 3000 (UTF-8 bytes).
+    manager = make_user("manager")
+    account = register(manager, platform="bluesky")
+    response = draft(client, manager, account["id"], body=body)
+    assert (response.status_code == 201) is allowed, response.json
+    if not allowed:
+        assert response.json["error"]["field"] == "body"
+        assert words in response.json["error"]["message"]
