@@ -8,8 +8,8 @@ secret), ``access_token`` and ``access_token_secret`` (the account's, read and w
 tweepy sends without a timeout, so the timeout adapter is mounted on tweepy's own session; it
 never sleeps on a rate limit here (``wait_on_rate_limit=False``): a 429 is a transient error
 whose ``retry_after`` comes from ``x-rate-limit-reset``, or from the 24-hour posting limit's
-reset (``x-user-limit-24hour-reset``, ``x-app-limit-24hour-reset``) when that limit is spent. X has no idempotency key, so a request
-that was sent but got no answer is ambiguous.
+reset (``x-user-limit-24hour-reset``, ``x-app-limit-24hour-reset``) when that limit is spent.
+X has no idempotency key, so a request that was sent but got no answer is ambiguous.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ import tweepy
 from connectors.base import Connector, ConnectorError, OutgoingPost, Published
 from connectors.http import TRANSIENT_4XX, network_error, new_session, retry_after_seconds
 from connectors.outbound import PUBLIC_ONLY, OutboundPolicy
-
 
 # The 24-hour posting limits, per user and per app, beside the 15-minute window.
 DAILY_LIMITS = ("x-user-limit-24hour", "x-app-limit-24hour")
