@@ -1,13 +1,16 @@
-"""Facebook Page: ``POST https://graph.facebook.com/v21.0/{page_id}/feed`` with ``message``
-publishes to the Page's feed; ``DELETE https://graph.facebook.com/v21.0/{post_id}`` deletes.
+"""Facebook Page: ``POST https://graph.facebook.com/{version}/{page_id}/feed`` with ``message``
+publishes to the Page's feed; ``DELETE https://graph.facebook.com/{version}/{post_id}`` deletes.
+The version is the installation's ``LOCKDOWN_GRAPH_VERSION`` (``graph_version`` beside the
+settings).
 
 Settings: ``page_id`` (the Page's numeric id). Secrets: ``page_access_token`` (a Page access
 token with ``pages_manage_posts``), sent as ``Authorization: Bearer`` so it stays out of URLs.
 
-The Graph API answers most failures with HTTP 400, rate limits included, so the error's
-``code`` (and ``is_transient``) decides whether a retry can help, not the status alone.
+Graph errors are read by ``connectors.graph_errors``: business use case limits (8000x) wait for
+the window the platform reports; suspected spam (code 4, subcode 2207051) is permanent.
 
-Native schedules (``connectors.native``): ``GET /{page_id}/scheduled_posts`` lists them. A
+Native schedules (``connectors.native``): ``GET /{page_id}/scheduled_posts`` lists them, asking
+only for current Page Post fields (a link is in ``attachments``' ``unshimmed_url``). A
 scheduled post cannot be moved to "never", so withdrawing one deletes it (its message, link
 and time were captured when it was listed) and restoring it schedules a new post with
 ``POST /{page_id}/feed``, ``published=false`` and ``scheduled_publish_time``, which must be
@@ -25,23 +28,21 @@ import requests
 
 from connectors import native
 from connectors.base import Connector, ConnectorError, OutgoingPost, Published, Setting
-from connectors.http import check_response, network_error, new_session, retry_after_seconds
+from connectors.graph_errors import graph_error
+from connectors.http import check_response, network_error, new_session
 from connectors.native import NativeScheduled
 from connectors.outbound import PUBLIC_ONLY, OutboundPolicy
+from connectors.versions import graph_version
 
 GRAPH_HOST = "https://graph.facebook.com"
-GRAPH = f"{GRAPH_HOST}/v21.0"
-SCHEDULED_FIELDS = "id,message,scheduled_publish_time,link"
+# The Page Post's ``link`` field is deprecated since v3.3: its link comes in its attachments.
+SCHEDULED_FIELDS = "id,message,scheduled_publish_time,attachments{type,unshimmed_url}"
 MAX_SCHEDULED_PAGES = 20
 # Facebook schedules 10 minutes to 30 days ahead. A restore whose original time is less than
 # RESTORE_AT_LEAST ahead (10 minutes, and one to spare for the request) goes out
 # RESTORE_OTHERWISE from now.
 RESTORE_AT_LEAST = timedelta(minutes=11)
 RESTORE_OTHERWISE = timedelta(minutes=15)
-# Graph error codes that say "later": -2/-1/1/2 server trouble, 4/17/32/341/613 rate limits,
-# 9 Instagram's daily publishing limit (https://developers.facebook.com/docs/graph-api/guides/
-# error-handling and the Instagram Platform's error codes).
-TRANSIENT_CODES = frozenset({-2, -1, 1, 2, 4, 9, 17, 32, 341, 613})
 
 
 class FacebookConnector(Connector):
@@ -55,13 +56,14 @@ class FacebookConnector(Connector):
     ) -> None:
         super().__init__(settings, secrets, outbound=outbound)
         self.session = new_session(outbound=self.outbound)
+        self.graph_url = f"{GRAPH_HOST}/{graph_version(self.config)}"
 
     def publish(self, post: OutgoingPost) -> Published:
         # The Graph API has no idempotency key: a lost answer may mean a published post.
         body = self.graph(
             self.session,
             "POST",
-            f"{GRAPH}/{self.config['page_id']}/feed",
+            f"{self.graph_url}/{self.config['page_id']}/feed",
             token=self.secret["page_access_token"],
             data={"message": post.body},
         )
@@ -74,7 +76,7 @@ class FacebookConnector(Connector):
         body = self.graph(
             self.session,
             "DELETE",
-            f"{GRAPH}/{remote_id}",
+            f"{self.graph_url}/{remote_id}",
             token=self.secret["page_access_token"],
             idempotent=True,
         )
@@ -86,7 +88,7 @@ class FacebookConnector(Connector):
         to 20 pages); content is the post's ``message`` and ``link``, where it has them."""
         token = self.secret["page_access_token"]
         found: list[NativeScheduled] = []
-        url: str | None = f"{GRAPH}/{self.config['page_id']}/scheduled_posts"
+        url: str | None = f"{self.graph_url}/{self.config['page_id']}/scheduled_posts"
         params: dict[str, str] | None = {"fields": SCHEDULED_FIELDS}
         for _ in range(MAX_SCHEDULED_PAGES):
             if url is None or not url.startswith(f"{GRAPH_HOST}/"):
@@ -137,7 +139,7 @@ class FacebookConnector(Connector):
         body = self.graph(
             self.session,
             "POST",
-            f"{GRAPH}/{self.config['page_id']}/feed",
+            f"{self.graph_url}/{self.config['page_id']}/feed",
             token=self.secret["page_access_token"],
             data=data,
         )
@@ -168,8 +170,22 @@ class FacebookConnector(Connector):
                 f"Facebook post {post['id']} has no usable scheduled_publish_time: {when!r}",
                 permanent=False,
             ) from None
-        content = {name: post[name] for name in ("message", "link") if isinstance(post.get(name), str)}
+        content = {name: post[name] for name in ("message",) if isinstance(post.get(name), str)}
+        link = FacebookConnector._attached_link(post.get("attachments"))
+        if link:
+            content["link"] = link
         return NativeScheduled(remote_id=str(post["id"]), scheduled_at=native.iso_utc(moment), content=content)
+
+    @staticmethod
+    def _attached_link(attachments: Any) -> str | None:
+        """The link a post shares: its first ``share`` attachment's ``unshimmed_url``."""
+        data = attachments.get("data") if isinstance(attachments, dict) else None
+        for attachment in data if isinstance(data, list) else []:
+            if isinstance(attachment, dict) and attachment.get("type") in ("share", None):
+                url = attachment.get("unshimmed_url")
+                if isinstance(url, str) and url:
+                    return url
+        return None
 
     @staticmethod
     def graph(
@@ -190,29 +206,9 @@ class FacebookConnector(Connector):
         try:
             check_response(response)
         except ConnectorError as exc:
-            raise FacebookConnector.graph_error(exc, response) from None
+            raise graph_error(exc, response) from None
         try:
             body = response.json()
         except ValueError:
             return {}
         return body if isinstance(body, dict) else {}
-
-    @staticmethod
-    def graph_error(exc: ConnectorError, response: requests.Response) -> ConnectorError:
-        """The HTTP mapping, corrected by the Graph error's own code and ``is_transient``."""
-        try:
-            error = response.json().get("error") or {}
-        except (ValueError, AttributeError):
-            return exc
-        if not isinstance(error, dict):
-            return exc
-        code, subcode = error.get("code"), error.get("error_subcode")
-        said = ", ".join(f"{k} {v}" for k, v in (("code", code), ("subcode", subcode)) if v)
-        message = f"{exc.message} ({said})" if said else exc.message
-        transient = not exc.permanent or error.get("is_transient") is True or code in TRANSIENT_CODES
-        return ConnectorError(
-            message,
-            permanent=not transient,
-            status=exc.status,
-            retry_after=retry_after_seconds(response) if transient else None,
-        )

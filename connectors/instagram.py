@@ -1,11 +1,15 @@
 """Instagram (professional account, through the Graph API's content publishing), two steps:
-``POST https://graph.facebook.com/v21.0/{ig_user_id}/media`` with ``image_url`` and
+``POST https://{host}/{version}/{ig_user_id}/media`` with ``image_url`` and
 ``caption`` makes a media container; ``POST .../{ig_user_id}/media_publish`` with
 ``creation_id`` publishes it and returns the media id.
 
 Settings: ``ig_user_id`` (the Instagram professional account's id) and ``image_url`` (a public
 JPEG or PNG every post carries: Instagram will not publish text alone). Secrets:
 ``access_token`` (with ``instagram_content_publish``), sent as ``Authorization: Bearer``.
+Optional setting ``host``: ``graph.facebook.com`` (the default, for Facebook Login tokens) or
+``graph.instagram.com`` (for Instagram Login tokens). The Graph version is the installation's
+``LOCKDOWN_GRAPH_VERSION``. The daily publishing quota (error 9, subcode 2207042) is transient
+and waits a full 24-hour window (``connectors.graph_errors``).
 
 Resumable: when the publish step fails the error carries ``progress={"container_id": ...}``,
 and a retry with that progress only publishes the container. Instagram's API cannot delete
@@ -18,26 +22,45 @@ from collections.abc import Mapping
 from typing import Any
 
 from connectors.base import Connector, ConnectorError, OutgoingPost, Published, Setting
-from connectors.facebook import GRAPH, FacebookConnector
+from connectors.facebook import FacebookConnector
 from connectors.http import new_session
 from connectors.outbound import PUBLIC_ONLY, OutboundPolicy
+from connectors.versions import graph_version
 
 # "The media you are trying to access has expired": the container must be made again.
 CONTAINER_EXPIRED = 2207020
+# Facebook Login tokens work on the first, Instagram Login tokens on the second only.
+HOSTS = ("graph.facebook.com", "graph.instagram.com")
 
 
 class InstagramConnector(Connector):
     kind = "instagram"
     host = "graph.facebook.com"
-    settings = (Setting("ig_user_id"), Setting("image_url", url=True, fetched_by_platform=True))
+    settings = (
+        Setting("ig_user_id"),
+        Setting("image_url", url=True, fetched_by_platform=True),
+        Setting("host", required=False),
+    )
     secrets = ("access_token",)
+
+    @classmethod
+    def destination(cls, settings: Mapping[str, Any]) -> str:
+        """The Graph host this account's token belongs to (a host not allowed gets none)."""
+        chosen = str(settings.get("host") or cls.host).strip().lower()
+        return chosen if chosen in HOSTS else ""
 
     def __init__(
         self, settings: Mapping[str, Any], secrets: Mapping[str, str], *, outbound: OutboundPolicy = PUBLIC_ONLY
     ) -> None:
         super().__init__(settings, secrets, outbound=outbound)
+        host = self.destination(self.config)
+        if not host:
+            raise ConnectorError(
+                f"instagram's host must be one of {', '.join(HOSTS)}, got {self.config.get('host')!r}",
+                permanent=True,
+            )
         self.session = new_session(outbound=self.outbound)
-        self.base = f"{GRAPH}/{self.config['ig_user_id']}"
+        self.base = f"https://{host}/{graph_version(self.config)}/{self.config['ig_user_id']}"
 
     def publish(self, post: OutgoingPost) -> Published:
         container = post.progress.get("container_id") or self._create_container(post)
@@ -52,7 +75,7 @@ class InstagramConnector(Connector):
             )
         except ConnectorError as exc:
             # An expired container is forgotten (made again next time); any other is kept.
-            # FacebookConnector.graph_error names the Graph error's subcode in the message.
+            # connectors.graph_errors names the Graph error's subcode in the message.
             keep = "" if f"subcode {CONTAINER_EXPIRED}" in exc.message else container
             raise ConnectorError(
                 exc.message,

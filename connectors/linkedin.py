@@ -4,8 +4,10 @@ post by ``author``; LinkedIn answers 201 with the post's URN in ``x-restli-id``.
 
 Settings: ``author`` (``urn:li:organization:123`` for a Page, ``urn:li:person:...`` for a
 member). Secrets: ``access_token`` (OAuth 2.0, ``w_organization_social`` or
-``w_member_social``). Every call sends ``LinkedIn-Version: 202411`` and
-``X-Restli-Protocol-Version: 2.0.0``.
+``w_member_social``). Every call sends ``LinkedIn-Version`` (the installation's
+``LOCKDOWN_LINKEDIN_VERSION``, given as ``linkedin_version`` beside the settings) and
+``X-Restli-Protocol-Version: 2.0.0``. A sunset version gets 426 on every call: permanent, and
+the error says which version and which setting to change.
 
 The commentary is LinkedIn's "little" text format, where ``\\ | { } @ [ ] ( ) < > * _ ~`` are
 markup: unescaped, LinkedIn may cut the post short at the first one, so they are escaped
@@ -20,12 +22,16 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from connectors.base import Connector, OutgoingPost, Published, Setting
+import requests
+
+from connectors.base import Connector, ConnectorError, OutgoingPost, Published, Setting
 from connectors.http import new_session, send
 from connectors.outbound import PUBLIC_ONLY, OutboundPolicy
+from connectors.versions import linkedin_version
 
 POSTS = "https://api.linkedin.com/rest/posts"
-VERSION = "202411"
+# LinkedIn answers a version it no longer serves with 426 Upgrade Required.
+VERSION_SUNSET = 426
 RESERVED = re.compile(r"([\\|{}@\[\]()<>*_~])")
 LINK = re.compile(r"(https?://\S+)")
 
@@ -43,7 +49,7 @@ class LinkedInConnector(Connector):
         self.session = new_session(outbound=self.outbound)
         self.headers = {
             "Authorization": f"Bearer {self.secret['access_token']}",
-            "LinkedIn-Version": VERSION,
+            "LinkedIn-Version": linkedin_version(self.config),
             "X-Restli-Protocol-Version": "2.0.0",
         }
 
@@ -61,20 +67,34 @@ class LinkedInConnector(Connector):
             "isReshareDisabledByAuthor": False,
         }
         # No idempotency key: a lost answer may mean a published post.
-        response = send(self.session, "POST", POSTS, json=payload, headers=self.headers)
+        response = self._send("POST", POSTS, json=payload, headers=self.headers)
         urn = response.headers.get("x-restli-id")
         if not urn:
             return Published(remote_id=None)
         return Published(remote_id=urn, url=f"https://www.linkedin.com/feed/update/{urn}")
 
     def delete(self, remote_id: str) -> None:
-        send(
-            self.session,
+        self._send(
             "DELETE",
             f"{POSTS}/{quote(remote_id, safe='')}",
             headers={**self.headers, "X-RestLi-Method": "DELETE"},
             idempotent=True,
         )
+
+    def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        """One call through the shared HTTP wrapper, a sunset version named as such."""
+        try:
+            return send(self.session, method, url, **kwargs)
+        except ConnectorError as exc:
+            if exc.status != VERSION_SUNSET:
+                raise
+            version = self.headers["LinkedIn-Version"]
+            raise ConnectorError(
+                f"LinkedIn no longer serves API version {version} ({exc.message}); set "
+                "LOCKDOWN_LINKEDIN_VERSION to a current version (YYYYMM)",
+                permanent=True,
+                status=exc.status,
+            ) from exc
 
     @staticmethod
     def escape(text: str) -> str:

@@ -7,12 +7,14 @@ secret), ``access_token`` and ``access_token_secret`` (the account's, read and w
 
 tweepy sends without a timeout, so the timeout adapter is mounted on tweepy's own session; it
 never sleeps on a rate limit here (``wait_on_rate_limit=False``): a 429 is a transient error
-whose ``retry_after`` comes from ``x-rate-limit-reset``. X has no idempotency key, so a request
-that was sent but got no answer is ambiguous.
+whose ``retry_after`` comes from ``x-rate-limit-reset``, or from the 24-hour posting limit's
+reset (``x-user-limit-24hour-reset``, ``x-app-limit-24hour-reset``) when that limit is spent.
+X has no idempotency key, so a request that was sent but got no answer is ambiguous.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -22,6 +24,20 @@ import tweepy
 from connectors.base import Connector, ConnectorError, OutgoingPost, Published
 from connectors.http import TRANSIENT_4XX, network_error, new_session, retry_after_seconds
 from connectors.outbound import PUBLIC_ONLY, OutboundPolicy
+
+# The 24-hour posting limits, per user and per app, beside the 15-minute window.
+DAILY_LIMITS = ("x-user-limit-24hour", "x-app-limit-24hour")
+
+
+def daily_limit_wait(headers: Mapping[str, str], now: float) -> float | None:
+    """Seconds until the latest spent 24-hour posting limit resets, or None if none is spent."""
+    waits = [
+        max(0.0, float(headers[f"{prefix}-reset"]) - now)
+        for prefix in DAILY_LIMITS
+        if headers.get(f"{prefix}-remaining", "").strip() == "0"
+        and headers.get(f"{prefix}-reset", "").strip().isdigit()
+    ]
+    return max(waits, default=None)
 
 
 class XConnector(Connector):
@@ -80,9 +96,10 @@ class XConnector(Connector):
         transient = isinstance(exc, tweepy.TooManyRequests | tweepy.TwitterServerError) or (
             status in TRANSIENT_4XX or status >= 500
         )
-        return ConnectorError(
-            f"HTTP {status}: {said}",
-            permanent=not transient,
-            status=status,
-            retry_after=retry_after_seconds(exc.response) if transient else None,
-        )
+        retry_after = None
+        if transient:
+            # A 429 for a spent daily limit also carries the 15-minute reset, which would
+            # only bring six futile retries before the day's window opens again.
+            waits = [retry_after_seconds(exc.response), daily_limit_wait(exc.response.headers, time.time())]
+            retry_after = max((wait for wait in waits if wait is not None), default=None)
+        return ConnectorError(f"HTTP {status}: {said}", permanent=not transient, status=status, retry_after=retry_after)

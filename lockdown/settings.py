@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from connectors.outbound import PUBLIC_ONLY, OutboundPolicy
+from connectors.versions import DEFAULT_GRAPH_VERSION, DEFAULT_LINKEDIN_VERSION, ApiVersions
 from lockdown.hours import HoursError, WeeklyHours, parse_weekly_hours
 
 MIN_SECRET_KEY_BYTES = 32
@@ -53,6 +54,7 @@ class Settings:
     trusted_proxies: tuple[IPNetwork, ...] = ()
 
     outbound: OutboundPolicy = PUBLIC_ONLY
+    api_versions: ApiVersions = field(default_factory=ApiVersions)
     demo: bool = False
 
     @property
@@ -106,6 +108,7 @@ class Settings:
             log_format=_choice(env, "LOCKDOWN_LOG_FORMAT", LOG_FORMATS),
             trusted_proxies=_trusted_proxies(env),
             outbound=_outbound(env),
+            api_versions=_api_versions(env),
             demo=demo,
         )
 
@@ -271,6 +274,18 @@ def _trusted_proxies(env: Mapping[str, str]) -> tuple[IPNetwork, ...]:
                 "give the proxies' addresses or networks, comma-separated, e.g. 127.0.0.1, 10.0.0.0/8, ::1"
             ) from None
     return tuple(networks)
+
+
+def _api_versions(env: Mapping[str, str]) -> ApiVersions:
+    """The platform API versions connectors send (LinkedIn-Version, the Graph API path)."""
+    linkedin = (env.get("LOCKDOWN_LINKEDIN_VERSION") or DEFAULT_LINKEDIN_VERSION).strip()
+    graph = (env.get("LOCKDOWN_GRAPH_VERSION") or DEFAULT_GRAPH_VERSION).strip()
+    for name, value in (("LOCKDOWN_LINKEDIN_VERSION", linkedin), ("LOCKDOWN_GRAPH_VERSION", graph)):
+        try:
+            ApiVersions(**{name.rsplit("_", 2)[1].lower(): value})
+        except ValueError as exc:
+            raise SettingsError(f"{name}: {exc}") from None
+    return ApiVersions(linkedin=linkedin, graph=graph)
 
 
 def _outbound(env: Mapping[str, str]) -> OutboundPolicy:

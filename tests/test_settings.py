@@ -8,7 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from connectors.facebook import FacebookConnector
+from connectors.linkedin import LinkedInConnector
 from lockdown.hours import HoursError, parse_weekly_hours
+from lockdown.posting.dispatch import connectors_for
 from lockdown.settings import Settings, SettingsError
 
 KEY = "k" * 40
@@ -156,3 +159,29 @@ def test_weekly_hours(text: str, moment: datetime, inside: bool) -> None:
 def test_unreadable_hours_are_refused(text: str) -> None:
     with pytest.raises(HoursError):
         parse_weekly_hours(text)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("LOCKDOWN_LINKEDIN_VERSION", "2026-07"),
+        ("LOCKDOWN_LINKEDIN_VERSION", "202613"),
+        ("LOCKDOWN_GRAPH_VERSION", "25"),
+    ],
+)
+def test_an_api_version_that_is_not_one_is_refused_naming_the_variable(variable: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=variable):
+        Settings.from_env({variable: value})
+
+
+def test_api_versions_reach_the_connectors_the_dispatcher_builds() -> None:
+    settings = Settings.from_env({"LOCKDOWN_LINKEDIN_VERSION": "202610", "LOCKDOWN_GRAPH_VERSION": "v26.0"})
+
+    build = connectors_for(settings)
+    linkedin = build("linkedin", {"kind": "linkedin", "author": "urn:li:organization:1"}, {"access_token": "t"})
+    facebook = build("facebook", {"kind": "facebook", "page_id": "1"}, {"page_access_token": "t"})
+
+    assert isinstance(linkedin, LinkedInConnector)
+    assert isinstance(facebook, FacebookConnector)
+    assert linkedin.headers["LinkedIn-Version"] == "202610"
+    assert facebook.graph_url == "https://graph.facebook.com/v26.0"

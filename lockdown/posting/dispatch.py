@@ -34,6 +34,7 @@ from typing import Any, Protocol
 from connectors.base import Connector, ConnectorError, OutgoingPost, Published
 from connectors.outbound import PUBLIC_ONLY, OutboundPolicy
 from connectors.registry import connector_class
+from connectors.versions import ApiVersions
 from lockdown.crypto import Vault, VaultError
 from lockdown.posting.connector_failures import failure_kind, record_connector_failure
 from lockdown.posting.connector_secrets import load_secrets
@@ -56,16 +57,24 @@ ConnectorFactory = Callable[[str, dict[str, Any], dict[str, str]], Connector]
 
 
 def build_connector(
-    kind: str, settings: dict[str, Any], secrets: dict[str, str], outbound: OutboundPolicy = PUBLIC_ONLY
+    kind: str,
+    settings: dict[str, Any],
+    secrets: dict[str, str],
+    outbound: OutboundPolicy = PUBLIC_ONLY,
+    versions: ApiVersions | None = None,
 ) -> Connector:
     """The registry's connector for a kind, built for one send (public destinations only,
-    unless ``outbound`` allows more)."""
-    return connector_class(kind)(settings, secrets, outbound=outbound)
+    unless ``outbound`` allows more), speaking the installation's API ``versions``."""
+    # The versions ride beside the account's settings (no account may set those keys); the
+    # installation's choice wins.
+    given = {**settings, **(versions or ApiVersions()).as_settings()}
+    return connector_class(kind)(given, secrets, outbound=outbound)
 
 
 def connectors_for(settings: Settings) -> ConnectorFactory:
-    """The connector factory under the installation's outbound policy (LOCKDOWN_OUTBOUND_ALLOW)."""
-    return functools.partial(build_connector, outbound=settings.outbound)
+    """The connector factory under the installation's outbound policy (LOCKDOWN_OUTBOUND_ALLOW)
+    and API versions (LOCKDOWN_LINKEDIN_VERSION, LOCKDOWN_GRAPH_VERSION)."""
+    return functools.partial(build_connector, outbound=settings.outbound, versions=settings.api_versions)
 
 
 def backoff_seconds(attempts: int, retry_after: float | None, rng: random.Random) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from urllib.parse import parse_qs
 
 import pytest
@@ -10,8 +11,9 @@ import responses
 
 from connectors.base import ConnectorError, OutgoingPost
 from connectors.facebook import FacebookConnector
+from connectors.versions import DEFAULT_GRAPH_VERSION
 
-FEED = "https://graph.facebook.com/v21.0/1234567890/feed"
+FEED = f"https://graph.facebook.com/{DEFAULT_GRAPH_VERSION}/1234567890/feed"
 POST_ID = "1234567890_987654321"
 
 
@@ -41,7 +43,7 @@ def test_facebook_publishes_the_message_to_the_page_feed(
 
 
 def test_facebook_deletes_the_post(fake: responses.RequestsMock, facebook: FacebookConnector) -> None:
-    fake.delete(f"https://graph.facebook.com/v21.0/{POST_ID}", json={"success": True})
+    fake.delete(f"https://graph.facebook.com/{DEFAULT_GRAPH_VERSION}/{POST_ID}", json={"success": True})
 
     facebook.delete(POST_ID)
 
@@ -51,7 +53,7 @@ def test_facebook_deletes_the_post(fake: responses.RequestsMock, facebook: Faceb
 def test_facebook_a_delete_graph_does_not_confirm_is_permanent(
     fake: responses.RequestsMock, facebook: FacebookConnector
 ) -> None:
-    fake.delete(f"https://graph.facebook.com/v21.0/{POST_ID}", json={"success": False})
+    fake.delete(f"https://graph.facebook.com/{DEFAULT_GRAPH_VERSION}/{POST_ID}", json={"success": False})
 
     with pytest.raises(ConnectorError) as caught:
         facebook.delete(POST_ID)
@@ -184,7 +186,8 @@ def test_facebook_a_publish_that_got_no_answer_is_ambiguous(
 def test_facebook_a_delete_that_got_no_answer_is_safe_to_retry(
     fake: responses.RequestsMock, facebook: FacebookConnector
 ) -> None:
-    fake.delete(f"https://graph.facebook.com/v21.0/{POST_ID}", body=requests.ReadTimeout("read timed out"))
+    delete = f"https://graph.facebook.com/{DEFAULT_GRAPH_VERSION}/{POST_ID}"
+    fake.delete(delete, body=requests.ReadTimeout("read timed out"))
 
     with pytest.raises(ConnectorError) as caught:
         facebook.delete(POST_ID)
@@ -198,3 +201,81 @@ def test_facebook_needs_its_page_id() -> None:
 
     assert caught.value.permanent
     assert "page_id" in caught.value.message
+
+
+# https://developers.facebook.com/docs/graph-api/changelog/versions: v21.0 ends 2027-01-21; the
+# version is the installation's (graph_version beside the settings).
+def test_facebook_speaks_the_installations_graph_version(fake: responses.RequestsMock, post: OutgoingPost) -> None:
+    facebook = FacebookConnector({"page_id": "1234567890", "graph_version": "v26.0"}, {"page_access_token": "t"})
+    fake.post("https://graph.facebook.com/v26.0/1234567890/feed", json={"id": POST_ID})
+
+    assert facebook.publish(post).remote_id == POST_ID
+
+
+def test_facebook_defaults_to_a_graph_version_past_v21(
+    fake: responses.RequestsMock, facebook: FacebookConnector, post: OutgoingPost
+) -> None:
+    fake.post(f"https://graph.facebook.com/{DEFAULT_GRAPH_VERSION}/1234567890/feed", json={"id": POST_ID})
+
+    facebook.publish(post)
+
+    assert DEFAULT_GRAPH_VERSION != "v21.0"
+
+
+# https://developers.facebook.com/docs/graph-api/overview/rate-limiting: Page tokens fall under
+# business use case limits, error codes 80001 (Pages), 80002 (Instagram) ... 80014; the
+# X-Business-Use-Case-Usage header gives estimated_time_to_regain_access in minutes.
+@pytest.mark.parametrize("code", [80001, 80002, 80006])
+def test_facebook_business_use_case_limits_wait_for_the_window_the_header_reports(
+    fake: responses.RequestsMock, facebook: FacebookConnector, post: OutgoingPost, code: int
+) -> None:
+    usage = {
+        "1234567890": [
+            {"type": "pages", "call_count": 100, "total_cputime": 40, "total_time": 60,
+             "estimated_time_to_regain_access": 17},
+            {"type": "instagram", "call_count": 20, "total_cputime": 5, "total_time": 5,
+             "estimated_time_to_regain_access": 0},
+        ]
+    }  # fmt: skip
+    fake.post(
+        FEED,
+        status=400,
+        json=graph_error("(#80001) There have been too many calls to this Page account.", code),
+        headers={"X-Business-Use-Case-Usage": json.dumps(usage)},
+    )
+
+    with pytest.raises(ConnectorError) as caught:
+        facebook.publish(post)
+
+    error = caught.value
+    assert (error.permanent, error.ambiguous) == (False, False)
+    assert error.retry_after == 17 * 60
+
+
+def test_facebook_a_business_use_case_limit_without_the_header_is_still_transient(
+    fake: responses.RequestsMock, facebook: FacebookConnector, post: OutgoingPost
+) -> None:
+    fake.post(FEED, status=400, json=graph_error("There have been too many calls to this Page account.", 80001))
+
+    with pytest.raises(ConnectorError) as caught:
+        facebook.publish(post)
+
+    assert caught.value.permanent is False
+
+
+# https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/error-codes:
+# code 4, subcode 2207051 — the action was suspected as spam; retrying only repeats it.
+def test_facebook_suspected_spam_is_permanent(
+    fake: responses.RequestsMock, facebook: FacebookConnector, post: OutgoingPost
+) -> None:
+    fake.post(
+        FEED,
+        status=400,
+        json=graph_error("Application request limit reached", 4, error_subcode=2207051, is_transient=False),
+    )
+
+    with pytest.raises(ConnectorError) as caught:
+        facebook.publish(post)
+
+    assert caught.value.permanent is True
+    assert "subcode 2207051" in caught.value.message

@@ -11,8 +11,9 @@ import responses
 
 from connectors.base import ConnectorError, OutgoingPost
 from connectors.instagram import InstagramConnector
+from connectors.versions import DEFAULT_GRAPH_VERSION
 
-USER = "https://graph.facebook.com/v21.0/17841400000000000"
+USER = f"https://graph.facebook.com/{DEFAULT_GRAPH_VERSION}/17841400000000000"
 IMAGE = "https://www.liverpool.ac.uk/media/open-day.jpg"
 
 
@@ -172,7 +173,6 @@ def test_instagram_client_errors_are_permanent_with_graphs_message(
 @pytest.mark.parametrize(
     ("status", "code", "subcode", "message"),
     [
-        (400, 9, 2207042, "You reached maximum number of posts allowed by the API"),
         (400, 4, None, "(#4) Application request limit reached"),
         (429, 4, None, "Too many calls"),
         (500, 1, None, "An unknown error occurred"),
@@ -220,3 +220,49 @@ def test_instagram_needs_an_image_url() -> None:
 
     assert caught.value.permanent
     assert "image_url" in caught.value.message
+
+
+# https://developers.facebook.com/docs/instagram-platform/content-publishing: accounts may
+# publish a limited number of posts in a moving 24-hour window (content_publishing_limit);
+# error 9 / subcode 2207042 says the quota is spent, so the next try waits for the window.
+def test_instagram_the_daily_publishing_quota_waits_for_the_24_hour_window(
+    fake: responses.RequestsMock, instagram: InstagramConnector, post: OutgoingPost
+) -> None:
+    fake.post(f"{USER}/media", json={"id": "c-1"})
+    fake.post(
+        f"{USER}/media_publish",
+        status=400,
+        json=graph_error("You reached maximum number of posts allowed by the API", 9, 2207042),
+    )
+
+    with pytest.raises(ConnectorError) as caught:
+        instagram.publish(post)
+
+    error = caught.value
+    assert (error.permanent, error.ambiguous) == (False, False)
+    assert error.retry_after == 24 * 3600
+    assert error.progress == {"container_id": "c-1"}
+
+
+# https://developers.facebook.com/docs/instagram-platform/overview: Instagram Login tokens are
+# used with graph.instagram.com, Facebook Login tokens with graph.facebook.com.
+def test_instagram_login_tokens_go_to_graph_instagram_com(fake: responses.RequestsMock, post: OutgoingPost) -> None:
+    settings = {"ig_user_id": "17841400000000000", "image_url": IMAGE, "host": "graph.instagram.com"}
+    instagram = InstagramConnector(settings, {"access_token": "ig-tok"})
+    base = f"https://graph.instagram.com/{DEFAULT_GRAPH_VERSION}/17841400000000000"
+    fake.post(f"{base}/media", json={"id": "c-1"})
+    fake.post(f"{base}/media_publish", json={"id": "m-9"})
+
+    assert instagram.publish(post).remote_id == "m-9"
+    assert InstagramConnector.destination(settings) == "graph.instagram.com"
+    assert InstagramConnector.destination({"ig_user_id": "1", "image_url": IMAGE}) == "graph.facebook.com"
+
+
+def test_instagram_refuses_a_host_that_is_not_a_graph_host() -> None:
+    settings = {"ig_user_id": "17841400000000000", "image_url": IMAGE, "host": "graph.evil.example"}
+
+    with pytest.raises(ConnectorError) as caught:
+        InstagramConnector(settings, {"access_token": "ig-tok"})
+
+    assert caught.value.permanent
+    assert "graph.instagram.com" in caught.value.message

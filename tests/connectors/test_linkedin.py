@@ -11,6 +11,7 @@ import responses
 
 from connectors.base import ConnectorError, OutgoingPost
 from connectors.linkedin import LinkedInConnector
+from connectors.versions import DEFAULT_LINKEDIN_VERSION
 
 POSTS = "https://api.linkedin.com/rest/posts"
 URN = "urn:li:share:7123456789012345678"
@@ -45,7 +46,7 @@ def test_linkedin_publishes_a_public_post_and_returns_the_urn_from_x_restli_id(
         "isReshareDisabledByAuthor": False,
     }
     assert call.request.headers["Authorization"] == "Bearer li-tok"
-    assert call.request.headers["LinkedIn-Version"] == "202411"
+    assert call.request.headers["LinkedIn-Version"] == DEFAULT_LINKEDIN_VERSION
     assert call.request.headers["X-Restli-Protocol-Version"] == "2.0.0"
 
 
@@ -72,7 +73,7 @@ def test_linkedin_deletes_the_post_by_its_encoded_urn(
 
     request = fake.calls[0].request
     assert request.url == f"{POSTS}/urn%3Ali%3Ashare%3A7123456789012345678"
-    assert request.headers["LinkedIn-Version"] == "202411"
+    assert request.headers["LinkedIn-Version"] == DEFAULT_LINKEDIN_VERSION
     assert request.headers["X-Restli-Protocol-Version"] == "2.0.0"
     assert request.headers["Authorization"] == "Bearer li-tok"
 
@@ -204,3 +205,43 @@ def test_linkedin_needs_its_author() -> None:
 
     assert caught.value.permanent
     assert "author" in caught.value.message
+
+
+# https://learn.microsoft.com/en-us/linkedin/marketing/versioning: every call names a monthly
+# version (YYYYMM) in LinkedIn-Version; a sunset version is answered with 426.
+
+
+def test_linkedin_sends_the_installations_version(fake: responses.RequestsMock, post: OutgoingPost) -> None:
+    linkedin = LinkedInConnector({"author": AUTHOR, "linkedin_version": "202610"}, {"access_token": "li-tok"})
+    fake.post(POSTS, status=201, body="", headers={"x-restli-id": URN})
+
+    linkedin.publish(post)
+
+    assert fake.calls[0].request.headers["LinkedIn-Version"] == "202610"
+
+
+def test_linkedin_defaults_to_a_version_that_is_not_sunset(
+    fake: responses.RequestsMock, linkedin: LinkedInConnector, post: OutgoingPost
+) -> None:
+    fake.post(POSTS, status=201, body="", headers={"x-restli-id": URN})
+
+    linkedin.publish(post)
+
+    # 202411 was sunset on 2025-11-17 (the Migrations page); LinkedIn keeps a version a year.
+    assert fake.calls[0].request.headers["LinkedIn-Version"] > "202511"
+
+
+def test_linkedin_a_sunset_version_is_permanent_and_names_the_version_and_its_setting(
+    fake: responses.RequestsMock, post: OutgoingPost
+) -> None:
+    linkedin = LinkedInConnector({"author": AUTHOR, "linkedin_version": "202411"}, {"access_token": "li-tok"})
+    fake.post(POSTS, status=426, json={"status": 426, "message": "Requested version 20241101 is not active"})
+
+    with pytest.raises(ConnectorError) as caught:
+        linkedin.publish(post)
+
+    error = caught.value
+    assert (error.permanent, error.ambiguous, error.status) == (True, False, 426)
+    assert "202411" in error.message
+    assert "LOCKDOWN_LINKEDIN_VERSION" in error.message
+    assert "Requested version 20241101 is not active" in error.message

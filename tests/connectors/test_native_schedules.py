@@ -8,7 +8,7 @@ import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 import requests
@@ -21,6 +21,7 @@ from connectors.facebook import FacebookConnector
 from connectors.mastodon import MastodonConnector
 from connectors.native import NativeScheduled, SupportsNativeSchedules, supports_native_schedules
 from connectors.outbox import OutboxConnector
+from connectors.versions import DEFAULT_GRAPH_VERSION
 from connectors.webhook import WebhookConnector
 from connectors.x import XConnector
 from tests.connectors.openapi_check import SpecCheck
@@ -50,11 +51,14 @@ TOOT = {
     "media_attachments": [],
 }
 
-GRAPH = "https://graph.facebook.com/v21.0"
+GRAPH = f"https://graph.facebook.com/{DEFAULT_GRAPH_VERSION}"
 PAGE_ID = "1234567890"
 SCHEDULED_POSTS = f"{GRAPH}/{PAGE_ID}/scheduled_posts"
 FEED = f"{GRAPH}/{PAGE_ID}/feed"
-FIELDS = {"fields": "id,message,scheduled_publish_time,link"}
+# https://developers.facebook.com/docs/graph-api/reference/page/scheduled_posts/ lists Page Post
+# nodes (https://developers.facebook.com/docs/graph-api/reference/pagepost/): a post's link is
+# in its attachments (unshimmed_url); the old ``link`` field is deprecated since v3.3.
+FIELDS = {"fields": "id,message,scheduled_publish_time,attachments{type,unshimmed_url}"}
 POST_ID = f"{PAGE_ID}_987654321"
 NEW_POST_ID = f"{PAGE_ID}_987654999"
 MAY_1_0900 = int(datetime(2030, 5, 1, 9, 0, tzinfo=UTC).timestamp())
@@ -347,7 +351,7 @@ def test_mastodon_an_unreadable_time_is_refused_before_anything_is_sent(
 
 
 def test_facebook_lists_scheduled_posts_across_pages(fake: responses.RequestsMock, facebook: FacebookConnector) -> None:
-    next_page = f"{SCHEDULED_POSTS}?fields=id%2Cmessage%2Cscheduled_publish_time%2Clink&after=QVFI"
+    next_page = f"{SCHEDULED_POSTS}?{urlencode(FIELDS)}&after=QVFI"
     fake.get(
         SCHEDULED_POSTS,
         json={
@@ -355,7 +359,7 @@ def test_facebook_lists_scheduled_posts_across_pages(fake: responses.RequestsMoc
                 {
                     "id": POST_ID,
                     "message": "Open day tomorrow",
-                    "link": "https://liverpool.example/open-day",
+                    "attachments": {"data": [{"type": "share", "unshimmed_url": "https://liverpool.example/open-day"}]},
                     "scheduled_publish_time": MAY_1_0900,
                 }
             ],
@@ -382,6 +386,17 @@ def test_facebook_lists_scheduled_posts_across_pages(fake: responses.RequestsMoc
         assert call.request.method == "GET"
         assert call.request.headers["Authorization"] == "Bearer page-tok"
         assert "page-tok" not in (call.request.url or "")
+
+
+def test_facebook_asks_the_page_only_for_current_page_post_fields(
+    fake: responses.RequestsMock, facebook: FacebookConnector
+) -> None:
+    fake.get(SCHEDULED_POSTS, json={"data": []})
+
+    facebook.list_native_scheduled()
+
+    asked = parse_qs(urlsplit(fake.calls[0].request.url or "").query)["fields"][0]
+    assert "link" not in asked.split(",")
 
 
 def test_facebook_never_follows_a_next_page_to_another_host(

@@ -221,3 +221,56 @@ def test_x_a_2xx_with_an_unreadable_body_is_ambiguous(
         x.publish(post)
 
     assert (caught.value.permanent, caught.value.ambiguous) == (False, True)
+
+
+# https://docs.x.com/x-api/fundamentals/rate-limits: POST /2/tweets is also limited per 24 hours
+# per user and per app; a 429 for those carries x-user-limit-24hour-* or x-app-limit-24hour-*
+# (reset in epoch seconds) beside the 15-minute x-rate-limit-reset.
+@pytest.mark.parametrize("prefix", ["x-user-limit-24hour", "x-app-limit-24hour"])
+def test_x_429_waits_for_a_spent_24_hour_posting_limit(
+    fake: responses.RequestsMock, x: XConnector, post: OutgoingPost, prefix: str
+) -> None:
+    now = int(time.time())
+    fake.post(
+        TWEETS,
+        status=429,
+        json={"title": "Too Many Requests", "detail": "Too Many Requests"},
+        headers={
+            "x-rate-limit-reset": str(now + 60),
+            "x-rate-limit-remaining": "99",
+            f"{prefix}-limit": "17",
+            f"{prefix}-remaining": "0",
+            f"{prefix}-reset": str(now + 5 * 3600),
+        },
+    )
+
+    with pytest.raises(ConnectorError) as caught:
+        x.publish(post)
+
+    error = caught.value
+    assert (error.permanent, error.status) == (False, 429)
+    assert error.retry_after is not None
+    assert 5 * 3600 - 60 <= error.retry_after <= 5 * 3600
+
+
+def test_x_429_ignores_a_24_hour_limit_that_is_not_spent(
+    fake: responses.RequestsMock, x: XConnector, post: OutgoingPost
+) -> None:
+    now = int(time.time())
+    fake.post(
+        TWEETS,
+        status=429,
+        json={"detail": "Too Many Requests"},
+        headers={
+            "x-rate-limit-reset": str(now + 60),
+            "x-rate-limit-remaining": "0",
+            "x-user-limit-24hour-remaining": "12",
+            "x-user-limit-24hour-reset": str(now + 5 * 3600),
+        },
+    )
+
+    with pytest.raises(ConnectorError) as caught:
+        x.publish(post)
+
+    assert caught.value.retry_after is not None
+    assert caught.value.retry_after <= 60
