@@ -6,8 +6,11 @@ scheduler: ``GET /api/v1/scheduled_statuses`` lists them, ``PUT`` and ``DELETE``
 Settings: ``base_url`` (the instance, e.g. ``https://mastodon.social``). Secrets:
 ``access_token`` (an application token with ``write:statuses`` and ``read:statuses``).
 
-Every publish carries ``Idempotency-Key`` (the post's own key, the same on every attempt);
-Mastodon de-duplicates on it, so a request that got no answer is safe to send again.
+Every publish carries ``Idempotency-Key`` (the post's own key, the same on every attempt).
+Mastodon de-duplicates on it for one hour
+(https://docs.joinmastodon.org/methods/statuses/#create), so a publish that got a 5xx or no
+answer is retried within the hour of the first attempt and is ambiguous after it
+(``connectors.base.judge_publish_failure``).
 
 For an incident (``connectors.native``), a native schedule is withdrawn by postponing it a
 year (Mastodon keeps the status and its media) and restored by moving it back.
@@ -41,6 +44,7 @@ class MastodonConnector(Connector):
     kind = "mastodon"
     settings = (Setting("base_url", url=True),)
     secrets = ("access_token",)
+    deduplicates_publish_for = timedelta(hours=1)
 
     @classmethod
     def destination(cls, settings: Mapping[str, Any]) -> str:
@@ -58,7 +62,8 @@ class MastodonConnector(Connector):
         response = self._send(
             "POST",
             "/api/v1/statuses",
-            idempotent=True,
+            # Sent but unanswered is ambiguous here; the key's window may excuse it (base).
+            idempotent=False,
             json={"status": post.body, "visibility": "public"},
             headers={**self.headers, "Idempotency-Key": post.idempotency_key},
         )

@@ -165,12 +165,13 @@ def test_a_transient_failure_is_retried_later_with_backoff_then_published(
     platform: FakePlatform,
 ) -> None:
     post_id = schedule(minutes=0.5)
-    platform.script = [ConnectorError("HTTP 503: busy", permanent=False, status=503, retry_after=120)]
+    # A 429: the platform did not act (a 5xx might have: see the test after the next).
+    platform.script = [ConnectorError("HTTP 429: slow down", permanent=False, status=429, retry_after=120)]
     clock.advance(minutes=1)
     assert dispatcher.tick().retried == 1
     post = state(ctx, post_id)
     assert post["state"] == "scheduled"
-    assert "attempt 1 failed: HTTP 503: busy" in post["error"]
+    assert "attempt 1 failed: HTTP 429: slow down" in post["error"]
     due = datetime.fromisoformat(post["due_at"])
     assert due >= clock.now + timedelta(seconds=120), "Retry-After is honoured"
     clock.now = due - timedelta(seconds=1)
