@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -40,6 +42,11 @@ class OutgoingPost:
     idempotency_key: str
     # What an earlier, interrupted attempt achieved (e.g. an Instagram container id).
     progress: Mapping[str, str] = field(default_factory=dict)
+    # When the first attempt since the post was (re)scheduled, and this attempt, were marked as
+    # sending: the platform may have seen the idempotency key since ``first_sent_at``, and a
+    # de-duplicating platform keeps it only so long. None: no earlier attempt is known.
+    first_sent_at: datetime | None = None
+    sending_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -90,6 +97,83 @@ def url_host(url: str) -> str:
     return f"{host}:{port}" if port else host
 
 
+# The progress entry left when a de-duplicated publish got a 5xx or no answer and is retried:
+# its value is the first attempt's time, so a retry after the window is refused before it is
+# sent. An entry from before a person rescheduled the post names another time and is ignored.
+UNANSWERED = "unanswered_since"
+
+
+def may_have_acted(exc: ConnectorError) -> bool:
+    """Whether the platform may have acted on a request that failed: it was sent and no answer
+    came back (``ambiguous``), or a 5xx did. Failures before sending, 4xx and 429 say it did not."""
+    return not exc.permanent and (exc.ambiguous or (exc.status or 0) >= 500)
+
+
+def within_window(post: OutgoingPost, window: timedelta | None) -> bool:
+    """Whether the platform still de-duplicates this attempt against the first one."""
+    if window is None:
+        return False
+    if post.first_sent_at is None or post.sending_at is None:
+        return True  # nothing earlier: this attempt is the first to carry the key
+    return post.sending_at - post.first_sent_at <= window
+
+
+def _first_attempt(post: OutgoingPost) -> str:
+    moment = post.first_sent_at or post.sending_at
+    return moment.isoformat() if moment else "unrecorded"
+
+
+def judge_publish_failure(exc: ConnectorError, post: OutgoingPost, window: timedelta | None) -> ConnectorError:
+    """The one rule for a failed publish: once the request may have reached the platform, a
+    retry is safe only if the platform de-duplicates it (``window``); otherwise, or once the
+    window has passed, the failure is ambiguous and a person settles it."""
+    if not may_have_acted(exc):
+        return exc
+    if within_window(post, window):
+        exc.ambiguous = False
+        exc.progress.setdefault(UNANSWERED, _first_attempt(post))
+    else:
+        exc.ambiguous = True
+    return exc
+
+
+def refuse_unsafe_retry(post: OutgoingPost, window: timedelta | None) -> None:
+    """Raise an ambiguous ConnectorError, without sending, when an earlier attempt of this post
+    may be live and the platform no longer de-duplicates a repeat."""
+    mark = post.progress.get(UNANSWERED)
+    if mark is None or mark != _first_attempt(post) or within_window(post, window):
+        return
+    raise ConnectorError(
+        f"an attempt since {mark} got no clear answer and the platform de-duplicates a repeat for "
+        f"{_describe(window)} only, so it is not sent again",
+        permanent=False,
+        ambiguous=True,
+    )
+
+
+def _describe(window: timedelta | None) -> str:
+    if window is None:
+        return "no time at all"
+    hours, seconds = divmod(int(window.total_seconds()), 3600)
+    if hours == 1 and not seconds:
+        return "one hour"
+    return f"{hours} hours" if not seconds else f"{int(window.total_seconds())} seconds"
+
+
+def _judged(publish: Callable[[Connector, OutgoingPost], Published]) -> Callable[[Connector, OutgoingPost], Published]:
+    @functools.wraps(publish)
+    def judged(self: Connector, post: OutgoingPost) -> Published:
+        refuse_unsafe_retry(post, self.deduplicates_publish_for)
+        try:
+            return publish(self, post)
+        except ConnectorError as exc:
+            judge_publish_failure(exc, post, self.deduplicates_publish_for)
+            raise
+
+    judged.__judged__ = True  # type: ignore[attr-defined]
+    return judged
+
+
 class Connector(ABC):
     """One platform. Built per send from the account's settings and decrypted secrets."""
 
@@ -99,6 +183,17 @@ class Connector(ABC):
     # The host a fixed-address platform's secrets go to; a connector whose host is a setting
     # overrides ``destination``.
     host: ClassVar[str] = ""
+    # How long the platform de-duplicates a repeated publish (the same idempotency key); None:
+    # it does not, so a publish that may have reached it is never sent again blindly.
+    deduplicates_publish_for: ClassVar[timedelta | None] = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # Every publish, whoever calls it (the dispatcher, incident messages), is judged by the
+        # one rule: a connector cannot forget it, and needs to say nothing but its window.
+        super().__init_subclass__(**kwargs)
+        publish = cls.__dict__.get("publish")
+        if publish is not None and not getattr(publish, "__judged__", False):
+            setattr(cls, "publish", _judged(publish))  # noqa: B010 - a method on a class being made
 
     @classmethod
     def destination(cls, settings: Mapping[str, Any]) -> str:

@@ -116,7 +116,9 @@ def _never_sent(exc: requests.ConnectionError) -> bool:
 
 def network_error(exc: requests.RequestException, *, idempotent: bool) -> ConnectorError:
     """Map a requests exception: not sent is transient; sent but unanswered is ambiguous
-    unless the platform de-duplicates (an Idempotency-Key), when a retry is safe."""
+    unless the request is safe to repeat (a read, a deletion). A publish passes False: whether
+    the platform's de-duplication excuses it is judged in one place,
+    ``connectors.base.judge_publish_failure``."""
     if isinstance(exc, RefusedDestination):
         return ConnectorError(str(exc), permanent=True)
     if isinstance(exc, requests.TooManyRedirects):

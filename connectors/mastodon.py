@@ -6,8 +6,11 @@ scheduler: ``GET /api/v1/scheduled_statuses`` lists them, ``PUT`` and ``DELETE``
 Settings: ``base_url`` (the instance, e.g. ``https://mastodon.social``). Secrets:
 ``access_token`` (an application token with ``write:statuses`` and ``read:statuses``).
 
-Every publish carries ``Idempotency-Key`` (the post's own key, the same on every attempt);
-Mastodon de-duplicates on it, so a request that got no answer is safe to send again.
+Every publish carries ``Idempotency-Key`` (the post's own key, the same on every attempt).
+Mastodon de-duplicates on it for one hour
+(https://docs.joinmastodon.org/methods/statuses/#create), so a publish that got a 5xx or no
+answer is retried within the hour of the first attempt and is ambiguous after it
+(``connectors.base.judge_publish_failure``).
 
 For an incident (``connectors.native``), a native schedule is withdrawn by postponing it a
 year (Mastodon keeps the status and its media) and restored by moving it back.
@@ -19,6 +22,7 @@ import time
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 import requests
 
@@ -41,6 +45,7 @@ class MastodonConnector(Connector):
     kind = "mastodon"
     settings = (Setting("base_url", url=True),)
     secrets = ("access_token",)
+    deduplicates_publish_for = timedelta(hours=1)
 
     @classmethod
     def destination(cls, settings: Mapping[str, Any]) -> str:
@@ -58,7 +63,8 @@ class MastodonConnector(Connector):
         response = self._send(
             "POST",
             "/api/v1/statuses",
-            idempotent=True,
+            # Sent but unanswered is ambiguous here; the key's window may excuse it (base).
+            idempotent=False,
             json={"status": post.body, "visibility": "public"},
             headers={**self.headers, "Idempotency-Key": post.idempotency_key},
         )
@@ -68,22 +74,44 @@ class MastodonConnector(Connector):
         return Published(remote_id=str(status["id"]), url=status.get("url"))
 
     def delete(self, remote_id: str) -> None:
-        self._send("DELETE", f"/api/v1/statuses/{remote_id}", headers=self.headers, idempotent=True)
+        try:
+            self._send("DELETE", f"/api/v1/statuses/{remote_id}", headers=self.headers, idempotent=True)
+        except ConnectorError as exc:
+            # 404 is Mastodon's answer for a status that no longer exists
+            # (https://docs.joinmastodon.org/methods/statuses/#delete): gone is what we wanted,
+            # and a repeat of a deletion whose answer was lost ends here too.
+            if exc.status != 404:
+                raise
 
     def list_scheduled(self) -> list[dict[str, Any]]:
         """Every scheduled status, following the ``Link: rel="next"`` pages on this instance."""
         found: list[dict[str, Any]] = []
         url: str | None = f"{self.base}/api/v1/scheduled_statuses?limit=40"
         for _ in range(MAX_PAGES):
-            if url is None or not url.startswith(f"{self.base}/"):
-                break  # never send the token to another host
-            response = self._send("GET", url, headers=self.headers, idempotent=True)
+            if url is None:
+                break
+            response = self._send("GET", self._on_this_instance(url), headers=self.headers, idempotent=True)
             page = self._json(response)
             if not isinstance(page, list):
                 raise ConnectorError("Mastodon's scheduled statuses were not a list", permanent=False)
             found.extend(item for item in page if isinstance(item, dict))
             url = response.links.get("next", {}).get("url") if page else None
         return found
+
+    def _on_this_instance(self, link: str) -> str:
+        """A page link as a URL on ``base_url``'s own origin (however the host is spelled); an
+        error, not a silently short listing, if it points anywhere else: the token goes only
+        to the instance it was given for."""
+        home, target = urlsplit(self.base), urlsplit(link)
+        if _origin(target) != _origin(home):
+            where = f"{target.scheme}://{target.netloc.rpartition('@')[2]}"
+            raise ConnectorError(
+                f"Mastodon's next page of scheduled statuses is at {where}, not on base_url "
+                f"{home.scheme}://{home.netloc}; the listing stops there: set base_url to the address "
+                "the instance's API answers on",
+                permanent=True,
+            )
+        return urlunsplit((home.scheme, home.netloc, target.path, target.query, ""))
 
     def reschedule(self, scheduled_id: str, scheduled_at: str) -> None:
         """Move a scheduled status (Mastodon wants it at least 5 minutes ahead)."""
@@ -170,3 +198,13 @@ class MastodonConnector(Connector):
             return response.json()
         except ValueError:
             return None
+
+
+def _origin(url: SplitResult) -> tuple[str, str, int | None]:
+    """Scheme, host and port as a browser compares them: case-blind, the default port filled in."""
+    scheme = url.scheme.lower()
+    try:
+        port = url.port or {"https": 443, "http": 80}.get(scheme)
+    except ValueError:
+        port = -1  # an unreadable port matches no origin
+    return scheme, url.hostname or "", port

@@ -9,6 +9,7 @@ may be sent. A URL left in the settings by a release before that still works unt
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from connectors.base import Connector, ConnectorError, OutgoingPost, Published, Setting, url_host
@@ -21,6 +22,9 @@ class WebhookConnector(Connector):
     kind = "webhook"
     settings = (Setting("url", url=True, secret=True),)
     secrets = ("url",)
+    # The receiver de-duplicates on the key for as long as it keeps keys, which the contract
+    # leaves open: as before, a resend after a 5xx or a lost answer is taken to be safe.
+    deduplicates_publish_for = timedelta.max
 
     @classmethod
     def destination(cls, settings: Mapping[str, Any]) -> str:
@@ -46,14 +50,12 @@ class WebhookConnector(Connector):
             "body": post.body,
             "scheduled_at": post.scheduled_at,
         }
-        # The receiver de-duplicates on the key, so a resend after a lost answer is safe.
         response = send(
             self.session,
             "POST",
             self.secret["url"],
             json=payload,
             headers={"Idempotency-Key": post.idempotency_key},
-            idempotent=True,
         )
         try:
             remote = response.json().get("id")
@@ -62,4 +64,5 @@ class WebhookConnector(Connector):
         return Published(remote_id=str(remote) if remote is not None else None)
 
     def delete(self, remote_id: str) -> None:
-        send(self.session, "DELETE", f"{self.secret['url'].rstrip('/')}/{remote_id}")
+        # Deleting twice deletes nothing more: a lost answer is safe to try again.
+        send(self.session, "DELETE", f"{self.secret['url'].rstrip('/')}/{remote_id}", idempotent=True)

@@ -118,6 +118,10 @@ class Claimed:
     progress: dict[str, str]
     attempts: int
     connector: dict[str, Any] = field(default_factory=dict)
+    # Set when the send is marked: this attempt's time, and the first attempt's since the post
+    # was (re)scheduled, for platforms that de-duplicate a repeat only for a while.
+    sending_at: datetime | None = None
+    first_sent_at: datetime | None = None
 
 
 class TickObserver(Protocol):
@@ -448,6 +452,8 @@ class Dispatcher:
             ).fetchone()
             if marked:
                 change.audit(ACTOR, "post.send", f"post:{post.post_id}", attempt=post.attempts)
+                post.sending_at = change.at
+                post.first_sent_at = change.at if post.attempts <= 1 else _first_sent_at(ctx, post.post_id)
                 return True
             returned = ctx.db.conn.execute(
                 "UPDATE posts SET state = 'scheduled', claimed_by = NULL, dispatched_at = NULL, "
@@ -525,6 +531,17 @@ def _finish(ctx: Context, post: Claimed, me: str, state: str, **columns: Any) ->
     )
 
 
+def _first_sent_at(ctx: Context, post_id: int) -> datetime | None:
+    """When the first attempt since the post was last (re)scheduled was marked as sending: a
+    person's reschedule starts the count again, so the latest mark of an attempt 1 is it."""
+    row = ctx.db.conn.execute(
+        "SELECT at FROM audit_log WHERE subject = ? AND action = 'post.send' "
+        "AND json_extract(details, '$.attempt') = 1 ORDER BY seq DESC LIMIT 1",
+        [f"post:{post_id}"],
+    ).fetchone()
+    return parse_iso(row[0]) if row else None
+
+
 def _attach_accounts(ctx: Context, claimed: Iterable[Claimed]) -> None:
     posts = list(claimed)
     if not posts:
@@ -552,6 +569,8 @@ def _outgoing(post: Claimed) -> OutgoingPost:
         scheduled_at=post.scheduled_at,
         idempotency_key=post.idempotency_key,
         progress=post.progress,
+        first_sent_at=post.first_sent_at,
+        sending_at=post.sending_at,
     )
 
 

@@ -201,13 +201,47 @@ def test_mastodon_lists_scheduled_statuses_across_pages(
     assert all(call.request.headers["Authorization"] == "Bearer tok-1" for call in fake.calls)
 
 
-def test_mastodon_never_follows_a_next_page_to_another_host(
+def test_mastodon_a_next_page_on_another_host_is_an_error_not_silence(
     fake: responses.RequestsMock, mastodon: MastodonConnector
 ) -> None:
+    # Never send the token to another host, and never pass off a partial listing as the whole (#13).
     fake.get(SCHEDULED, json=[{"id": "3"}], headers={"Link": '<https://evil.example/steal>; rel="next"'})
 
-    assert mastodon.list_scheduled() == [{"id": "3"}]
+    with pytest.raises(ConnectorError) as caught:
+        mastodon.list_scheduled()
+
+    assert "https://evil.example" in caught.value.message
+    assert "base_url" in caught.value.message
     assert len(fake.calls) == 1
+
+
+def test_mastodon_follows_a_next_page_on_its_own_origin_however_spelled(
+    fake: responses.RequestsMock, mastodon: MastodonConnector
+) -> None:
+    # https://docs.joinmastodon.org/api/guidelines/#pagination: follow the Link header's URL;
+    # the host's case and a default port do not make it another origin.
+    first = [{"id": "3", "scheduled_at": "2030-05-01T09:00:00.000Z", "params": {"text": "a"}}]
+    second = [{"id": "2", "scheduled_at": "2030-05-02T09:00:00.000Z", "params": {"text": "b"}}]
+    next_page = "https://Social.Example:443/api/v1/scheduled_statuses?limit=40&max_id=3"
+    fake.get(
+        SCHEDULED,
+        json=first,
+        headers={"Link": f'<{next_page}>; rel="next"'},
+        match=[matchers.query_param_matcher({"limit": "40"})],
+    )
+    fake.get(SCHEDULED, json=second, match=[matchers.query_param_matcher({"limit": "40", "max_id": "3"})])
+
+    assert mastodon.list_scheduled() == first + second
+
+
+def test_mastodon_deleting_a_status_that_is_already_gone_counts_as_deleted(
+    fake: responses.RequestsMock, mastodon: MastodonConnector
+) -> None:
+    # https://docs.joinmastodon.org/methods/statuses/#delete: 404 "Record not found" when the
+    # status does not exist; gone is what a deletion wants (#13).
+    fake.delete(f"{STATUSES}/109", status=404, json={"error": "Record not found"})
+
+    mastodon.delete("109")
 
 
 def test_mastodon_reschedules_a_scheduled_status(fake: responses.RequestsMock, mastodon: MastodonConnector) -> None:

@@ -41,12 +41,15 @@ class FakePlatform:
         self.sent: list[OutgoingPost] = []
         self.script: list[ConnectorError] = []
         self.lock = threading.Lock()
+        # How long the fake platform de-duplicates a repeated publish (None: it does not).
+        self.window: timedelta | None = None
 
     def __call__(self, kind: str, settings: dict[str, Any], secrets: dict[str, str]) -> Connector:
         platform = self
 
         class Fake(Connector):
             kind = "fake"
+            deduplicates_publish_for = platform.window
 
             def publish(self, post: OutgoingPost) -> Published:
                 with platform.lock:
@@ -165,12 +168,13 @@ def test_a_transient_failure_is_retried_later_with_backoff_then_published(
     platform: FakePlatform,
 ) -> None:
     post_id = schedule(minutes=0.5)
-    platform.script = [ConnectorError("HTTP 503: busy", permanent=False, status=503, retry_after=120)]
+    # A 429: the platform did not act (a 5xx might have: see the test after the next).
+    platform.script = [ConnectorError("HTTP 429: slow down", permanent=False, status=429, retry_after=120)]
     clock.advance(minutes=1)
     assert dispatcher.tick().retried == 1
     post = state(ctx, post_id)
     assert post["state"] == "scheduled"
-    assert "attempt 1 failed: HTTP 503: busy" in post["error"]
+    assert "attempt 1 failed: HTTP 429: slow down" in post["error"]
     due = datetime.fromisoformat(post["due_at"])
     assert due >= clock.now + timedelta(seconds=120), "Retry-After is honoured"
     clock.now = due - timedelta(seconds=1)
@@ -236,6 +240,67 @@ def test_an_unanswered_send_becomes_unknown_and_waits_for_a_person(
     ctx.clock = clock
     published = posts.mark_published(ctx, ermc.user, post_id, {"remote_id": "1850000000000000000"})
     assert (published["state"], published["remote_id"]) == ("published", "1850000000000000000")
+
+
+def test_a_server_error_after_sending_makes_the_post_unknown_never_a_second_publish(
+    dispatcher: Dispatcher,
+    schedule: Callable[..., int],
+    ctx: Context,
+    clock: Clock,
+    platform: FakePlatform,
+) -> None:
+    # #13: a platform without an idempotency key may have posted it; X and LinkedIn refuse the
+    # repeat, Facebook and Bluesky post it twice.
+    post_id = schedule(minutes=0.5)
+    platform.script = [ConnectorError("HTTP 503: busy", permanent=False, status=503, retry_after=120)]
+    clock.advance(minutes=1)
+    assert dispatcher.tick().unknown == 1
+    post = state(ctx, post_id)
+    assert post["state"] == "unknown"
+    assert "it may have been published" in post["error"]
+    clock.advance(hours=2)
+    dispatcher.tick()
+    assert len(platform.sent) == 1, "never a second publish"
+
+
+def test_a_deduplicating_platform_gets_the_first_attempts_time_and_a_retry_within_its_window(
+    dispatcher: Dispatcher,
+    schedule: Callable[..., int],
+    ctx: Context,
+    clock: Clock,
+    platform: FakePlatform,
+) -> None:
+    post_id = schedule(minutes=0.5)
+    platform.window = timedelta(hours=1)
+    platform.script = [ConnectorError("HTTP 502: bad gateway", permanent=False, status=502, retry_after=600)]
+    clock.advance(minutes=1)
+    first_sent = clock.now
+    assert dispatcher.tick().retried == 1
+    clock.now = datetime.fromisoformat(state(ctx, post_id)["due_at"])
+    assert dispatcher.tick().published == 1
+    first, second = platform.sent
+    assert (first.first_sent_at, first.sending_at) == (first_sent, first_sent)
+    assert (second.first_sent_at, second.sending_at) == (first_sent, clock.now)
+
+
+def test_a_deduplicating_platform_is_not_asked_again_after_its_window(
+    dispatcher: Dispatcher,
+    schedule: Callable[..., int],
+    ctx: Context,
+    clock: Clock,
+    platform: FakePlatform,
+) -> None:
+    # Mastodon keeps an Idempotency-Key one hour: a later repeat of an unanswered publish could
+    # post it twice, so the post waits for a person instead.
+    post_id = schedule(minutes=0.5)
+    platform.window = timedelta(hours=1)
+    platform.script = [ConnectorError("HTTP 503: busy", permanent=False, status=503, retry_after=7200)]
+    clock.advance(minutes=1)
+    assert dispatcher.tick().retried == 1
+    clock.now = datetime.fromisoformat(state(ctx, post_id)["due_at"])
+    assert dispatcher.tick().unknown == 1
+    assert state(ctx, post_id)["state"] == "unknown"
+    assert len(platform.sent) == 1, "the late repeat is never sent"
 
 
 def test_backoff_grows_with_jitter_and_respects_the_cap() -> None:

@@ -195,7 +195,8 @@ class FakePlatform:
         if interrupt is not None:
             interrupt(post)
         if failure == "transient":
-            raise ConnectorError("503 from the fake platform", permanent=False, status=503)
+            # A 429: a 5xx after sending is ambiguous on a platform without de-duplication (#13).
+            raise ConnectorError("429 from the fake platform", permanent=False, status=429)
         if failure == "permanent":
             raise ConnectorError("403 from the fake platform", permanent=True, status=403)
         if failure == "ambiguous":
