@@ -20,11 +20,12 @@ from connectors.facebook import FacebookConnector
 from connectors.instagram import InstagramConnector
 from connectors.linkedin import LinkedInConnector
 from connectors.mastodon import MastodonConnector
+from connectors.versions import DEFAULT_GRAPH_VERSION
 from connectors.webhook import WebhookConnector
 from connectors.x import XConnector
 
 FIRST = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
-GRAPH = "https://graph.facebook.com/v21.0"
+GRAPH = f"https://graph.facebook.com/{DEFAULT_GRAPH_VERSION}"
 IG_USER = f"{GRAPH}/17841400000000000"
 PDS = "https://pds.example"
 MASTODON = "https://social.example"
