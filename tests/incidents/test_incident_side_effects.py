@@ -15,6 +15,7 @@ import responses
 from aiosmtpd.controller import Controller
 from flask.testing import FlaskClient
 
+from connectors.versions import DEFAULT_GRAPH_VERSION
 from lockdown.app import create_app
 from lockdown.crypto import Vault
 from lockdown.incidents.native_schedules import process_native_schedules
@@ -108,7 +109,7 @@ def test_mail_failure_never_blocks_a_declaration(
 
 
 MASTODON = "https://mastodon.example"
-GRAPH = "https://graph.facebook.com/v21.0"
+GRAPH = f"https://graph.facebook.com/{DEFAULT_GRAPH_VERSION}"
 
 
 @pytest.fixture
