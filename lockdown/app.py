@@ -20,7 +20,7 @@ from lockdown import __version__, console
 from lockdown.api import accounts, credentials, docs, incidents, meta, metrics, posts
 from lockdown.api import audit as audit_views
 from lockdown.api.client_address import TrustedProxies
-from lockdown.api.json_input import CheckedJSONProvider, NestedTooDeep, refuse_unreadable_json
+from lockdown.api.json_input import CheckedJSONProvider, refuse_unreadable_json
 from lockdown.api.schemas import ERROR_SCHEMA
 from lockdown.api.state import AppState, close_request_context
 from lockdown.crypto import Vault
@@ -162,10 +162,8 @@ def _http_error_body(error: HTTPError) -> dict[str, Any]:
     if status == 405 and not problems:
         allowed = Headers(error.headers).get("Allow", "")
         body["message"] = f"{request.method} is not allowed here; allowed: {allowed}"
-    if status == 400 and not problems and request.is_json:
-        problem = _json_problem(request.get_data())
-        if problem is not None:
-            body.update(code="malformed_json", message=problem)
+    if status == 400 and not problems and request.is_json and not _parses(request.get_data()):
+        body.update(code="malformed_json", message="the request body is not valid JSON")
     return {"error": body}
 
 
@@ -173,13 +171,14 @@ def _first(messages: Any) -> str:
     return str(messages[0]) if isinstance(messages, list) and messages else str(messages)
 
 
-def _json_problem(data: bytes) -> str | None:
-    """What is wrong with a JSON body, or None if it parses."""
+def _parses(data: bytes) -> bool:
     try:
+        # The app's parser: a body nested too deeply is a ValueError there, never a RecursionError
+        # (refuse_unreadable_json has named it before any view ran).
         current_app.json.loads(data)
-    except ValueError as exc:
-        return str(exc) if isinstance(exc, NestedTooDeep) else "the request body is not valid JSON"
-    return None
+    except ValueError:
+        return False
+    return True
 
 
 def _refuse_repeated_parameters() -> tuple[Response, int] | None:
