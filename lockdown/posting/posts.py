@@ -29,6 +29,8 @@ EDITABLE = ("pending_review", "scheduled", "needs_review", "failed")
 CANCELLABLE = ("pending_review", "scheduled", "needs_review", "failed", "unknown")
 RESCHEDULABLE = ("needs_review", "unknown", "failed")
 MAX_BODY = 100_000
+# A post's last failure is its message with the kind and status beside it: cleared together.
+NO_ERROR: dict[str, Any] = {"error": None, "error_code": None, "error_status": None}
 
 
 # Who may act on an account's posts besides ERMC: its manager and its editors (:user).
@@ -166,7 +168,7 @@ def update_post(ctx: Context, actor: User, post_id: int, data: Mapping[str, Any]
             raise Forbidden(f"you do not manage or edit account {post['account_id']}")
         _set_state(
             change, post_id, EDITABLE, "pending_review",
-            approved_by=None, approved_at=None, attempts=0, error=None, last_changed_by=actor.id, **columns,
+            approved_by=None, approved_at=None, attempts=0, last_changed_by=actor.id, **NO_ERROR, **columns,
         )  # fmt: skip
         change.audit(actor.email, "post.edit", f"post:{post_id}", **columns)
     return get_post(ctx.db, post_id)
@@ -233,7 +235,7 @@ def reschedule_post(ctx: Context, actor: User, post_id: int, data: Mapping[str, 
     with ctx.change() as change:
         _set_state(
             change, post_id, RESCHEDULABLE, "scheduled",
-            scheduled_at=when, due_at=when, attempts=0, claimed_by=None, error=None,
+            scheduled_at=when, due_at=when, attempts=0, claimed_by=None, **NO_ERROR,
         )  # fmt: skip
         change.audit(actor.email, "post.reschedule", f"post:{post_id}", scheduled_at=when, was=post["state"])
     return get_post(ctx.db, post_id)
@@ -250,7 +252,7 @@ def mark_published(ctx: Context, actor: User, post_id: int, data: Mapping[str, A
     with ctx.change() as change:
         _set_state(
             change, post_id, ("unknown",), "published",
-            remote_id=remote_id.strip(), published_at=to_iso(change.at), error=None,
+            remote_id=remote_id.strip(), published_at=to_iso(change.at), **NO_ERROR,
         )  # fmt: skip
         change.audit(actor.email, "post.mark_published", f"post:{post_id}", remote_id=remote_id.strip())
     return get_post(ctx.db, post_id)

@@ -331,3 +331,21 @@ def test_bluesky_counts_graphemes_and_bytes_as_its_post_record_does(
     if not allowed:
         assert response.json["error"]["field"] == "body"
         assert words in response.json["error"]["message"]
+
+
+def test_rescheduling_a_failed_post_clears_its_error_with_its_kind_and_status(
+    client: FlaskClient, team: dict[str, Any], ctx: Context
+) -> None:
+    post = draft(client, team["editor"], team["account"]["id"]).json
+    client.post(f"/api/v1/posts/{post['id']}/approve", headers=team["manager"].headers)
+    ctx.db.conn.execute(
+        "UPDATE posts SET state = 'failed', error = 'HTTP 403: no', error_code = 'permanent', error_status = 403 "
+        "WHERE id = ?",
+        [post["id"]],
+    )
+    ctx.db.conn.commit()
+    again = client.post(
+        f"/api/v1/posts/{post['id']}/reschedule", json={"scheduled_at": later(30)}, headers=team["manager"].headers
+    )
+    assert again.status_code == 200, again.json
+    assert (again.json["error"], again.json["error_code"], again.json["error_status"]) == (None, None, None)
