@@ -22,6 +22,7 @@ from lockdown.people.users import User
 from lockdown.posting.connector_secrets import load_secrets
 from lockdown.posting.dispatch import ConnectorFactory, build_connector
 from lockdown.posting.length import over_limit
+from lockdown.posting.post_errors import capped
 from lockdown.store.context import Changes, Context
 from lockdown.store.db import connect, db_file
 from lockdown.timeutil import Clock, to_iso
@@ -286,7 +287,8 @@ def _deliver(
             return {
                 "account_id": account_id,
                 "state": "unknown" if ambiguous else "failed",
-                "error": str(exc),
+                # A platform may answer at length: kept as a post's error is, capped.
+                "error": capped(exc).message if isinstance(exc, ConnectorError) else str(exc),
                 "remote_id": None,
             }
         return {

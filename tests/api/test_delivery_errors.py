@@ -12,6 +12,7 @@ from flask.testing import FlaskClient
 from connectors.base import Connector, ConnectorError, OutgoingPost, Published
 from connectors.registry import CONNECTORS
 from lockdown.incidents.delivery_errors import HIDDEN
+from lockdown.posting.post_errors import MAX_ERROR_CHARS
 from tests.conftest import Login
 
 SECRET_WORDS = "HTTP 403: INTERNAL-ONLY: ask j.smith@internal about account 7731"
@@ -60,3 +61,26 @@ def test_a_delivery_error_is_read_in_full_only_by_press_ermc_and_the_accounts_ma
     for reader in (press, ermc, owner):
         assert seen_by(reader) == (SECRET_WORDS, SECRET_WORDS)
     assert seen_by(other) == (HIDDEN, HIDDEN)
+
+
+def test_a_delivery_error_is_kept_capped_like_a_posts(
+    client: FlaskClient,
+    ctx: Any,
+    make_user: Callable[..., Login],
+    register: Callable[..., dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(CONNECTORS, "refusing", f"{__name__}.RefusingPlatform")
+    monkeypatch.setattr(f"{__name__}.SECRET_WORDS", "HTTP 500: " + "x" * 20_000)
+    press, press2, owner = make_user("press"), make_user("press"), make_user("manager")
+    central = register(owner, handle="@livuni", platform="x", central=True)["id"]
+    ctx.db.conn.execute('UPDATE accounts SET connector = \'{"kind": "refusing"}\' WHERE id = ?', [central])
+    ctx.db.conn.commit()
+    incident = client.post("/api/v1/incidents", json={"title": "T", "reason": "R"}, headers=press.headers).json
+    message = client.post(
+        f"/api/v1/incidents/{incident['id']}/messages", json={"body": "Update"}, headers=press.headers
+    ).json
+    approved = client.post(
+        f"/api/v1/incidents/{incident['id']}/messages/{message['id']}/approve", headers=press2.headers
+    ).json
+    assert len(approved["deliveries"][0]["error"]) == MAX_ERROR_CHARS
