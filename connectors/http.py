@@ -91,6 +91,9 @@ def new_session(session: requests.Session | None = None, *, outbound: OutboundPo
     session.mount("https://", adapter)
     # A redirect would carry a body (and its secrets) to a host nobody chose: follow none.
     session.max_redirects = 0
+    # Nor a proxy from the environment: it would resolve and reach the host itself, past the
+    # address check above.
+    session.trust_env = False
     return session
 
 
@@ -114,6 +117,14 @@ def _never_sent(exc: requests.ConnectionError) -> bool:
     return isinstance(exc, requests.ConnectTimeout) or isinstance(reason, NewConnectionError)
 
 
+LOST_AFTER_SENDING = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
+
+
 def network_error(exc: requests.RequestException, *, idempotent: bool) -> ConnectorError:
     """Map a requests exception: not sent is transient; sent but unanswered is ambiguous
     unless the request is safe to repeat (a read, a deletion). A publish passes False: whether
@@ -125,7 +136,9 @@ def network_error(exc: requests.RequestException, *, idempotent: bool) -> Connec
         return ConnectorError(_redirect_message(exc.response), permanent=True)
     if isinstance(exc, requests.ConnectionError) and _never_sent(exc):
         return ConnectorError(f"could not connect: {exc}", permanent=False)
-    if isinstance(exc, requests.ConnectionError | requests.Timeout):
+    # A reset, a timeout, or an answer that broke off mid-body: the request was sent and may
+    # have been acted on.
+    if isinstance(exc, LOST_AFTER_SENDING):
         return ConnectorError(f"no answer after sending: {exc}", permanent=False, ambiguous=not idempotent)
     return ConnectorError(f"request failed: {exc}", permanent=True)
 

@@ -65,10 +65,13 @@ def never_sent(request: pytest.FixtureRequest) -> Exception:
     return requests.ConnectionError(MaxRetryError(None, "/", refused))
 
 
-@pytest.fixture(params=["read-timeout", "connection-reset"])
+@pytest.fixture(params=["read-timeout", "connection-reset", "answer-broken-off"])
 def unanswered(request: pytest.FixtureRequest) -> Exception:
     """A failure after the request was sent: the platform may have acted on it."""
     if request.param == "read-timeout":
         return requests.ReadTimeout("read timed out")
+    if request.param == "answer-broken-off":
+        broken = ProtocolError("Connection broken: IncompleteRead(12 bytes read, 30 more expected)")
+        return requests.exceptions.ChunkedEncodingError(broken)
     reset = ProtocolError("Connection aborted.", ConnectionResetError(104, "reset by peer"))
     return requests.ConnectionError(reset)

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
+from connectors.http import new_session
 from connectors.outbound import OutboundPolicy, is_public
 from lockdown.posting import posts
 from lockdown.posting.dispatch import Dispatcher
@@ -321,3 +322,14 @@ def test_a_platforms_error_body_is_shown_only_to_ermc_and_the_manager_and_capped
         post = client.get(f"/api/v1/posts/{post_id}", headers=who.headers).json
         assert "HTTP 403: INTERNAL-ONLY: staff directory" in post["error"]
         assert len(post["error"]) <= 600
+
+
+def test_a_proxy_from_the_environment_is_not_used_so_every_address_is_checked_here(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Through a proxy, the proxy would resolve and reach the host, past the address check.
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.campus.example:3128")
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.campus.example:3128")
+    session = new_session(outbound=OutboundPolicy.parse([]))
+    chosen = session.merge_environment_settings("https://mastodon.example/api/v1/statuses", {}, None, None, None)
+    assert chosen["proxies"] == {}
