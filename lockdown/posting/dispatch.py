@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from connectors.base import Connector, ConnectorError, OutgoingPost, Published
+from connectors.base import UNANSWERED, Connector, ConnectorError, OutgoingPost, Published
 from connectors.outbound import PUBLIC_ONLY, OutboundPolicy
 from connectors.registry import connector_class
 from connectors.versions import ApiVersions
@@ -484,7 +484,9 @@ class Dispatcher:
         exc = capped(exc)
         codes = {"error_code": failure_kind(exc), "error_status": exc.status}
         with ctx.change(allow_empty=True) as change:
-            if exc.ambiguous:
+            # A retried attempt that got no clear answer may be live: giving up on it is no
+            # proof it failed, so it too waits for a person.
+            if exc.ambiguous or (post.attempts >= MAX_ATTEMPTS and UNANSWERED in exc.progress):
                 outcome, message = (
                     "unknown",
                     f"{exc.message} — it may have been published; check the platform",

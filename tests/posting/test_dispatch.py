@@ -263,6 +263,29 @@ def test_a_server_error_after_sending_makes_the_post_unknown_never_a_second_publ
     assert len(platform.sent) == 1, "never a second publish"
 
 
+def test_giving_up_on_a_deduplicated_publish_that_never_got_a_clear_answer_leaves_it_unknown(
+    dispatcher: Dispatcher,
+    schedule: Callable[..., int],
+    ctx: Context,
+    clock: Clock,
+    platform: FakePlatform,
+) -> None:
+    # Each 5xx was retried because the platform de-duplicates; any one of them may have posted it,
+    # so running out of attempts is no proof that it failed.
+    post_id = schedule(minutes=0.5)
+    platform.window = timedelta(days=1)
+    platform.script = [
+        ConnectorError("HTTP 502: bad gateway", permanent=False, status=502, retry_after=60) for _ in range(6)
+    ]
+    clock.advance(minutes=1)
+    for _ in range(6):
+        dispatcher.tick()
+        clock.now = max(clock.now, datetime.fromisoformat(state(ctx, post_id)["due_at"]))
+    post = state(ctx, post_id)
+    assert post["state"] == "unknown", post
+    assert "it may have been published" in post["error"]
+
+
 def test_a_deduplicating_platform_gets_the_first_attempts_time_and_a_retry_within_its_window(
     dispatcher: Dispatcher,
     schedule: Callable[..., int],
