@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from sqlite_utils import Database
 
-from connectors.base import Connector, ConnectorError, OutgoingPost
+from connectors.base import UNANSWERED, Connector, ConnectorError, OutgoingPost
 from connectors.outbox import OutboxConnector
 from lockdown.crypto import Vault, VaultError
 from lockdown.errors import AccountHeld, Conflict, Forbidden, InvalidInput, NotFound, RuleBroken
@@ -283,7 +283,9 @@ def _deliver(
             finally:
                 client.close()
         except (ConnectorError, VaultError) as exc:
-            ambiguous = isinstance(exc, ConnectorError) and exc.ambiguous
+            # A message is sent once, never retried: a de-duplicating platform that gave no clear
+            # answer (marked UNANSWERED) may have posted it as surely as any other.
+            ambiguous = isinstance(exc, ConnectorError) and (exc.ambiguous or UNANSWERED in exc.progress)
             return {
                 "account_id": account_id,
                 "state": "unknown" if ambiguous else "failed",

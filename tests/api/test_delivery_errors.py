@@ -4,6 +4,7 @@ ERMC and the central account's manager only (#12 finding 4, as for posts)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -84,3 +85,39 @@ def test_a_delivery_error_is_kept_capped_like_a_posts(
         f"/api/v1/incidents/{incident['id']}/messages/{message['id']}/approve", headers=press2.headers
     ).json
     assert len(approved["deliveries"][0]["error"]) == MAX_ERROR_CHARS
+
+
+class DeduplicatingPlatform(Connector):
+    """Mastodon-like: it keeps Idempotency-Keys for an hour, and here answers a 502."""
+
+    kind = "deduplicating"
+    deduplicates_publish_for = timedelta(hours=1)
+
+    def publish(self, post: OutgoingPost) -> Published:
+        raise ConnectorError("HTTP 502: bad gateway", permanent=False, status=502)
+
+    def delete(self, remote_id: str) -> None:
+        """Nothing was published."""
+
+
+def test_a_message_without_a_clear_answer_from_a_deduplicating_platform_is_unknown_not_failed(
+    client: FlaskClient,
+    ctx: Any,
+    make_user: Callable[..., Login],
+    register: Callable[..., dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A message is never retried, so the platform's de-duplication cannot help: it may be live.
+    monkeypatch.setitem(CONNECTORS, "deduplicating", f"{__name__}.DeduplicatingPlatform")
+    press, press2, owner = make_user("press"), make_user("press"), make_user("manager")
+    central = register(owner, handle="@livuni", platform="mastodon", central=True)["id"]
+    ctx.db.conn.execute('UPDATE accounts SET connector = \'{"kind": "deduplicating"}\' WHERE id = ?', [central])
+    ctx.db.conn.commit()
+    incident = client.post("/api/v1/incidents", json={"title": "T", "reason": "R"}, headers=press.headers).json
+    message = client.post(
+        f"/api/v1/incidents/{incident['id']}/messages", json={"body": "Update"}, headers=press.headers
+    ).json
+    approved = client.post(
+        f"/api/v1/incidents/{incident['id']}/messages/{message['id']}/approve", headers=press2.headers
+    ).json
+    assert approved["deliveries"][0]["state"] == "unknown", approved
