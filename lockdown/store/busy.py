@@ -17,7 +17,7 @@ from sqlite_utils import Database
 
 T = TypeVar("T")
 
-SQLITE_BUSY, SQLITE_LOCKED = 5, 6
+SQLITE_BUSY = 5
 # While retrying, each attempt waits this long at most. SQLite's own wait polls the lock less and
 # less often (every 100 ms after the first third of a second), so a fresh short wait polls often
 # again: a declaration is not starved by a stream of short writes that each poll early.
@@ -28,10 +28,12 @@ def is_busy(error: BaseException) -> bool:
     """Whether ``error`` is SQLite giving up on a lock another connection holds."""
     if not isinstance(error, sqlite3.OperationalError):
         return False
+    # SQLITE_LOCKED ("database table is locked") is a conflict within one connection, a bug that
+    # waiting never clears: only SQLITE_BUSY, another connection's lock, is worth coming back for.
     code = getattr(error, "sqlite_errorcode", None)
     if code is not None:
-        return code & 0xFF in (SQLITE_BUSY, SQLITE_LOCKED)
-    return str(error).startswith(("database is locked", "database table is locked", "database is busy"))
+        return bool(code & 0xFF == SQLITE_BUSY)
+    return str(error).startswith(("database is locked", "database is busy"))
 
 
 def busy_timeout(db: Database) -> float:

@@ -50,3 +50,17 @@ def test_another_failure_is_not_retried_and_the_busy_timeout_is_put_back(tmp_pat
     assert calls == 1
     assert busy_timeout(db) == 3
     assert not db.conn.in_transaction
+
+
+def test_a_table_locked_within_one_connection_is_a_bug_not_busy(tmp_path: Path) -> None:
+    # SQLITE_LOCKED: waiting never clears it, so it must not become a 503 nor be retried.
+    db = connect(tmp_path / "x.db")
+    db.execute("CREATE TABLE t (a)")
+    db.conn.executemany("INSERT INTO t VALUES (?)", [(n,) for n in range(3)])
+    db.conn.commit()
+    reading = db.conn.execute("SELECT a FROM t")
+    reading.fetchone()
+    with pytest.raises(sqlite3.OperationalError) as raised:
+        db.conn.execute("DROP TABLE t")
+    assert "locked" in str(raised.value)
+    assert not is_busy(raised.value)
