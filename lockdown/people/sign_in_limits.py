@@ -72,7 +72,8 @@ def _refuse_past_limits(db: Database, email: str, address: str, now: datetime) -
     ).fetchone()
     if count < UNDELAYED_FAILURES_PER_EMAIL or _known_address(db, email, address, now):
         return
-    delay = min(timedelta(seconds=2 ** (count - UNDELAYED_FAILURES_PER_EMAIL)), MAX_DELAY)
+    # The exponent is capped before timedelta sees it: 2 ** 47 seconds overflows (a 500).
+    delay = min(timedelta(seconds=2 ** min(count - UNDELAYED_FAILURES_PER_EMAIL, 16)), MAX_DELAY)
     _refuse("too many failed sign-ins for this email", parse_iso(last) + delay - now)
 
 

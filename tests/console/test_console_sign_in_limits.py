@@ -110,3 +110,18 @@ def test_five_wrong_passwords_from_one_address_stop_that_address_for_that_email(
     assert refused.status_code == 429
     assert "Too many failed sign-ins" in refused.get_data(as_text=True)
     assert int(refused.headers["Retry-After"]) > 60, "the address waits out the window"
+
+
+def test_a_flood_of_failures_for_one_email_still_answers_with_a_wait_not_a_server_error(
+    site: Site, clock: MovedClock
+) -> None:
+    # Sixty failures from sixty addresses: the doubling delay must stop at its cap, not overflow.
+    stamp = clock.now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    site.ctx.db.conn.executemany(
+        "INSERT INTO sign_in_attempts (email, address, at, ok) VALUES (?, ?, ?, 0)",
+        [(MANAGER, f"198.51.100.{n}", stamp) for n in range(60)],
+    )
+    site.ctx.db.conn.commit()
+    refused = sign_in_form(site.app, MANAGER, password="a guess", address="203.0.113.77")()
+    assert refused.status_code == 429, refused.get_data(as_text=True)[:200]
+    assert 0 < int(refused.headers["Retry-After"]) <= 60
