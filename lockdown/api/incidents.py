@@ -30,7 +30,7 @@ from lockdown.api.state import app_state, current_user, request_context
 from lockdown.incidents import declare as incidents
 from lockdown.incidents import messages as incident_messages
 from lockdown.incidents.delivery_errors import delivery_errors_as_seen_by
-from lockdown.incidents.report import build_report, report_markdown
+from lockdown.incidents.report import report_for, report_markdown
 from lockdown.posting.dispatch import connectors_for
 from lockdown.register.accounts import list_accounts
 
@@ -132,8 +132,7 @@ def approve_message(incident_id: int, message_id: int) -> dict[str, Any]:
 def report(incident_id: int, query: dict[str, Any]) -> Any:
     """What was held, what was in flight, every delivery, and the proof nothing else went out."""
     ctx = request_context()
-    built = build_report(ctx.db, ctx.audit_key, incident_id)
-    built["messages"] = delivery_errors_as_seen_by(ctx.db, current_user(), built["messages"])
+    built = report_for(ctx.db, ctx.audit_key, incident_id, current_user())
     if query["format"] == "md":
         return Response(report_markdown(built), mimetype="text/markdown")
     return built

@@ -15,7 +15,7 @@ from lockdown.incidents.declare import acknowledge, get_incident, list_incidents
 from lockdown.incidents.delivery_errors import delivery_errors_as_seen_by
 from lockdown.incidents.messages import approve_message, draft_message, list_messages
 from lockdown.incidents.playbooks import RESUME_POLICIES, TEMPLATES
-from lockdown.incidents.report import build_report, can_delete, report_markdown
+from lockdown.incidents.report import can_delete, report_for, report_markdown
 from lockdown.people.users import User
 from lockdown.posting.dispatch import connectors_for
 from lockdown.posting.posts import delete_remote, get_post
@@ -155,6 +155,4 @@ def report_file(incident_id: int) -> Response:
 def _report_for(viewer: User, incident_id: int) -> dict[str, Any]:
     """The incident's report, with delivery errors as ``viewer`` may read them."""
     ctx = request_context()
-    report = build_report(ctx.db, ctx.audit_key, incident_id)
-    report["messages"] = delivery_errors_as_seen_by(ctx.db, viewer, report["messages"])
-    return report
+    return report_for(ctx.db, ctx.audit_key, incident_id, viewer)

@@ -10,9 +10,22 @@ from sqlite_utils import Database
 
 from connectors.registry import CONNECTORS
 from lockdown.incidents.declare import get_incident
+from lockdown.incidents.delivery_errors import delivery_errors_as_seen_by
 from lockdown.incidents.messages import list_messages
+from lockdown.people.users import User
+from lockdown.posting.post_errors import errors_as_seen_by
 from lockdown.store import audit
 from lockdown.timeutil import to_iso, utcnow
+
+
+def report_for(db: Database, audit_key: bytes, incident_id: int, viewer: User) -> dict[str, Any]:
+    """The report as ``viewer`` may read it: a platform's own answer to a failed post or message
+    only for those who may read it there (post_errors, delivery_errors), the rest in short."""
+    report = build_report(db, audit_key, incident_id)
+    posts = [post for account in report["accounts"] for post in (*account["held_posts"], *account["in_flight"])]
+    errors_as_seen_by(db, viewer, [*posts, *report["proof"]["published_on_held_accounts_outside_in_flight"]])
+    report["messages"] = delivery_errors_as_seen_by(db, viewer, report["messages"])
+    return report
 
 
 def build_report(db: Database, audit_key: bytes, incident_id: int) -> dict[str, Any]:
@@ -30,12 +43,16 @@ def build_report(db: Database, audit_key: bytes, incident_id: int) -> dict[str, 
     ):
         kind = json.loads(connector)["kind"]
         rows = db.conn.execute(
-            "SELECT id, state, scheduled_at, due_at, sending_at, published_at, remote_id, error FROM posts "
+            "SELECT id, account_id, state, scheduled_at, due_at, sending_at, published_at, remote_id, error, "
+            "error_code, error_status FROM posts "
             "WHERE account_id = ? AND ((scheduled_at >= ? AND scheduled_at <= ?) OR id IN "
             "(SELECT post_id FROM incident_in_flight WHERE incident_id = ?)) ORDER BY id",
             [account_id, start, end, incident_id],
         ).fetchall()
-        keys = ("id", "state", "scheduled_at", "due_at", "sending_at", "published_at", "remote_id", "error")
+        keys = (
+            "id", "account_id", "state", "scheduled_at", "due_at", "sending_at", "published_at", "remote_id",
+            "error", "error_code", "error_status",
+        )  # fmt: skip
         held, flying = [], []
         for row in rows:
             post = dict(zip(keys, row, strict=True))
@@ -45,7 +62,7 @@ def build_report(db: Database, audit_key: bytes, incident_id: int) -> dict[str, 
                 flying.append(post)
                 continue
             if post["sending_at"] and start < post["sending_at"] <= end:
-                leaks.append({"account_id": account_id, **post})
+                leaks.append(dict(post))
             held.append(post)
         accounts.append(
             {

@@ -121,3 +121,30 @@ def test_a_message_without_a_clear_answer_from_a_deduplicating_platform_is_unkno
         f"/api/v1/incidents/{incident['id']}/messages/{message['id']}/approve", headers=press2.headers
     ).json
     assert approved["deliveries"][0]["state"] == "unknown", approved
+
+
+def test_the_report_shows_a_failed_posts_platform_answer_only_to_those_who_may_read_it(
+    client: FlaskClient, ctx: Any, make_user: Callable[..., Login], register: Callable[..., dict[str, Any]]
+) -> None:
+    press, owner, other = make_user("press"), make_user("manager"), make_user("manager")
+    chem = register(owner, handle="@livuni_chem")["id"]
+    incident = client.post("/api/v1/incidents", json={"title": "T", "reason": "R"}, headers=press.headers).json
+    client.post(
+        "/api/v1/posts",
+        json={"account_id": chem, "body": "Open day", "scheduled_at": "2031-01-01T09:00:00Z"},
+        headers=owner.headers,
+    )
+    ctx.db.conn.execute(
+        "UPDATE posts SET state = 'failed', scheduled_at = ?, error = ?, error_code = 'permanent', error_status = 403",
+        [incident["declared_at"], SECRET_WORDS],
+    )
+    ctx.db.conn.commit()
+
+    def held_error(login: Login) -> str:
+        report = client.get(f"/api/v1/incidents/{incident['id']}/report", headers=login.headers).json
+        account = next(a for a in report["accounts"] if a["account_id"] == chem)
+        return str(account["held_posts"][0]["error"])
+
+    assert held_error(owner) == SECRET_WORDS
+    assert SECRET_WORDS not in held_error(other)
+    assert "HTTP 403" in held_error(other)
