@@ -3,6 +3,7 @@ change, disabling and offboarding end them, wherever a copy of the cookie went."
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -13,6 +14,7 @@ from click.testing import CliRunner
 from flask.testing import FlaskClient
 
 from lockdown.cli import main
+from lockdown.console.auth import SESSION_TOKEN
 from lockdown.people.signin import set_password
 from lockdown.store.context import Context
 from lockdown.store.db import connect
@@ -115,6 +117,11 @@ def test_the_database_keeps_no_usable_session_token(site: Site) -> None:
     stored = [row[0] for row in site.ctx.db.conn.execute("SELECT token_hash FROM console_sessions")]
     assert len(stored) == 1
     assert all(len(value) == 64 and value not in cookie.value for value in stored)
+    # The cookie is signed, not encrypted: what it carries is the token itself, whose hash alone
+    # the database keeps.
+    carried = site.app.session_interface.get_signing_serializer(site.app).loads(cookie.value)[SESSION_TOKEN]
+    assert stored == [hashlib.sha256(carried.encode()).hexdigest()]
+    assert carried not in stored
 
 
 def test_a_sign_in_racing_a_password_change_leaves_no_session_open(site: Site, tmp_path: Path) -> None:

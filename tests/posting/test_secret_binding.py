@@ -191,16 +191,22 @@ def test_changing_the_kind_drops_the_secrets(
 def test_a_token_does_not_decrypt_for_a_host_it_was_not_deposited_for(
     ctx: Context, account: dict[str, Any], elsewhere: Platform, send: Callable[[int], dict[str, Any]]
 ) -> None:
-    # Behind the service's back (a bug, a hand edit, a restored copy): the row stays, the host changes.
+    # Behind the service's back (a bug, a hand edit, a restored copy): the row stays, the host
+    # changes, and so does the host recorded beside the secret, so only the sealing can refuse.
     moved = json.dumps({"kind": "mastodon", "base_url": f"http://127.0.0.2:{elsewhere.port}"})
     with ctx.change() as change:
         ctx.db.conn.execute("UPDATE accounts SET connector = ? WHERE id = ?", [moved, account["id"]])
+        ctx.db.conn.execute(
+            "UPDATE connector_secrets SET host = ? WHERE account_id = ?",
+            [f"127.0.0.2:{elsewhere.port}", account["id"]],
+        )
         change.audit("test", "test.move", f"account:{account['id']}")
 
     post = send(account["id"])
 
     assert elsewhere.calls == []
     assert post["state"] == "failed"
+    assert "does not authenticate" in post["error"], "the AES-GCM associated data binds the host"
 
 
 def test_a_token_sealed_before_the_binding_still_works_for_its_host_and_rotation_binds_it(
