@@ -29,28 +29,47 @@ class RefusingPlatform(Connector):
         """Nothing was published."""
 
 
-def test_a_delivery_error_is_read_in_full_only_by_press_ermc_and_the_accounts_manager(
-    client: FlaskClient,
-    ctx: Any,
-    make_user: Callable[..., Login],
-    register: Callable[..., dict[str, Any]],
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setitem(CONNECTORS, "refusing", f"{__name__}.RefusingPlatform")
-    press, press2, ermc = make_user("press"), make_user("press"), make_user("ermc")
-    owner, other = make_user("manager"), make_user("manager")
-    central = register(owner, handle="@livuni", platform="x", central=True)["id"]
-    register(other, handle="@livuni_chem")
-    ctx.db.conn.execute('UPDATE accounts SET connector = \'{"kind": "refusing"}\' WHERE id = ?', [central])
-    ctx.db.conn.commit()
-    incident = client.post("/api/v1/incidents", json={"title": "T", "reason": "R"}, headers=press.headers).json
+@pytest.fixture
+def central_on(
+    client: FlaskClient, ctx: Any, register: Callable[..., dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> Callable[[Login, str], int]:
+    """Register a central account for ``owner`` that publishes through this module's platform ``kind``."""
+
+    def make(owner: Login, kind: str) -> int:
+        monkeypatch.setitem(CONNECTORS, kind, f"{__name__}.{PLATFORMS[kind]}")
+        central = int(register(owner, handle="@livuni", platform="x", central=True)["id"])
+        ctx.db.conn.execute("UPDATE accounts SET connector = json_object('kind', ?) WHERE id = ?", [kind, central])
+        ctx.db.conn.commit()
+        return central
+
+    return make
+
+
+def message_sent(client: FlaskClient, author: Login, approver: Login) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Declare an incident, draft an update through every central account, have it approved:
+    the incident and the approved message."""
+    incident = client.post("/api/v1/incidents", json={"title": "T", "reason": "R"}, headers=author.headers).json
     message = client.post(
-        f"/api/v1/incidents/{incident['id']}/messages", json={"body": "Update"}, headers=press.headers
+        f"/api/v1/incidents/{incident['id']}/messages", json={"body": "Update"}, headers=author.headers
     ).json
     approved = client.post(
-        f"/api/v1/incidents/{incident['id']}/messages/{message['id']}/approve", headers=press2.headers
+        f"/api/v1/incidents/{incident['id']}/messages/{message['id']}/approve", headers=approver.headers
     ).json
-    assert approved["deliveries"][0]["state"] == "failed"
+    return incident, approved
+
+
+def test_a_delivery_error_is_read_in_full_only_by_press_ermc_and_the_accounts_manager(
+    client: FlaskClient,
+    make_user: Callable[..., Login],
+    register: Callable[..., dict[str, Any]],
+    central_on: Callable[[Login, str], int],
+) -> None:
+    press, press2, ermc = make_user("press"), make_user("press"), make_user("ermc")
+    owner, other = make_user("manager"), make_user("manager")
+    central_on(owner, "refusing")
+    register(other, handle="@livuni_chem")
+    incident, message = message_sent(client, press, press2)
+    assert message["deliveries"][0]["state"] == "failed"
 
     def seen_by(login: Login) -> tuple[str, str]:
         listed = client.get(f"/api/v1/incidents/{incident['id']}/messages", headers=login.headers).json
@@ -66,24 +85,13 @@ def test_a_delivery_error_is_read_in_full_only_by_press_ermc_and_the_accounts_ma
 
 def test_a_delivery_error_is_kept_capped_like_a_posts(
     client: FlaskClient,
-    ctx: Any,
     make_user: Callable[..., Login],
-    register: Callable[..., dict[str, Any]],
+    central_on: Callable[[Login, str], int],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setitem(CONNECTORS, "refusing", f"{__name__}.RefusingPlatform")
     monkeypatch.setattr(f"{__name__}.SECRET_WORDS", "HTTP 500: " + "x" * 20_000)
-    press, press2, owner = make_user("press"), make_user("press"), make_user("manager")
-    central = register(owner, handle="@livuni", platform="x", central=True)["id"]
-    ctx.db.conn.execute('UPDATE accounts SET connector = \'{"kind": "refusing"}\' WHERE id = ?', [central])
-    ctx.db.conn.commit()
-    incident = client.post("/api/v1/incidents", json={"title": "T", "reason": "R"}, headers=press.headers).json
-    message = client.post(
-        f"/api/v1/incidents/{incident['id']}/messages", json={"body": "Update"}, headers=press.headers
-    ).json
-    approved = client.post(
-        f"/api/v1/incidents/{incident['id']}/messages/{message['id']}/approve", headers=press2.headers
-    ).json
+    central_on(make_user("manager"), "refusing")
+    _, approved = message_sent(client, make_user("press"), make_user("press"))
     assert len(approved["deliveries"][0]["error"]) == MAX_ERROR_CHARS
 
 
@@ -101,25 +109,11 @@ class DeduplicatingPlatform(Connector):
 
 
 def test_a_message_without_a_clear_answer_from_a_deduplicating_platform_is_unknown_not_failed(
-    client: FlaskClient,
-    ctx: Any,
-    make_user: Callable[..., Login],
-    register: Callable[..., dict[str, Any]],
-    monkeypatch: pytest.MonkeyPatch,
+    client: FlaskClient, make_user: Callable[..., Login], central_on: Callable[[Login, str], int]
 ) -> None:
     # A message is never retried, so the platform's de-duplication cannot help: it may be live.
-    monkeypatch.setitem(CONNECTORS, "deduplicating", f"{__name__}.DeduplicatingPlatform")
-    press, press2, owner = make_user("press"), make_user("press"), make_user("manager")
-    central = register(owner, handle="@livuni", platform="mastodon", central=True)["id"]
-    ctx.db.conn.execute('UPDATE accounts SET connector = \'{"kind": "deduplicating"}\' WHERE id = ?', [central])
-    ctx.db.conn.commit()
-    incident = client.post("/api/v1/incidents", json={"title": "T", "reason": "R"}, headers=press.headers).json
-    message = client.post(
-        f"/api/v1/incidents/{incident['id']}/messages", json={"body": "Update"}, headers=press.headers
-    ).json
-    approved = client.post(
-        f"/api/v1/incidents/{incident['id']}/messages/{message['id']}/approve", headers=press2.headers
-    ).json
+    central_on(make_user("manager"), "deduplicating")
+    _, approved = message_sent(client, make_user("press"), make_user("press"))
     assert approved["deliveries"][0]["state"] == "unknown", approved
 
 
@@ -148,3 +142,6 @@ def test_the_report_shows_a_failed_posts_platform_answer_only_to_those_who_may_r
     assert held_error(owner) == SECRET_WORDS
     assert SECRET_WORDS not in held_error(other)
     assert "HTTP 403" in held_error(other)
+
+
+PLATFORMS = {"refusing": "RefusingPlatform", "deduplicating": "DeduplicatingPlatform"}
