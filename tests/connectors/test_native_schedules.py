@@ -5,7 +5,7 @@ Mastodon request is checked against Mastodon's OpenAPI document."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -24,7 +24,7 @@ from connectors.outbox import OutboxConnector
 from connectors.versions import DEFAULT_GRAPH_VERSION
 from connectors.webhook import WebhookConnector
 from connectors.x import XConnector
-from tests.connectors.openapi_check import SpecCheck
+from tests.connectors import mastodon_fake
 
 NOW = datetime(2030, 4, 30, 12, 0, tzinfo=UTC)
 
@@ -71,14 +71,6 @@ FB_ITEM = NativeScheduled(
 
 def graph_error(message: str, code: int) -> dict[str, object]:
     return {"error": {"message": message, "type": "OAuthException", "code": code}}
-
-
-@pytest.fixture(autouse=True)
-def every_mastodon_request_fits_the_spec(fake: responses.RequestsMock, mastodon_spec: SpecCheck) -> Iterator[None]:
-    yield
-    for call in fake.calls:
-        if call.request.url and call.request.url.startswith(f"{BASE}/"):
-            mastodon_spec.validate(call.request)
 
 
 @pytest.fixture(autouse=True)
@@ -223,6 +215,7 @@ def test_mastodon_lists_native_schedules_with_their_params_as_content(
     assert [NativeScheduled.from_json(item.to_json()) for item in items] == items
 
 
+@pytest.mark.off_contract("a listed ScheduledStatus without its required scheduled_at")
 def test_mastodon_a_listed_status_without_a_time_is_an_error_not_skipped(
     fake: responses.RequestsMock, mastodon: MastodonConnector
 ) -> None:
@@ -311,8 +304,10 @@ MASTODON_OPERATIONS: dict[str, Callable[[MastodonConnector], object]] = {
     ("status", "headers", "permanent", "retry_after"),
     [
         (429, {"Retry-After": "30"}, False, 30),
-        (400, {}, True, None),
-        (403, {}, True, None),
+        # the answers https://docs.joinmastodon.org/methods/scheduled_statuses/ documents
+        (401, {}, True, None),
+        (404, {}, True, None),
+        (422, {}, True, None),
         (503, {}, False, None),
     ],
 )
@@ -327,7 +322,11 @@ def test_mastodon_native_schedule_errors_say_whether_to_retry(
 ) -> None:
     method = responses.GET if operation == "list" else responses.PUT
     url = SCHEDULED if operation == "list" else f"{SCHEDULED}/3"
-    fake.add(method, url, status=status, json={"error": "Nope"}, headers=headers)
+    if operation == "list" and status == 422:  # the listing's 422 is a ValidationError
+        body = mastodon_fake.validation_failed("Nope", "limit", "ERR_INVALID", "is not a number")
+    else:
+        body = mastodon_fake.error("Nope")
+    fake.add(method, url, status=status, json=body, headers=headers)
 
     with pytest.raises(ConnectorError) as caught:
         MASTODON_OPERATIONS[operation](mastodon)
