@@ -23,7 +23,7 @@ from connectors.mastodon import MastodonConnector
 from connectors.versions import DEFAULT_GRAPH_VERSION
 from connectors.webhook import WebhookConnector
 from connectors.x import XConnector
-from tests.connectors import mastodon_fake, x_fake
+from tests.connectors import graph_fake, mastodon_fake, x_fake
 
 FIRST = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 GRAPH = f"https://graph.facebook.com/{DEFAULT_GRAPH_VERSION}"
@@ -65,7 +65,10 @@ WITHOUT_KEY = {
             {"access_token": "ig-tok"},
         ),
         ("POST", f"{IG_USER}/media_publish"),
-        before=(("POST", f"{IG_USER}/media", {"id": "c-1"}),),
+        before=(
+            ("POST", f"{IG_USER}/media", graph_fake.container("c-1")),
+            ("GET", f"{GRAPH}/c-1", graph_fake.container_status("c-1", "FINISHED")),
+        ),
     ),
     # https://learn.microsoft.com/en-us/linkedin/marketing/community-management/shares/posts-api
     "linkedin": Platform(
@@ -109,6 +112,8 @@ def server_error(name: str, status: int) -> dict[str, object]:
     """The platform's own shape of a server error (X's as its document has it)."""
     if name == "x":
         return x_fake.problem("internal-error", status, "Internal Error", "Internal error")
+    if name in ("facebook", "instagram"):
+        return graph_fake.error("An unknown error occurred", 1, status=status)
     return {"status": status, "json": {"error": "Internal error"}}
 
 
@@ -144,9 +149,13 @@ def test_a_publish_without_a_key_that_never_left_stays_transient(
 )
 def test_a_rate_limit_on_a_publish_stays_transient(fake: responses.RequestsMock, post: OutgoingPost, name: str) -> None:
     # A 429 is the platform saying it did not act: a retry is safe whatever the key.
-    answer = (
-        x_fake.about_blank(429, "Too Many Requests") if name == "x" else {"status": 429, "json": {"error": "Too many"}}
-    )
+    answers = {
+        "x": x_fake.about_blank(429, "Too Many Requests"),
+        # The Graph API says "too many calls" with HTTP 400 and code 4 (error-handling page).
+        "facebook": graph_fake.error("(#4) Application request limit reached", 4),
+        "instagram": graph_fake.error("(#4) Application request limit reached", 4),
+    }
+    answer = answers.get(name, {"status": 429, "json": {"error": "Too many"}})
     arrange(fake, WITHOUT_KEY[name], **answer, headers={"Retry-After": "60"})
 
     error = publish_failure(WITHOUT_KEY[name].build(), post)
