@@ -72,9 +72,9 @@ def page_post(page_id: str, post_id: str) -> dict[str, str]:
     return {"id": f"{page_id}_{post_id}"}
 
 
-def deleted() -> dict[str, bool]:
+def deleted(success: bool = True) -> dict[str, bool]:
     """``DELETE /{post-id}``."""
-    return {"success": True}
+    return {"success": success}
 
 
 def container(container_id: str) -> dict[str, str]:

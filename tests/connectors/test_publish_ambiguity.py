@@ -23,7 +23,7 @@ from connectors.mastodon import MastodonConnector
 from connectors.versions import DEFAULT_GRAPH_VERSION
 from connectors.webhook import WebhookConnector
 from connectors.x import XConnector
-from tests.connectors import graph_fake, mastodon_fake, x_fake
+from tests.connectors import graph_fake, linkedin_fake, mastodon_fake, x_fake
 
 FIRST = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 GRAPH = f"https://graph.facebook.com/{DEFAULT_GRAPH_VERSION}"
@@ -114,6 +114,10 @@ def server_error(name: str, status: int) -> dict[str, object]:
         return x_fake.problem("internal-error", status, "Internal Error", "Internal error")
     if name in ("facebook", "instagram"):
         return graph_fake.error("An unknown error occurred", 1, status=status)
+    if name == "linkedin" and status in linkedin_fake.DOCUMENTED_STATUSES:
+        return linkedin_fake.error(status, "Internal Server Error")
+    if name == "linkedin":
+        return {"status": status, "body": "<html>Bad Gateway</html>"}  # a proxy's: LinkedIn lists no 502
     return {"status": status, "json": {"error": "Internal error"}}
 
 
@@ -154,6 +158,7 @@ def test_a_rate_limit_on_a_publish_stays_transient(fake: responses.RequestsMock,
         # The Graph API says "too many calls" with HTTP 400 and code 4 (error-handling page).
         "facebook": graph_fake.error("(#4) Application request limit reached", 4),
         "instagram": graph_fake.error("(#4) Application request limit reached", 4),
+        "linkedin": linkedin_fake.error(429, "Resource level throttle limit reached"),
     }
     answer = answers.get(name, {"status": 429, "json": {"error": "Too many"}})
     arrange(fake, WITHOUT_KEY[name], **answer, headers={"Retry-After": "60"})
