@@ -11,14 +11,23 @@ Optional setting ``host``: ``graph.facebook.com`` (the default, for Facebook Log
 ``LOCKDOWN_GRAPH_VERSION``. The daily publishing quota (error 9, subcode 2207042) is transient
 and waits a full 24-hour window (``connectors.graph_errors``).
 
-Resumable: when the publish step fails the error carries ``progress={"container_id": ...}``,
-and a retry with that progress only publishes the container. Instagram's API cannot delete
-published media, so ``delete`` always fails permanently.
+Between the two steps the container is polled, ``GET /{container_id}?fields=status_code,status``
+(https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-container),
+until it is ``FINISHED``: a few reads a few seconds apart within one attempt; a container still
+``IN_PROGRESS`` after them is a transient failure that keeps the container for the next attempt;
+``ERROR`` (with the platform's ``status``) fails the post. A container kept from an earlier
+attempt that has since ``EXPIRED`` (24 hours) is made again; one already ``PUBLISHED`` is not
+published twice.
+
+Resumable: a failure after the container was made carries ``progress={"container_id": ...}``,
+and a retry with that progress polls and publishes that container instead of making another.
+Instagram's API cannot delete published media, so ``delete`` always fails permanently.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from connectors.base import Connector, ConnectorError, OutgoingPost, Published, Setting
@@ -31,6 +40,11 @@ from connectors.versions import graph_version
 CONTAINER_EXPIRED = 2207020
 # Facebook Login tokens work on the first, Instagram Login tokens on the second only.
 HOSTS = ("graph.facebook.com", "graph.instagram.com")
+# Reads of a container's status within one attempt, and the wait between them: an image is
+# usually ready at once, a video may take minutes, which later attempts wait out instead.
+STATUS_READS = 4
+STATUS_INTERVAL = 3.0
+STILL_PROCESSING_RETRY = 60.0
 
 
 class InstagramConnector(Connector):
@@ -60,10 +74,28 @@ class InstagramConnector(Connector):
                 permanent=True,
             )
         self.session = new_session(outbound=self.outbound)
-        self.base = f"https://{host}/{graph_version(self.config)}/{self.config['ig_user_id']}"
+        self.graph_url = f"https://{host}/{graph_version(self.config)}"
+        self.base = f"{self.graph_url}/{self.config['ig_user_id']}"
+        # How the connector waits between status reads (tests pass one that does not sleep).
+        self.sleep: Callable[[float], None] = time.sleep
 
     def publish(self, post: OutgoingPost) -> Published:
-        container = post.progress.get("container_id") or self._create_container(post)
+        container = post.progress.get("container_id") or ""
+        state = self._wait_for(container) if container else "EXPIRED"
+        if state == "EXPIRED":  # none yet, or one kept from an attempt more than a day ago
+            container = self._create_container(post)
+            state = self._wait_for(container)
+        if state == "PUBLISHED":
+            # An earlier attempt's publish went through though its answer was lost; the
+            # container does not say which media it became.
+            return Published(remote_id=None)
+        if state != "FINISHED":
+            raise ConnectorError(
+                f"Instagram's container {container} was made but is not ready ({state})",
+                permanent=False,
+                retry_after=STILL_PROCESSING_RETRY,
+                progress={"container_id": container},
+            )
         try:
             # No idempotency key here: a lost answer may mean published media.
             body = FacebookConnector.graph(
@@ -94,15 +126,60 @@ class InstagramConnector(Connector):
             permanent=True,
         )
 
+    def _wait_for(self, container: str) -> str:
+        """The container's ``status_code`` once it is not ``IN_PROGRESS``, or after the last
+        read; ConnectorError (permanent) if it is ``ERROR``."""
+        state = ""
+        for read in range(STATUS_READS):
+            if read:
+                self.sleep(STATUS_INTERVAL)
+            try:
+                body = self._before_publishing(
+                    "GET",
+                    f"{self.graph_url}/{container}",
+                    params={"fields": "status_code,status"},
+                    progress={"container_id": container},
+                )
+            except ConnectorError as exc:
+                if f"subcode {CONTAINER_EXPIRED}" in exc.message:
+                    return "EXPIRED"
+                raise
+            state = str(body.get("status_code") or "")
+            if state == "ERROR":
+                raise ConnectorError(
+                    f"Instagram could not prepare container {container}: {body.get('status') or 'ERROR'}",
+                    permanent=True,
+                    progress={"container_id": ""},
+                )
+            if state != "IN_PROGRESS":
+                return state
+        return state
+
+    def _before_publishing(
+        self, method: str, url: str, *, progress: Mapping[str, str] | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
+        """A call before ``media_publish`` (making or reading a container): nothing is posted
+        by it, so a 5xx or a lost answer is only "later", never ambiguous."""
+        try:
+            return FacebookConnector.graph(
+                self.session, method, url, token=self.secret["access_token"], idempotent=True, **kwargs
+            )
+        except ConnectorError as exc:
+            # The one rule (connectors.base) reads a 5xx status as "may be live"; the message
+            # keeps the status for people.
+            server_error = (exc.status or 0) >= 500
+            raise ConnectorError(
+                exc.message,
+                permanent=exc.permanent,
+                retry_after=exc.retry_after,
+                status=None if server_error else exc.status,
+                progress=progress,
+            ) from exc
+
     def _create_container(self, post: OutgoingPost) -> str:
         # A container is not a post: if its answer is lost, making another is harmless.
-        body = FacebookConnector.graph(
-            self.session,
-            "POST",
-            f"{self.base}/media",
-            token=self.secret["access_token"],
-            idempotent=True,
-            data={"image_url": self.config["image_url"], "caption": post.body},
+        body = self._before_publishing(
+            "POST", f"{self.base}/media", data={"image_url": self.config["image_url"], "caption": post.body}
         )
         container = body.get("id")
         if not container:

@@ -1,4 +1,10 @@
-"""The Facebook Page connector against a fake Graph API."""
+"""The Facebook Page connector against a fake Graph API whose answers follow Meta's reference
+pages (``graph_fake``): a publish to the Page feed answers ``{"id"}``
+(https://developers.facebook.com/docs/graph-api/reference/page/feed/), a deletion
+``{"success"}`` (https://developers.facebook.com/docs/graph-api/reference/post/#deleting), and
+failures the Graph error object with the codes of
+https://developers.facebook.com/docs/graph-api/guides/error-handling and
+https://developers.facebook.com/docs/graph-api/overview/rate-limiting."""
 
 from __future__ import annotations
 
@@ -12,13 +18,10 @@ import responses
 from connectors.base import ConnectorError, OutgoingPost
 from connectors.facebook import FacebookConnector
 from connectors.versions import DEFAULT_GRAPH_VERSION
+from tests.connectors import graph_fake
 
 FEED = f"https://graph.facebook.com/{DEFAULT_GRAPH_VERSION}/1234567890/feed"
 POST_ID = "1234567890_987654321"
-
-
-def graph_error(message: str, code: int, **extra: object) -> dict[str, object]:
-    return {"error": {"message": message, "type": "OAuthException", "code": code, **extra}}
 
 
 @pytest.fixture
@@ -29,7 +32,7 @@ def facebook() -> FacebookConnector:
 def test_facebook_publishes_the_message_to_the_page_feed(
     fake: responses.RequestsMock, facebook: FacebookConnector, post: OutgoingPost
 ) -> None:
-    fake.post(FEED, json={"id": POST_ID})
+    fake.post(FEED, json=graph_fake.page_post("1234567890", "987654321"))
 
     published = facebook.publish(post)
 
@@ -43,7 +46,7 @@ def test_facebook_publishes_the_message_to_the_page_feed(
 
 
 def test_facebook_deletes_the_post(fake: responses.RequestsMock, facebook: FacebookConnector) -> None:
-    fake.delete(f"https://graph.facebook.com/{DEFAULT_GRAPH_VERSION}/{POST_ID}", json={"success": True})
+    fake.delete(f"https://graph.facebook.com/{DEFAULT_GRAPH_VERSION}/{POST_ID}", json=graph_fake.deleted())
 
     facebook.delete(POST_ID)
 
@@ -53,7 +56,7 @@ def test_facebook_deletes_the_post(fake: responses.RequestsMock, facebook: Faceb
 def test_facebook_a_delete_graph_does_not_confirm_is_permanent(
     fake: responses.RequestsMock, facebook: FacebookConnector
 ) -> None:
-    fake.delete(f"https://graph.facebook.com/{DEFAULT_GRAPH_VERSION}/{POST_ID}", json={"success": False})
+    fake.delete(f"https://graph.facebook.com/{DEFAULT_GRAPH_VERSION}/{POST_ID}", json=graph_fake.deleted(False))
 
     with pytest.raises(ConnectorError) as caught:
         facebook.delete(POST_ID)
@@ -64,9 +67,10 @@ def test_facebook_a_delete_graph_does_not_confirm_is_permanent(
 @pytest.mark.parametrize(
     ("status", "code", "message"),
     [
+        # The Graph API answers these with HTTP 400; the error's code says which.
         (400, 100, "(#100) Invalid parameter"),
-        (401, 190, "Error validating access token: Session has expired"),
-        (403, 200, "(#200) Requires pages_manage_posts permission"),
+        (400, 190, "Error validating access token: Session has expired"),
+        (400, 200, "(#200) Requires pages_manage_posts permission"),
         (400, 506, "Duplicate status message"),
     ],
 )
@@ -78,7 +82,7 @@ def test_facebook_client_errors_are_permanent_with_graphs_message(
     code: int,
     message: str,
 ) -> None:
-    fake.post(FEED, status=status, json=graph_error(message, code))
+    fake.post(FEED, **graph_fake.error(message, code, status=status))
 
     with pytest.raises(ConnectorError) as caught:
         facebook.publish(post)
@@ -96,7 +100,8 @@ def test_facebook_client_errors_are_permanent_with_graphs_message(
         (17, "(#17) User request limit reached", {}),
         (32, "(#32) Page request limit reached", {}),
         (613, "(#613) Calls to this api have exceeded the rate limit.", {}),
-        (999, "An unexpected error has occurred.", {"is_transient": True}),
+        # 368: "temporarily blocked for policy violations ... wait and retry"; is_transient says so
+        (368, "It looks like you were misusing this feature by going too fast.", {"is_transient": True}),
     ],
 )
 def test_facebook_rate_limits_sent_as_400_are_transient(
@@ -107,7 +112,7 @@ def test_facebook_rate_limits_sent_as_400_are_transient(
     message: str,
     extra: dict[str, object],
 ) -> None:
-    fake.post(FEED, status=400, json=graph_error(message, code, **extra))
+    fake.post(FEED, **graph_fake.error(message, code, **extra))
 
     with pytest.raises(ConnectorError) as caught:
         facebook.publish(post)
@@ -117,10 +122,12 @@ def test_facebook_rate_limits_sent_as_400_are_transient(
     assert message in error.message
 
 
-def test_facebook_429_is_transient_with_retry_after(
+def test_facebook_a_429_from_in_front_of_the_graph_api_is_transient_with_retry_after(
     fake: responses.RequestsMock, facebook: FacebookConnector, post: OutgoingPost
 ) -> None:
-    fake.post(FEED, status=429, json=graph_error("Too many calls", 4), headers={"Retry-After": "120"})
+    # Not a Graph answer (its rate limits are 400s with a code, above): a proxy's, kept because
+    # the HTTP mapping must still honour it.
+    fake.post(FEED, status=429, json={"error": {"message": "Too many calls"}}, headers={"Retry-After": "120"})
 
     with pytest.raises(ConnectorError) as caught:
         facebook.publish(post)
@@ -134,7 +141,7 @@ def test_facebook_429_is_transient_with_retry_after(
 def test_facebook_server_errors_on_a_publish_are_ambiguous(
     fake: responses.RequestsMock, facebook: FacebookConnector, post: OutgoingPost, status: int
 ) -> None:
-    fake.post(FEED, status=status, json=graph_error("Service temporarily unavailable", 2))
+    fake.post(FEED, **graph_fake.error("Service temporarily unavailable", 2, status=status))
 
     with pytest.raises(ConnectorError) as caught:
         facebook.publish(post)
@@ -147,7 +154,7 @@ def test_facebook_server_errors_on_a_publish_are_ambiguous(
 def test_facebook_a_server_error_without_json_is_transient(
     fake: responses.RequestsMock, facebook: FacebookConnector, post: OutgoingPost
 ) -> None:
-    fake.post(FEED, status=502, body="<html>Bad Gateway</html>")
+    fake.post(FEED, status=502, body="<html>Bad Gateway</html>")  # a proxy's page, not the Graph API's
 
     with pytest.raises(ConnectorError) as caught:
         facebook.publish(post)
@@ -207,7 +214,7 @@ def test_facebook_needs_its_page_id() -> None:
 # version is the installation's (graph_version beside the settings).
 def test_facebook_speaks_the_installations_graph_version(fake: responses.RequestsMock, post: OutgoingPost) -> None:
     facebook = FacebookConnector({"page_id": "1234567890", "graph_version": "v26.0"}, {"page_access_token": "t"})
-    fake.post("https://graph.facebook.com/v26.0/1234567890/feed", json={"id": POST_ID})
+    fake.post("https://graph.facebook.com/v26.0/1234567890/feed", json=graph_fake.page_post("1234567890", "987654321"))
 
     assert facebook.publish(post).remote_id == POST_ID
 
@@ -215,7 +222,10 @@ def test_facebook_speaks_the_installations_graph_version(fake: responses.Request
 def test_facebook_defaults_to_a_graph_version_past_v21(
     fake: responses.RequestsMock, facebook: FacebookConnector, post: OutgoingPost
 ) -> None:
-    fake.post(f"https://graph.facebook.com/{DEFAULT_GRAPH_VERSION}/1234567890/feed", json={"id": POST_ID})
+    fake.post(
+        f"https://graph.facebook.com/{DEFAULT_GRAPH_VERSION}/1234567890/feed",
+        json=graph_fake.page_post("1234567890", "987654321"),
+    )
 
     facebook.publish(post)
 
@@ -239,8 +249,7 @@ def test_facebook_business_use_case_limits_wait_for_the_window_the_header_report
     }  # fmt: skip
     fake.post(
         FEED,
-        status=400,
-        json=graph_error("(#80001) There have been too many calls to this Page account.", code),
+        **graph_fake.error("(#80001) There have been too many calls to this Page account.", code),
         headers={"X-Business-Use-Case-Usage": json.dumps(usage)},
     )
 
@@ -255,7 +264,7 @@ def test_facebook_business_use_case_limits_wait_for_the_window_the_header_report
 def test_facebook_a_business_use_case_limit_without_the_header_is_still_transient(
     fake: responses.RequestsMock, facebook: FacebookConnector, post: OutgoingPost
 ) -> None:
-    fake.post(FEED, status=400, json=graph_error("There have been too many calls to this Page account.", 80001))
+    fake.post(FEED, **graph_fake.error("There have been too many calls to this Page account.", 80001))
 
     with pytest.raises(ConnectorError) as caught:
         facebook.publish(post)
@@ -270,8 +279,7 @@ def test_facebook_suspected_spam_is_permanent(
 ) -> None:
     fake.post(
         FEED,
-        status=400,
-        json=graph_error("Application request limit reached", 4, error_subcode=2207051, is_transient=False),
+        **graph_fake.error("Application request limit reached", 4, 2207051, is_transient=False),
     )
 
     with pytest.raises(ConnectorError) as caught:

@@ -1,4 +1,7 @@
-"""The LinkedIn connector against a fake Posts API."""
+"""The LinkedIn connector against a fake Posts API
+(https://learn.microsoft.com/en-us/linkedin/marketing/community-management/shares/posts-api),
+whose answers and errors (https://learn.microsoft.com/en-us/linkedin/shared/api-guide/concepts/error-handling)
+come from ``linkedin_fake``."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ import responses
 from connectors.base import ConnectorError, OutgoingPost
 from connectors.linkedin import LinkedInConnector
 from connectors.versions import DEFAULT_LINKEDIN_VERSION
+from tests.connectors import linkedin_fake
 
 POSTS = "https://api.linkedin.com/rest/posts"
 URN = "urn:li:share:7123456789012345678"
@@ -26,7 +30,7 @@ def linkedin() -> LinkedInConnector:
 def test_linkedin_publishes_a_public_post_and_returns_the_urn_from_x_restli_id(
     fake: responses.RequestsMock, linkedin: LinkedInConnector, post: OutgoingPost
 ) -> None:
-    fake.post(POSTS, status=201, body="", headers={"x-restli-id": URN})
+    fake.post(POSTS, **linkedin_fake.created(URN))
 
     published = linkedin.publish(post)
 
@@ -55,7 +59,7 @@ def test_linkedin_escapes_little_format_markup_but_not_links_or_hashtags(
     linkedin: LinkedInConnector,
     make_post: Callable[..., OutgoingPost],
 ) -> None:
-    fake.post(POSTS, status=201, headers={"x-restli-id": URN})
+    fake.post(POSTS, **linkedin_fake.created(URN))
     body = "Open day (10:00) @ the Guild_Hall #LivUni https://liv.ac.uk/open_day_(2030)"
 
     linkedin.publish(make_post(body=body))
@@ -67,7 +71,7 @@ def test_linkedin_escapes_little_format_markup_but_not_links_or_hashtags(
 def test_linkedin_deletes_the_post_by_its_encoded_urn(
     fake: responses.RequestsMock, linkedin: LinkedInConnector
 ) -> None:
-    fake.delete(f"{POSTS}/urn%3Ali%3Ashare%3A7123456789012345678", status=204)
+    fake.delete(f"{POSTS}/urn%3Ali%3Ashare%3A7123456789012345678", **linkedin_fake.deleted())
 
     linkedin.delete(URN)
 
@@ -83,12 +87,7 @@ def test_linkedin_a_duplicate_post_is_permanent(
 ) -> None:
     fake.post(
         POSTS,
-        status=422,
-        json={
-            "message": f"Content is a duplicate of {URN}",
-            "status": 422,
-            "errorDetails": {"inputErrors": [{"code": "DUPLICATE_POST"}]},
-        },
+        **linkedin_fake.error(422, f"Content is a duplicate of {URN}", code="DUPLICATE_POST"),
     )
 
     with pytest.raises(ConnectorError) as caught:
@@ -107,6 +106,7 @@ def test_linkedin_a_duplicate_post_is_permanent(
         (403, "Not enough permissions to access: partnerApiPostsExternal.CREATE.20241101"),
         (426, "Requested version 20241101 is not active"),
     ],
+    ids=["bad-request", "unauthorized", "forbidden", "version-sunset"],
 )
 def test_linkedin_client_errors_are_permanent_with_linkedins_message(
     fake: responses.RequestsMock,
@@ -115,7 +115,7 @@ def test_linkedin_client_errors_are_permanent_with_linkedins_message(
     status: int,
     message: str,
 ) -> None:
-    fake.post(POSTS, status=status, json={"status": status, "message": message})
+    fake.post(POSTS, **linkedin_fake.error(status, message, service_error_code=100 if status == 403 else None))
 
     with pytest.raises(ConnectorError) as caught:
         linkedin.publish(post)
@@ -130,8 +130,7 @@ def test_linkedin_429_is_transient_with_retry_after(
 ) -> None:
     fake.post(
         POSTS,
-        status=429,
-        json={"status": 429, "message": "Resource level throttle limit reached"},
+        **linkedin_fake.error(429, "Resource level throttle limit reached"),
         headers={"Retry-After": "3600"},
     )
 
@@ -147,7 +146,7 @@ def test_linkedin_429_is_transient_with_retry_after(
 def test_linkedin_server_errors_on_a_publish_are_ambiguous(
     fake: responses.RequestsMock, linkedin: LinkedInConnector, post: OutgoingPost, status: int
 ) -> None:
-    fake.post(POSTS, status=status, json={"status": status, "message": "Internal Server Error"})
+    fake.post(POSTS, **linkedin_fake.error(status, "Internal Server Error"))
 
     with pytest.raises(ConnectorError) as caught:
         linkedin.publish(post)
@@ -213,7 +212,7 @@ def test_linkedin_needs_its_author() -> None:
 
 def test_linkedin_sends_the_installations_version(fake: responses.RequestsMock, post: OutgoingPost) -> None:
     linkedin = LinkedInConnector({"author": AUTHOR, "linkedin_version": "202610"}, {"access_token": "li-tok"})
-    fake.post(POSTS, status=201, body="", headers={"x-restli-id": URN})
+    fake.post(POSTS, **linkedin_fake.created(URN))
 
     linkedin.publish(post)
 
@@ -223,7 +222,7 @@ def test_linkedin_sends_the_installations_version(fake: responses.RequestsMock, 
 def test_linkedin_defaults_to_a_version_that_is_not_sunset(
     fake: responses.RequestsMock, linkedin: LinkedInConnector, post: OutgoingPost
 ) -> None:
-    fake.post(POSTS, status=201, body="", headers={"x-restli-id": URN})
+    fake.post(POSTS, **linkedin_fake.created(URN))
 
     linkedin.publish(post)
 
@@ -235,7 +234,7 @@ def test_linkedin_a_sunset_version_is_permanent_and_names_the_version_and_its_se
     fake: responses.RequestsMock, post: OutgoingPost
 ) -> None:
     linkedin = LinkedInConnector({"author": AUTHOR, "linkedin_version": "202411"}, {"access_token": "li-tok"})
-    fake.post(POSTS, status=426, json={"status": 426, "message": "Requested version 20241101 is not active"})
+    fake.post(POSTS, **linkedin_fake.error(426, "Requested version 20241101 is not active"))
 
     with pytest.raises(ConnectorError) as caught:
         linkedin.publish(post)

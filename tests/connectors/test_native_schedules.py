@@ -5,7 +5,7 @@ Mastodon request is checked against Mastodon's OpenAPI document."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -24,7 +24,7 @@ from connectors.outbox import OutboxConnector
 from connectors.versions import DEFAULT_GRAPH_VERSION
 from connectors.webhook import WebhookConnector
 from connectors.x import XConnector
-from tests.connectors.openapi_check import SpecCheck
+from tests.connectors import graph_fake, mastodon_fake
 
 NOW = datetime(2030, 4, 30, 12, 0, tzinfo=UTC)
 
@@ -67,18 +67,6 @@ FB_ITEM = NativeScheduled(
     scheduled_at="2030-05-01T09:00:00Z",
     content={"message": "Open day tomorrow", "link": "https://liverpool.example/open-day"},
 )
-
-
-def graph_error(message: str, code: int) -> dict[str, object]:
-    return {"error": {"message": message, "type": "OAuthException", "code": code}}
-
-
-@pytest.fixture(autouse=True)
-def every_mastodon_request_fits_the_spec(fake: responses.RequestsMock, mastodon_spec: SpecCheck) -> Iterator[None]:
-    yield
-    for call in fake.calls:
-        if call.request.url and call.request.url.startswith(f"{BASE}/"):
-            mastodon_spec.validate(call.request)
 
 
 @pytest.fixture(autouse=True)
@@ -223,6 +211,7 @@ def test_mastodon_lists_native_schedules_with_their_params_as_content(
     assert [NativeScheduled.from_json(item.to_json()) for item in items] == items
 
 
+@pytest.mark.off_contract("a listed ScheduledStatus without its required scheduled_at")
 def test_mastodon_a_listed_status_without_a_time_is_an_error_not_skipped(
     fake: responses.RequestsMock, mastodon: MastodonConnector
 ) -> None:
@@ -311,8 +300,10 @@ MASTODON_OPERATIONS: dict[str, Callable[[MastodonConnector], object]] = {
     ("status", "headers", "permanent", "retry_after"),
     [
         (429, {"Retry-After": "30"}, False, 30),
-        (400, {}, True, None),
-        (403, {}, True, None),
+        # the answers https://docs.joinmastodon.org/methods/scheduled_statuses/ documents
+        (401, {}, True, None),
+        (404, {}, True, None),
+        (422, {}, True, None),
         (503, {}, False, None),
     ],
 )
@@ -327,7 +318,11 @@ def test_mastodon_native_schedule_errors_say_whether_to_retry(
 ) -> None:
     method = responses.GET if operation == "list" else responses.PUT
     url = SCHEDULED if operation == "list" else f"{SCHEDULED}/3"
-    fake.add(method, url, status=status, json={"error": "Nope"}, headers=headers)
+    if operation == "list" and status == 422:  # the listing's 422 is a ValidationError
+        body = mastodon_fake.validation_failed("Nope", "limit", "ERR_INVALID", "is not a number")
+    else:
+        body = mastodon_fake.error("Nope")
+    fake.add(method, url, status=status, json=body, headers=headers)
 
     with pytest.raises(ConnectorError) as caught:
         MASTODON_OPERATIONS[operation](mastodon)
@@ -456,8 +451,8 @@ def test_facebook_a_listed_post_it_cannot_read_is_an_error_not_skipped(
 def test_facebook_withdraws_by_deleting_then_restores_as_a_new_scheduled_post(
     fake: responses.RequestsMock, facebook: FacebookConnector
 ) -> None:
-    fake.delete(f"{GRAPH}/{POST_ID}", json={"success": True})
-    fake.post(FEED, json={"id": NEW_POST_ID})
+    fake.delete(f"{GRAPH}/{POST_ID}", json=graph_fake.deleted())
+    fake.post(FEED, json=graph_fake.page_post(PAGE_ID, "987654999"))
 
     withdrawn = facebook.withdraw_native(FB_ITEM)
     stored = withdrawn.to_json()  # what the incident code keeps meanwhile
@@ -483,7 +478,7 @@ def test_facebook_withdraws_by_deleting_then_restores_as_a_new_scheduled_post(
 def test_facebook_restores_a_post_without_a_link_with_its_message_only(
     fake: responses.RequestsMock, facebook: FacebookConnector
 ) -> None:
-    fake.post(FEED, json={"id": NEW_POST_ID})
+    fake.post(FEED, json=graph_fake.page_post(PAGE_ID, "987654999"))
 
     facebook.restore_native(NativeScheduled(POST_ID, FB_ITEM.scheduled_at, {"message": "Hi"}))
 
@@ -507,7 +502,7 @@ def test_facebook_restores_a_post_without_a_link_with_its_message_only(
 def test_facebook_restores_a_time_that_has_passed_to_fifteen_minutes_from_now(
     fake: responses.RequestsMock, facebook: FacebookConnector, original: datetime, sent: datetime
 ) -> None:
-    fake.post(FEED, json={"id": NEW_POST_ID})
+    fake.post(FEED, json=graph_fake.page_post(PAGE_ID, "987654999"))
 
     assert facebook.restore_native(fb_item(original)) == NEW_POST_ID
 
@@ -548,7 +543,7 @@ def test_facebook_a_restore_answered_without_an_id_is_ambiguous(
 def test_facebook_a_withdraw_graph_does_not_confirm_is_permanent(
     fake: responses.RequestsMock, facebook: FacebookConnector
 ) -> None:
-    fake.delete(f"{GRAPH}/{POST_ID}", json={"success": False})
+    fake.delete(f"{GRAPH}/{POST_ID}", json=graph_fake.deleted(False))
 
     with pytest.raises(ConnectorError) as caught:
         facebook.withdraw_native(FB_ITEM)
@@ -565,32 +560,32 @@ FACEBOOK_OPERATIONS: dict[str, tuple[str, str, Callable[[FacebookConnector], obj
 
 @pytest.mark.parametrize("operation", sorted(FACEBOOK_OPERATIONS))
 @pytest.mark.parametrize(
-    ("status", "body", "headers", "permanent", "retry_after"),
+    ("answer", "headers", "permanent", "retry_after"),
     [
-        (429, graph_error("(#4) Application request limit reached", 4), {"Retry-After": "30"},
-         False, 30),
-        (400, graph_error("(#100) Invalid parameter", 100), {}, True, None),
-        (403, graph_error("(#200) Requires pages_manage_posts permission", 200), {}, True, None),
-        (400, graph_error("(#32) Page request limit reached", 32), {}, False, None),
+        # The Graph API's rate limits come as HTTP 400 with their code; Retry-After is honoured
+        # where something in front of it sends one.
+        (graph_fake.error("(#4) Application request limit reached", 4), {"Retry-After": "30"}, False, 30),
+        (graph_fake.error("(#100) Invalid parameter", 100), {}, True, None),
+        (graph_fake.error("(#200) Requires pages_manage_posts permission", 200), {}, True, None),
+        (graph_fake.error("(#32) Page request limit reached", 32), {}, False, None),
     ],
-)  # fmt: skip
+)
 def test_facebook_native_schedule_errors_say_whether_to_retry(
     fake: responses.RequestsMock,
     facebook: FacebookConnector,
     operation: str,
-    status: int,
-    body: dict[str, Any],
+    answer: dict[str, Any],
     headers: dict[str, str],
     permanent: bool,
     retry_after: float | None,
 ) -> None:
     method, url, run = FACEBOOK_OPERATIONS[operation]
-    fake.add(method, url, status=status, json=body, headers=headers)
+    fake.add(method, url, **answer, headers=headers)
 
     with pytest.raises(ConnectorError) as caught:
         run(facebook)
 
     error = caught.value
-    assert (error.permanent, error.ambiguous, error.status) == (permanent, False, status)
+    assert (error.permanent, error.ambiguous, error.status) == (permanent, False, 400)
     assert error.retry_after == retry_after
-    assert body["error"]["message"] in error.message
+    assert answer["json"]["error"]["message"] in error.message

@@ -1,33 +1,77 @@
-"""The OpenAPI check itself: it accepts what the connectors send and rejects what the
-platforms' documents do not allow, so a connector that drifts from the API fails its tests."""
+"""The contract check itself: it accepts what the connectors send and what the documents allow,
+and each of its checks fails on a request or answer the platform's document rules out (no
+Authorization, the wrong kind, the wrong host, a field beyond a documented limit, an answer
+missing a required field), so a connector or a fake that drifts from the API fails its tests."""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 import requests
 import responses
 from openapi_core.exceptions import OpenAPIError
 from openapi_core.templating.paths.exceptions import OperationNotFound, PathNotFound
+from openapi_core.templating.responses.exceptions import ResponseNotFound
 from openapi_core.validation.request.exceptions import InvalidParameter, InvalidRequestBody
+from openapi_core.validation.response.exceptions import InvalidData
+from requests_oauthlib import OAuth1
 
 from connectors.base import OutgoingPost
 from connectors.mastodon import MastodonConnector
 from connectors.x import XConnector
-from tests.connectors.openapi_check import SpecCheck
+from tests.connectors import mastodon_fake, x_fake
+from tests.connectors.conftest import checked_fake
+from tests.connectors.openapi_check import Contract, SpecCheck, WrongSecurity, WrongServer
 
-OAUTH = {"Authorization": 'OAuth oauth_consumer_key="ck"'}
+X = "https://api.x.com"
+TWEEPYS_X = "https://api.twitter.com"
+MASTODON = "https://social.example"
+INSTANCES = [MASTODON]
+# OAuth 1.0a user context, signed as tweepy signs it (requests-oauthlib, HMAC-SHA1).
+USER_CONTEXT = OAuth1("ck", "cs", "at", "ats")
 BEARER = {"Authorization": "Bearer tok-1"}
 
 
-def prepared(method: str, url: str, **kwargs: object) -> requests.PreparedRequest:
-    return requests.Request(method, url, **kwargs).prepare()  # type: ignore[arg-type]
+def prepared(method: str, url: str, **kwargs: Any) -> requests.PreparedRequest:
+    request = requests.Request(method, url, **kwargs).prepare()
+    # requests-oauthlib leaves the headers it signed as bytes outside a session; tweepy's are str
+    for name, value in list(request.headers.items()):
+        if isinstance(value, bytes):
+            request.headers[name] = value.decode("latin-1")
+    return request
 
 
-def test_the_x_spec_accepts_a_tweet_and_a_delete(x_spec: SpecCheck) -> None:
-    x_spec.validate(prepared("POST", "https://api.twitter.com/2/tweets", json={"text": "hi"}, headers=OAUTH))
-    x_spec.validate(prepared("DELETE", "https://api.twitter.com/2/tweets/1346889436626259968", headers=OAUTH))
+def answer(status: int, body: object, content_type: str = "application/json") -> requests.Response:
+    response = requests.Response()
+    response.status_code = status
+    response._content = json.dumps(body).encode()
+    response.headers["Content-Type"] = content_type
+    return response
+
+
+# --- what the documents allow ----------------------------------------------------------------
+
+
+def test_the_x_spec_accepts_a_signed_tweet_and_delete_on_tweepys_host(x_spec: SpecCheck) -> None:
+    x_spec.validate(prepared("POST", f"{TWEEPYS_X}/2/tweets", json={"text": "hi"}, auth=USER_CONTEXT))
+    x_spec.validate(prepared("DELETE", f"{TWEEPYS_X}/2/tweets/1346889436626259968", auth=USER_CONTEXT))
+
+
+def test_the_x_spec_accepts_an_oauth2_user_token_as_a_bearer_token(x_spec: SpecCheck) -> None:
+    x_spec.validate(prepared("POST", f"{X}/2/tweets", json={"text": "hi"}, headers=BEARER))
+
+
+def test_the_x_document_states_no_length_for_a_posts_text(x_spec: SpecCheck) -> None:
+    # X allows 280 weighted characters (more for Premium accounts); its document has no
+    # maxLength, so the contract cannot hold the text to it: Lockdown's length rules do.
+    text = x_spec.document["components"]["schemas"]["CreatePostsRequest"]["properties"]["text"]
+    assert "maxLength" not in text
+    x_spec.validate(prepared("POST", f"{X}/2/tweets", json={"text": "a" * 10_000}, auth=USER_CONTEXT))
+
+
+# --- the operation and the body, with the limits the schemas state ---------------------------
 
 
 @pytest.mark.parametrize(
@@ -38,12 +82,22 @@ def test_the_x_spec_accepts_a_tweet_and_a_delete(x_spec: SpecCheck) -> None:
         ("POST", "/2/tweet", {"text": "a path X does not have"}, PathNotFound),
         ("PUT", "/2/tweets", {"text": "a method X does not allow"}, OperationNotFound),
         ("DELETE", "/2/tweets/not-a-number", None, InvalidParameter),
+        # the documented limits: enum, maxLength, maxItems, minimum
+        ("POST", "/2/tweets", {"text": "hi", "reply_settings": "everyone"}, InvalidRequestBody),
+        ("POST", "/2/tweets", {"text": "hi", "poll": {"options": ["a" * 26, "b"], "duration_minutes": 60}},
+         InvalidRequestBody),
+        ("POST", "/2/tweets", {"text": "hi", "poll": {"options": list("abcde"), "duration_minutes": 60}},
+         InvalidRequestBody),
+        ("POST", "/2/tweets", {"text": "hi", "poll": {"options": ["a", "b"], "duration_minutes": 4}},
+         InvalidRequestBody),
     ],
-)
+    ids=["unknown-field", "text-not-a-string", "path", "method", "id-not-a-number", "enum",
+         "poll-option-too-long", "too-many-poll-options", "poll-too-short"],
+)  # fmt: skip
 def test_the_x_spec_rejects_requests_x_would_not_take(
     x_spec: SpecCheck, method: str, path: str, body: object, rejection: type[OpenAPIError]
 ) -> None:
-    request = prepared(method, f"https://api.twitter.com{path}", json=body, headers=OAUTH)
+    request = prepared(method, f"{TWEEPYS_X}{path}", json=body, auth=USER_CONTEXT)
 
     with pytest.raises(rejection):
         x_spec.validate(request)
@@ -54,35 +108,213 @@ def test_the_x_spec_rejects_requests_x_would_not_take(
     [
         ("POST", "/api/v1/statuses", {"visibility": "public"}, InvalidRequestBody),
         ("POST", "/api/v1/statuses", {"status": 42, "visibility": "public"}, InvalidRequestBody),
+        ("POST", "/api/v1/statuses", {"status": "hi", "visibility": "everyone"}, InvalidRequestBody),
         ("POST", "/api/v1/status", {"status": "a path Mastodon does not have"}, PathNotFound),
-        (
-            "PATCH",
-            "/api/v1/scheduled_statuses/3",
-            {"scheduled_at": "2030-06-01T09:00Z"},
-            OperationNotFound,
-        ),
+        ("PATCH", "/api/v1/scheduled_statuses/3", {"scheduled_at": "2030-06-01T09:00Z"}, OperationNotFound),
         ("PUT", "/api/v1/scheduled_statuses/3", {"scheduled_at": 20300601}, InvalidRequestBody),
     ],
+    ids=["no-status", "status-not-a-string", "visibility-enum", "path", "method", "time-not-a-string"],
 )
 def test_the_mastodon_spec_rejects_requests_mastodon_would_not_take(
-    mastodon_spec: SpecCheck,
-    method: str,
-    path: str,
-    body: object,
-    rejection: type[OpenAPIError],
+    mastodon_spec: SpecCheck, method: str, path: str, body: object, rejection: type[OpenAPIError]
 ) -> None:
-    request = prepared(method, f"https://social.example{path}", json=body, headers=BEARER)
+    request = prepared(method, f"{MASTODON}{path}", json=body, headers=BEARER)
 
     with pytest.raises(rejection):
-        mastodon_spec.validate(request)
+        mastodon_spec.validate(request, instances=INSTANCES)
+
+
+def test_the_mastodon_document_states_no_limits_at_all(mastodon_spec: SpecCheck) -> None:
+    # A status's 500 characters (the instance's setting), the listing's 40 a page and the
+    # 5 minutes ahead of scheduled_at are prose in Mastodon's document, not schema: the
+    # contract can hold requests to its enums and types only.
+    text = json.dumps(mastodon_spec.document)
+    for keyword in ("maxLength", "maxItems", "maximum", "minLength"):
+        assert f'"{keyword}"' not in text
+
+
+# --- the security scheme ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Basic Y2s6Y3M="},
+        {"Authorization": 'OAuth oauth_consumer_key="ck", oauth_token="at"'},
+        {"Authorization": "Bearer "},
+    ],
+    ids=["no-authorization", "basic", "oauth1-unsigned", "empty-bearer"],
+)
+def test_the_x_spec_rejects_a_tweet_without_a_documented_authorization(
+    x_spec: SpecCheck, headers: dict[str, str]
+) -> None:
+    request = prepared("POST", f"{TWEEPYS_X}/2/tweets", json={"text": "hi"}, headers=headers)
+
+    with pytest.raises(WrongSecurity):
+        x_spec.validate(request)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Authorization": 'OAuth oauth_consumer_key="ck"'}, {"Authorization": "Token tok-1"}],
+    ids=["no-authorization", "oauth1", "other-kind"],
+)
+def test_the_mastodon_spec_rejects_a_status_without_a_bearer_token(
+    mastodon_spec: SpecCheck, headers: dict[str, str]
+) -> None:
+    request = prepared("POST", f"{MASTODON}/api/v1/statuses", json={"status": "hi"}, headers=headers)
+
+    with pytest.raises(WrongSecurity):
+        mastodon_spec.validate(request, instances=INSTANCES)
+
+
+def test_the_security_check_reads_the_document_not_a_list_of_its_own(x_spec: SpecCheck) -> None:
+    # GET /2/tweets also takes an app-only BearerToken; POST /2/tweets and /2/users/me name
+    # only user tokens. A document that took OAuth 1.0a away would refuse tweepy's request.
+    signed = prepared("POST", f"{X}/2/tweets", json={"text": "hi"}, auth=USER_CONTEXT)
+    x_spec.check_security(signed, [{"UserToken": []}])
+    with pytest.raises(WrongSecurity):
+        x_spec.check_security(signed, [{"OAuth2UserToken": ["tweet.write"]}])
+    x_spec.check_security(prepared("GET", f"{X}/2/tweets"), [{}])  # an empty requirement: none needed
+
+
+# --- the server --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "base", ["https://api.x.example", "http://api.x.com", "https://api.x.com:8443", "https://twitter.com"]
+)
+def test_the_x_spec_rejects_a_host_that_is_not_xs(x_spec: SpecCheck, base: str) -> None:
+    request = prepared("POST", f"{base}/2/tweets", json={"text": "hi"}, auth=USER_CONTEXT)
+
+    with pytest.raises(WrongServer):
+        x_spec.validate(request)
+
+
+def test_the_x_alias_is_allowed_only_where_it_is_named() -> None:
+    without_alias = SpecCheck("x-api-v2.openapi.json")
+
+    with pytest.raises(WrongServer):
+        without_alias.validate(prepared("POST", f"{TWEEPYS_X}/2/tweets", json={"text": "hi"}, auth=USER_CONTEXT))
+
+
+@pytest.mark.parametrize("instances", [[], ["https://other.example"], ["http://social.example"]])
+def test_the_mastodon_spec_rejects_a_host_that_is_not_the_configured_instance(
+    mastodon_spec: SpecCheck, instances: list[str]
+) -> None:
+    request = prepared("POST", f"{MASTODON}/api/v1/statuses", json={"status": "hi"}, headers=BEARER)
+
+    with pytest.raises(WrongServer):
+        mastodon_spec.validate(request, instances=instances)
+
+
+# --- the answers -------------------------------------------------------------------------------
+
+
+def test_the_x_spec_accepts_the_fakes_answers(x_spec: SpecCheck) -> None:
+    request = prepared("POST", f"{TWEEPYS_X}/2/tweets", json={"text": "hi"}, auth=USER_CONTEXT)
+    x_spec.validate_response(request, answer(201, x_fake.created("1", "hi")))
+    problem = x_fake.problem("invalid-request", 400, "Invalid Request", "Text is too long")
+    x_spec.validate_response(request, answer(400, json.loads(problem["body"]), x_fake.PROBLEM_JSON))
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "content_type"),
+    [
+        (201, {"data": {"id": "1"}}, "application/json"),  # no text
+        (201, {"data": {"id": "not-a-number", "text": "hi"}}, "application/json"),  # id's pattern
+        (400, {"type": "about:blank", "title": "Bad Request", "detail": "x"}, x_fake.PROBLEM_JSON),
+        (400, {"title": "Bad Request"}, "application/json"),  # an Error needs code and message
+    ],
+    ids=["created-without-text", "id-not-digits", "undocumented-problem-type", "error-without-code"],
+)
+def test_the_x_spec_rejects_answers_x_does_not_give(
+    x_spec: SpecCheck, status: int, body: object, content_type: str
+) -> None:
+    request = prepared("POST", f"{TWEEPYS_X}/2/tweets", json={"text": "hi"}, auth=USER_CONTEXT)
+
+    with pytest.raises(InvalidData):
+        x_spec.validate_response(request, answer(status, body, content_type))
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "rejection"),
+    [
+        (200, {k: v for k, v in mastodon_fake.status("1").items() if k != "account"}, InvalidData),
+        (200, {**mastodon_fake.status("1"), "visibility": "everyone"}, InvalidData),
+        (422, {"message": "no error field"}, InvalidData),
+        (418, mastodon_fake.error("a status the document does not list"), ResponseNotFound),
+    ],
+    ids=["status-without-account", "visibility-enum", "error-without-error", "undocumented-status"],
+)
+def test_the_mastodon_spec_rejects_answers_mastodon_does_not_give(
+    mastodon_spec: SpecCheck, status: int, body: object, rejection: type[OpenAPIError]
+) -> None:
+    request = prepared("POST", f"{MASTODON}/api/v1/statuses", json={"status": "hi"}, headers=BEARER)
+    mastodon_spec.validate_response(request, answer(200, mastodon_fake.status("1")), instances=INSTANCES)
+
+    with pytest.raises(rejection):
+        mastodon_spec.validate_response(request, answer(status, body), instances=INSTANCES)
+
+
+# --- the fake checks every call of every test ---------------------------------------------------
+
+
+def run_in_checked_fake(contract: Contract, url: str, answer: dict[str, Any], send: Any, mark: Any = None) -> None:
+    """One call through a fake of its own, checked as the ``fake`` fixture checks each test."""
+    with checked_fake(contract, mark) as inner:
+        inner.post(url, **answer)
+        send()
+
+
+def test_the_fake_fails_a_test_whose_x_answer_is_not_documented(contract: Contract, post: OutgoingPost) -> None:
+    x = XConnector({}, {name: "s" for name in XConnector.secrets})
+    without_text = {"status": 201, "json": {"data": {"id": "1"}}}
+
+    with pytest.raises(InvalidData):
+        run_in_checked_fake(contract, f"{TWEEPYS_X}/2/tweets", without_text, lambda: x.publish(post))
+
+
+def test_the_fake_fails_a_test_whose_connector_sends_to_another_mastodon_host(contract: Contract) -> None:
+    MastodonConnector({"base_url": MASTODON}, {"access_token": "t"})  # the configured instance
+    elsewhere = "https://other.example/api/v1/statuses"
+
+    def send() -> None:
+        requests.post(elsewhere, json={"status": "hi"}, headers=BEARER, timeout=5)
+
+    with pytest.raises(WrongServer):
+        run_in_checked_fake(contract, elsewhere, {"json": mastodon_fake.status("1")}, send)
+
+
+def test_the_fake_fails_a_test_whose_request_has_no_authorization(contract: Contract) -> None:
+    MastodonConnector({"base_url": MASTODON}, {"access_token": "t"})
+    statuses = f"{MASTODON}/api/v1/statuses"
+
+    def send() -> None:
+        requests.post(statuses, json={"status": "hi"}, timeout=5)
+
+    with pytest.raises(WrongSecurity):
+        run_in_checked_fake(contract, statuses, {"json": mastodon_fake.status("1")}, send)
+
+
+def test_the_fake_fails_an_off_contract_mark_that_is_not_needed(contract: Contract) -> None:
+    MastodonConnector({"base_url": MASTODON}, {"access_token": "t"})
+    statuses = f"{MASTODON}/api/v1/statuses"
+    mark = pytest.mark.off_contract("said to be off the document").mark
+
+    def send() -> None:
+        requests.post(statuses, json={"status": "hi"}, headers=BEARER, timeout=5)
+
+    with pytest.raises(pytest.fail.Exception, match="every answer fits"):
+        run_in_checked_fake(contract, statuses, {"json": mastodon_fake.status("1")}, send, mark)
 
 
 def test_the_x_spec_rejects_the_x_connectors_own_request_once_it_is_broken(
     fake: responses.RequestsMock, x_spec: SpecCheck, post: OutgoingPost
 ) -> None:
-    fake.post("https://api.twitter.com/2/tweets", status=201, json={"data": {"id": "1"}})
-    secrets = {name: "s" for name in XConnector.secrets}
-    XConnector({}, secrets).publish(post)
+    fake.post(f"{TWEEPYS_X}/2/tweets", status=201, json=x_fake.created("1", post.body))
+    XConnector({}, {name: "s" for name in XConnector.secrets}).publish(post)
     sent = fake.calls[0].request
     x_spec.validate(sent)
 
@@ -96,14 +328,14 @@ def test_the_x_spec_rejects_the_x_connectors_own_request_once_it_is_broken(
 def test_the_mastodon_spec_rejects_the_mastodon_connectors_request_without_status(
     fake: responses.RequestsMock, mastodon_spec: SpecCheck, post: OutgoingPost
 ) -> None:
-    fake.post("https://social.example/api/v1/statuses", json={"id": "1"})
-    MastodonConnector({"base_url": "https://social.example"}, {"access_token": "t"}).publish(post)
+    fake.post(f"{MASTODON}/api/v1/statuses", json=mastodon_fake.status("1"))
+    MastodonConnector({"base_url": MASTODON}, {"access_token": "t"}).publish(post)
     sent = fake.calls[0].request
-    mastodon_spec.validate(sent)
+    mastodon_spec.validate(sent, instances=INSTANCES)
 
     broken = sent.copy()
     without_status = {k: v for k, v in json.loads(sent.body or b"{}").items() if k != "status"}
     broken.prepare_body(None, None, json=without_status)
 
     with pytest.raises(InvalidRequestBody):
-        mastodon_spec.validate(broken)
+        mastodon_spec.validate(broken, instances=INSTANCES)

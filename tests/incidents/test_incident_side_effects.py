@@ -25,6 +25,7 @@ from lockdown.store import audit
 from lockdown.store.context import Context
 from lockdown.store.db import connect
 from tests.conftest import SECRET, Login, free_port
+from tests.connectors import mastodon_fake
 from tests.connectors.openapi_check import SpecCheck
 from tests.notify.test_notify_delivery import Mailbox
 
@@ -140,16 +141,12 @@ def test_posts_scheduled_on_the_platforms_are_withdrawn_after_declaring_and_rest
     soon = datetime.now(UTC) + timedelta(hours=2)
     platforms.get(
         f"{MASTODON}/api/v1/scheduled_statuses",
-        json=[
-            {
-                "id": "77",
-                "scheduled_at": soon.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
-                "params": {"text": "Open day!"},
-                "media_attachments": [],
-            }
-        ],
+        json=[mastodon_fake.scheduled("77", soon.strftime("%Y-%m-%dT%H:%M:%S.000Z"), {"text": "Open day!"})],
     )
-    platforms.put(f"{MASTODON}/api/v1/scheduled_statuses/77", json={"id": "77"})
+    platforms.put(
+        f"{MASTODON}/api/v1/scheduled_statuses/77",
+        json=mastodon_fake.scheduled("77", "2031-01-01T00:00:00.000Z", {"text": "Open day!"}),
+    )
     platforms.get(
         f"{GRAPH}/4242/scheduled_posts",
         json={"data": [{"id": "4242_9", "message": "Welcome week", "scheduled_publish_time": int(soon.timestamp())}]},
@@ -183,7 +180,8 @@ def test_posts_scheduled_on_the_platforms_are_withdrawn_after_declaring_and_rest
     spec = SpecCheck("mastodon.openapi.json")
     for call in platforms.calls:
         if call.request.url.startswith(MASTODON):
-            spec.validate(call.request)
+            spec.validate(call.request, instances=[MASTODON])
+            spec.validate_response(call.request, call.response, instances=[MASTODON])
     timeline = [
         e["kind"] for e in api.get(f"/api/v1/incidents/{declared['id']}", headers=press.headers).json["timeline"]
     ]

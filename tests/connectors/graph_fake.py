@@ -1,0 +1,97 @@
+"""A fake Graph API's answers (Facebook Pages, Instagram) in the shapes of Meta's reference pages.
+Each builder names the page it follows, and refuses a shape the page does not have.
+
+- The error object, https://developers.facebook.com/docs/graph-api/guides/error-handling:
+  ``{"error": {"message", "type", "code", "error_subcode", "error_user_title", "error_user_msg",
+  "is_transient", "fbtrace_id"}}``, with the codes listed there, the rate-limit codes of
+  https://developers.facebook.com/docs/graph-api/overview/rate-limiting, and Instagram's of
+  https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/error-codes
+  (every one of which is answered with HTTP 400).
+- Page feed, https://developers.facebook.com/docs/graph-api/reference/page/feed/: a publish
+  answers ``{"id": "{page-id}_{post-id}"}``; deleting a post answers ``{"success": true}``.
+- IG User media, https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-user/media:
+  a container answers ``{"id"}``; IG User media_publish
+  (.../reference/ig-user/media_publish) answers the media's ``{"id"}``.
+- IG Container, https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-container:
+  ``status_code`` is EXPIRED, ERROR, FINISHED, IN_PROGRESS or PUBLISHED; ``status`` carries the
+  error subcode when it is ERROR.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+ERROR_FIELDS = frozenset(
+    {"message", "type", "code", "error_subcode", "error_user_title", "error_user_msg", "is_transient", "fbtrace_id"}
+)
+ERROR_TYPES = frozenset({"OAuthException", "GraphMethodException", "FacebookApiException"})
+# error-handling: 1, 2 (downtime), 3, 4, 10, 17, 100 (invalid parameter), 102, 190, 200-299,
+# 341, 368, 506 (duplicate post), 1609005; rate limiting: 4, 17, 32, 613, 80001-80014;
+# Instagram error codes: -2, -1, 1, 4, 9, 24, 25, 100, 352, 9004, 9007, 36000-36003.
+DOCUMENTED_CODES = frozenset(
+    {-2, -1, 1, 2, 3, 4, 9, 10, 17, 24, 25, 32, 100, 102, 190, 341, 352, 368, 506, 613, 9004, 9007}
+    | set(range(200, 300))
+    | set(range(36000, 36004))
+    | set(range(80001, 80015))
+    | {1609005}
+)
+# Instagram and most Graph errors are HTTP 400; codes 1 and 2 (the platform's own trouble) may
+# come with a 5xx.
+SERVER_CODES = frozenset({-1, 1, 2})
+CONTAINER_STATES = ("EXPIRED", "ERROR", "FINISHED", "IN_PROGRESS", "PUBLISHED")
+
+
+def error(
+    message: str,
+    code: int,
+    subcode: int | None = None,
+    *,
+    status: int = 400,
+    kind: str = "OAuthException",
+    **fields: Any,
+) -> dict[str, Any]:
+    """Keyword arguments for ``fake.add``: a Graph error object as the error-handling page shows it."""
+    if code not in DOCUMENTED_CODES:
+        raise ValueError(f"Graph error code {code} is on none of the reference pages this fake follows")
+    if kind not in ERROR_TYPES:
+        raise ValueError(f"Graph error type {kind!r} is not one the pages show")
+    if status != 400 and not (status >= 500 and code in SERVER_CODES):
+        raise ValueError(f"Graph answers code {code} with HTTP 400, not {status}")
+    unknown = set(fields) - ERROR_FIELDS
+    if unknown:
+        raise ValueError(f"a Graph error object has no {sorted(unknown)}")
+    body: dict[str, Any] = {"message": message, "type": kind, "code": code, **fields}
+    if subcode is not None:
+        body["error_subcode"] = subcode
+    body.setdefault("fbtrace_id", "AbCdEfGhIjK")
+    return {"status": status, "json": {"error": body}}
+
+
+def page_post(page_id: str, post_id: str) -> dict[str, str]:
+    """``POST /{page-id}/feed``: the new post's id."""
+    return {"id": f"{page_id}_{post_id}"}
+
+
+def deleted(success: bool = True) -> dict[str, bool]:
+    """``DELETE /{post-id}``."""
+    return {"success": success}
+
+
+def container(container_id: str) -> dict[str, str]:
+    """``POST /{ig-user-id}/media``: the container's id."""
+    return {"id": container_id}
+
+
+def media(media_id: str) -> dict[str, str]:
+    """``POST /{ig-user-id}/media_publish``: the published media's id."""
+    return {"id": media_id}
+
+
+def container_status(container_id: str, status_code: str, status: str | None = None) -> dict[str, str]:
+    """``GET /{ig-container-id}?fields=status_code,status``."""
+    if status_code not in CONTAINER_STATES:
+        raise ValueError(f"an IG Container's status_code is one of {CONTAINER_STATES}, not {status_code!r}")
+    body = {"status_code": status_code, "id": container_id}
+    if status is not None:
+        body["status"] = status
+    return body

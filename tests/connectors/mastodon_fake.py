@@ -1,0 +1,83 @@
+"""A fake Mastodon instance's answers in the shapes of Mastodon's OpenAPI document
+(``tests/specs/mastodon.openapi.json``, from https://docs.joinmastodon.org/): a Status
+(https://docs.joinmastodon.org/entities/Status/) with its Account, a ScheduledStatus
+(https://docs.joinmastodon.org/entities/ScheduledStatus/), and the Error entity
+(https://docs.joinmastodon.org/entities/Error/). The ``fake`` fixture checks every one against
+the document, so a field dropped here fails the tests that use it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+BASE = "https://social.example"
+CREATED = "2026-11-29T09:00:00.000Z"
+
+
+def account(base: str = BASE) -> dict[str, Any]:
+    """The @livuni account, with every field the Account entity requires."""
+    return {
+        "id": "1",
+        "username": "livuni",
+        "acct": "livuni",
+        "display_name": "University of Liverpool",
+        "locked": False,
+        "bot": False,
+        "group": False,
+        "indexable": True,
+        "created_at": CREATED,
+        "note": "",
+        "uri": f"{base}/users/livuni",
+        "url": f"{base}/@livuni",
+        "avatar": f"{base}/avatars/original/missing.png",
+        "avatar_static": f"{base}/avatars/original/missing.png",
+        "header": f"{base}/headers/original/missing.png",
+        "header_static": f"{base}/headers/original/missing.png",
+        "followers_count": 0,
+        "following_count": 0,
+        "statuses_count": 1,
+        "emojis": [],
+        "fields": [],
+    }
+
+
+def status(status_id: str, content: str = "<p>Open day</p>", base: str = BASE) -> dict[str, Any]:
+    """``POST /api/v1/statuses`` and ``DELETE /api/v1/statuses/{id}`` 200: a Status."""
+    return {
+        "id": status_id,
+        "uri": f"{base}/users/livuni/statuses/{status_id}",
+        "url": f"{base}/@livuni/{status_id}",
+        "created_at": CREATED,
+        "account": account(base),
+        "content": content,
+        "visibility": "public",
+        "sensitive": False,
+        "spoiler_text": "",
+        "media_attachments": [],
+        "mentions": [],
+        "tags": [],
+        "emojis": [],
+        "reblogs_count": 0,
+        "favourites_count": 0,
+        "replies_count": 0,
+    }
+
+
+def scheduled(status_id: str, scheduled_at: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One ScheduledStatus, as listed, moved or made; ``params`` over the ones it requires."""
+    required = {"application_id": 1, "text": "Open day", "visibility": "public", "with_rate_limit": False}
+    return {
+        "id": status_id,
+        "scheduled_at": scheduled_at,
+        "params": {**required, **(params or {})},
+        "media_attachments": [],
+    }
+
+
+def error(message: str) -> dict[str, str]:
+    """Mastodon's Error entity."""
+    return {"error": message}
+
+
+def validation_failed(message: str, field: str, code: str, description: str) -> dict[str, Any]:
+    """The ValidationError some 422 answers carry (the document names it per operation)."""
+    return {"error": message, "details": {field: [{"error": code, "description": description}]}}
