@@ -155,9 +155,11 @@ class SessionCache:
             return kept
 
     def clear(self) -> None:
-        """Forget every session (tests; a fresh start)."""
+        """Forget every session and close its connections (tests; a fresh start)."""
         with self._lock:
-            self._sessions.clear()
+            kept, self._sessions = list(self._sessions.values()), {}
+        for session in kept:
+            session.client.request.close()
 
 
 SESSIONS = SessionCache()
