@@ -85,7 +85,7 @@ class FakePds:
 
 
 @pytest.fixture
-def pds(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakePds]:
+def fake_pds(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakePds]:
     fake = FakePds()
     fake.on("com.atproto.server.createSession", logged_in())
     monkeypatch.setattr(httpx.HTTPTransport, "handle_request", lambda _transport, request: fake.handle(request))
@@ -106,15 +106,15 @@ def bluesky() -> Callable[..., BlueskyConnector]:
 
 
 def test_bluesky_logs_in_then_creates_a_post_record(
-    pds: FakePds, bluesky: Callable[..., BlueskyConnector], post: OutgoingPost
+    fake_pds: FakePds, bluesky: Callable[..., BlueskyConnector], post: OutgoingPost
 ) -> None:
-    pds.on("com.atproto.repo.createRecord", {"uri": URI, "cid": "bafyrei"})
+    fake_pds.on("com.atproto.repo.createRecord", {"uri": URI, "cid": "bafyrei"})
 
     published = bluesky().publish(post)
 
     assert published.remote_id == URI
     assert published.url == f"https://bsky.app/profile/{DID}/post/3kxyzrkey22"
-    login, create = pds.calls
+    login, create = fake_pds.calls
     assert str(login.url) == f"{PDS}/xrpc/com.atproto.server.createSession"
     assert json.loads(login.content) == {"identifier": HANDLE, "password": APP_PASSWORD}
     assert "authorization" not in login.headers
@@ -127,87 +127,87 @@ def test_bluesky_logs_in_then_creates_a_post_record(
     assert "facets" not in record
 
 
-def test_bluesky_uses_bsky_social_when_no_service_url_is_set(pds: FakePds, post: OutgoingPost) -> None:
-    pds.on("com.atproto.repo.createRecord", {"uri": URI, "cid": "c"})
+def test_bluesky_uses_bsky_social_when_no_service_url_is_set(fake_pds: FakePds, post: OutgoingPost) -> None:
+    fake_pds.on("com.atproto.repo.createRecord", {"uri": URI, "cid": "c"})
 
     connector = BlueskyConnector({"identifier": HANDLE}, {"app_password": "pw"}, outbound=ALLOWED)
 
     assert connector.publish(post).remote_id == URI
-    assert {call.url.host for call in pds.calls} == {"bsky.social"}
+    assert {call.url.host for call in fake_pds.calls} == {"bsky.social"}
 
 
 def test_bluesky_keeps_one_session_for_every_send_of_an_account(
-    pds: FakePds, bluesky: Callable[..., BlueskyConnector], post: OutgoingPost
+    fake_pds: FakePds, bluesky: Callable[..., BlueskyConnector], post: OutgoingPost
 ) -> None:
     # createSession is limited to 30 per 5 minutes: a connector is built per send, the session is not.
-    pds.on("com.atproto.repo.createRecord", {"uri": URI, "cid": "c"})
-    pds.on("com.atproto.repo.deleteRecord", {})
+    fake_pds.on("com.atproto.repo.createRecord", {"uri": URI, "cid": "c"})
+    fake_pds.on("com.atproto.repo.deleteRecord", {})
 
     for _ in range(40):
         bluesky().publish(post)
         bluesky().delete(URI)
 
-    assert pds.methods().count("com.atproto.server.createSession") == 1
-    assert len(pds.calls) == 81
+    assert fake_pds.methods().count("com.atproto.server.createSession") == 1
+    assert len(fake_pds.calls) == 81
 
 
 def test_bluesky_a_new_app_password_logs_in_again(
-    pds: FakePds, bluesky: Callable[..., BlueskyConnector], post: OutgoingPost
+    fake_pds: FakePds, bluesky: Callable[..., BlueskyConnector], post: OutgoingPost
 ) -> None:
-    pds.on("com.atproto.repo.createRecord", {"uri": URI, "cid": "c"})
+    fake_pds.on("com.atproto.repo.createRecord", {"uri": URI, "cid": "c"})
 
     bluesky(password="old-password").publish(post)
     bluesky(password="new-password").publish(post)
 
-    assert [pds.body("createSession", n)["password"] for n in range(2)] == ["old-password", "new-password"]
+    assert [fake_pds.body("createSession", n)["password"] for n in range(2)] == ["old-password", "new-password"]
 
 
 def test_bluesky_a_refused_token_is_refreshed_not_logged_in_again(
-    pds: FakePds, bluesky: Callable[..., BlueskyConnector], post: OutgoingPost
+    fake_pds: FakePds, bluesky: Callable[..., BlueskyConnector], post: OutgoingPost
 ) -> None:
-    pds.on(
+    fake_pds.on(
         "com.atproto.repo.createRecord",
         xrpc_error(400, "ExpiredToken", "Token has expired"),
         {"uri": URI, "cid": "c"},
     )
-    pds.on("com.atproto.server.refreshSession", logged_in(2))
+    fake_pds.on("com.atproto.server.refreshSession", logged_in(2))
 
     assert bluesky().publish(post).remote_id == URI
 
-    assert pds.methods() == [
+    assert fake_pds.methods() == [
         "com.atproto.server.createSession",
         "com.atproto.repo.createRecord",
         "com.atproto.server.refreshSession",
         "com.atproto.repo.createRecord",
     ]
-    refresh, retried = pds.calls[2], pds.calls[3]
+    refresh, retried = fake_pds.calls[2], fake_pds.calls[3]
     assert refresh.headers["authorization"] == f"Bearer {logged_in()['refreshJwt']}"
     assert retried.headers["authorization"] == f"Bearer {logged_in(2)['accessJwt']}"
 
 
 def test_bluesky_logs_in_again_only_when_the_refresh_is_refused(
-    pds: FakePds, bluesky: Callable[..., BlueskyConnector], post: OutgoingPost
+    fake_pds: FakePds, bluesky: Callable[..., BlueskyConnector], post: OutgoingPost
 ) -> None:
-    pds.on("com.atproto.repo.createRecord", xrpc_error(401, "InvalidToken"), {"uri": URI, "cid": "c"})
-    pds.on("com.atproto.server.refreshSession", xrpc_error(400, "ExpiredToken", "Token has been revoked"))
+    fake_pds.on("com.atproto.repo.createRecord", xrpc_error(401, "InvalidToken"), {"uri": URI, "cid": "c"})
+    fake_pds.on("com.atproto.server.refreshSession", xrpc_error(400, "ExpiredToken", "Token has been revoked"))
 
     bluesky().publish(post)
 
-    assert pds.methods().count("com.atproto.server.createSession") == 2
+    assert fake_pds.methods().count("com.atproto.server.createSession") == 2
 
 
 def test_bluesky_refreshes_a_token_about_to_expire_before_using_it(
-    pds: FakePds, bluesky: Callable[..., BlueskyConnector], post: OutgoingPost
+    fake_pds: FakePds, bluesky: Callable[..., BlueskyConnector], post: OutgoingPost
 ) -> None:
     short = {**logged_in(), "accessJwt": jwt("short", lifetime=60)}
-    pds.on("com.atproto.server.createSession", short)
-    pds.on("com.atproto.server.refreshSession", logged_in(2))
-    pds.on("com.atproto.repo.createRecord", {"uri": URI, "cid": "c"})
+    fake_pds.on("com.atproto.server.createSession", short)
+    fake_pds.on("com.atproto.server.refreshSession", logged_in(2))
+    fake_pds.on("com.atproto.repo.createRecord", {"uri": URI, "cid": "c"})
 
     connector = bluesky()
     connector.publish(post)
 
-    assert pds.methods() == [
+    assert fake_pds.methods() == [
         "com.atproto.server.createSession",
         "com.atproto.server.refreshSession",
         "com.atproto.repo.createRecord",
@@ -216,24 +216,24 @@ def test_bluesky_refreshes_a_token_about_to_expire_before_using_it(
 
 
 def test_bluesky_makes_links_clickable_with_byte_indexed_facets(
-    pds: FakePds, bluesky: Callable[..., BlueskyConnector], make_post: Callable[..., OutgoingPost]
+    fake_pds: FakePds, bluesky: Callable[..., BlueskyConnector], make_post: Callable[..., OutgoingPost]
 ) -> None:
-    pds.on("com.atproto.repo.createRecord", {"uri": URI, "cid": "c"})
+    fake_pds.on("com.atproto.repo.createRecord", {"uri": URI, "cid": "c"})
     body = "Café closed — details: https://liv.ac.uk/news."
 
     bluesky().publish(make_post(body=body))
 
-    (facet,) = pds.body("createRecord")["record"]["facets"]
+    (facet,) = fake_pds.body("createRecord")["record"]["facets"]
     start, end = facet["index"]["byteStart"], facet["index"]["byteEnd"]
     assert body.encode()[start:end] == b"https://liv.ac.uk/news"
     assert facet["features"] == [{"$type": "app.bsky.richtext.facet#link", "uri": "https://liv.ac.uk/news"}]
 
 
 def test_bluesky_mentions_and_hashtags_get_facets_at_their_byte_offsets(
-    pds: FakePds, bluesky: Callable[..., BlueskyConnector], make_post: Callable[..., OutgoingPost]
+    fake_pds: FakePds, bluesky: Callable[..., BlueskyConnector], make_post: Callable[..., OutgoingPost]
 ) -> None:
-    pds.on("com.atproto.repo.createRecord", {"uri": URI, "cid": "c"})
-    pds.on(
+    fake_pds.on("com.atproto.repo.createRecord", {"uri": URI, "cid": "c"})
+    fake_pds.on(
         "com.atproto.identity.resolveHandle",
         {"did": "did:plc:guild"},
         xrpc_error(400, "InvalidRequest", "Unable to resolve handle"),
@@ -242,7 +242,7 @@ def test_bluesky_mentions_and_hashtags_get_facets_at_their_byte_offsets(
 
     bluesky().publish(make_post(body=body))
 
-    facets = pds.body("createRecord")["record"]["facets"]
+    facets = fake_pds.body("createRecord")["record"]["facets"]
     spans = [body.encode()[f["index"]["byteStart"] : f["index"]["byteEnd"]].decode() for f in facets]
     features = [f["features"][0] for f in facets]
     assert spans == ["@guild.bsky.social", "@Guild.bsky.social", "#OpenDay"]
@@ -252,16 +252,16 @@ def test_bluesky_mentions_and_hashtags_get_facets_at_their_byte_offsets(
         {"$type": "app.bsky.richtext.facet#tag", "tag": "OpenDay"},
     ]
     # One lookup per handle (case aside); the unresolvable one stays plain text.
-    assert [call.url.params["handle"] for call in pds.calls if "resolveHandle" in call.url.path] == [
+    assert [call.url.params["handle"] for call in fake_pds.calls if "resolveHandle" in call.url.path] == [
         "guild.bsky.social",
         "nobody.bsky.social",
     ]
 
 
 def test_bluesky_a_lookup_that_fails_on_the_pds_fails_the_post_before_it_is_sent(
-    pds: FakePds, bluesky: Callable[..., BlueskyConnector], make_post: Callable[..., OutgoingPost]
+    fake_pds: FakePds, bluesky: Callable[..., BlueskyConnector], make_post: Callable[..., OutgoingPost]
 ) -> None:
-    pds.on("com.atproto.identity.resolveHandle", xrpc_error(502, "UpstreamFailure"))
+    fake_pds.on("com.atproto.identity.resolveHandle", xrpc_error(502, "UpstreamFailure"))
 
     with pytest.raises(ConnectorError) as caught:
         bluesky().publish(make_post(body="Hello @guild.bsky.social"))
@@ -269,7 +269,7 @@ def test_bluesky_a_lookup_that_fails_on_the_pds_fails_the_post_before_it_is_sent
     error = caught.value
     assert (error.permanent, error.ambiguous) == (False, False)  # nothing was published
     assert "HTTP 502" in error.message
-    assert "createRecord" not in " ".join(pds.methods())
+    assert "createRecord" not in " ".join(fake_pds.methods())
 
 
 @pytest.mark.parametrize(
@@ -283,46 +283,48 @@ def test_bluesky_a_lookup_that_fails_on_the_pds_fails_the_post_before_it_is_sent
     ],
 )
 def test_bluesky_refuses_what_the_pds_would_refuse_before_sending(
-    pds: FakePds,
+    fake_pds: FakePds,
     bluesky: Callable[..., BlueskyConnector],
     make_post: Callable[..., OutgoingPost],
     body: str,
     accepted: bool,
 ) -> None:
-    pds.on("com.atproto.repo.createRecord", {"uri": URI, "cid": "c"})
+    fake_pds.on("com.atproto.repo.createRecord", {"uri": URI, "cid": "c"})
 
     if accepted:
         bluesky().publish(make_post(body=body))
-        assert pds.body("createRecord")["record"]["text"] == body
+        assert fake_pds.body("createRecord")["record"]["text"] == body
     else:
         with pytest.raises(ConnectorError) as caught:
             bluesky().publish(make_post(body=body))
         assert caught.value.permanent
-        assert pds.calls == []
+        assert fake_pds.calls == []
 
 
-def test_bluesky_deletes_the_record_named_by_the_uri(pds: FakePds, bluesky: Callable[..., BlueskyConnector]) -> None:
-    pds.on("com.atproto.repo.deleteRecord", {})
+def test_bluesky_deletes_the_record_named_by_the_uri(
+    fake_pds: FakePds, bluesky: Callable[..., BlueskyConnector]
+) -> None:
+    fake_pds.on("com.atproto.repo.deleteRecord", {})
 
     bluesky().delete(URI)
 
-    assert pds.body("deleteRecord") == {"repo": DID, "collection": "app.bsky.feed.post", "rkey": "3kxyzrkey22"}
+    assert fake_pds.body("deleteRecord") == {"repo": DID, "collection": "app.bsky.feed.post", "rkey": "3kxyzrkey22"}
 
 
 def test_bluesky_refuses_to_delete_what_is_not_a_post_uri(
-    pds: FakePds, bluesky: Callable[..., BlueskyConnector]
+    fake_pds: FakePds, bluesky: Callable[..., BlueskyConnector]
 ) -> None:
     with pytest.raises(ConnectorError) as caught:
         bluesky().delete("https://bsky.app/profile/x/post/1")
 
     assert caught.value.permanent
-    assert pds.calls == []
+    assert fake_pds.calls == []
 
 
 def test_bluesky_a_wrong_app_password_is_permanent_with_the_pds_message(
-    pds: FakePds, bluesky: Callable[..., BlueskyConnector], post: OutgoingPost
+    fake_pds: FakePds, bluesky: Callable[..., BlueskyConnector], post: OutgoingPost
 ) -> None:
-    pds.on(
+    fake_pds.on(
         "com.atproto.server.createSession", xrpc_error(401, "AuthenticationRequired", "Invalid identifier or password")
     )
 
@@ -343,14 +345,14 @@ def test_bluesky_a_wrong_app_password_is_permanent_with_the_pds_message(
     ],
 )
 def test_bluesky_client_errors_are_permanent_with_the_pds_message(
-    pds: FakePds,
+    fake_pds: FakePds,
     bluesky: Callable[..., BlueskyConnector],
     post: OutgoingPost,
     status: int,
     error: str,
     message: str,
 ) -> None:
-    pds.on("com.atproto.repo.createRecord", xrpc_error(status, error, message))
+    fake_pds.on("com.atproto.repo.createRecord", xrpc_error(status, error, message))
 
     with pytest.raises(ConnectorError) as caught:
         bluesky().publish(post)
@@ -361,10 +363,10 @@ def test_bluesky_client_errors_are_permanent_with_the_pds_message(
 
 
 def test_bluesky_429_is_transient_until_the_ratelimit_reset(
-    pds: FakePds, bluesky: Callable[..., BlueskyConnector], post: OutgoingPost
+    fake_pds: FakePds, bluesky: Callable[..., BlueskyConnector], post: OutgoingPost
 ) -> None:
     reset = int(time.time()) + 300
-    pds.on(
+    fake_pds.on(
         "com.atproto.server.createSession",
         xrpc_error(
             429,
@@ -385,9 +387,9 @@ def test_bluesky_429_is_transient_until_the_ratelimit_reset(
 
 
 def test_bluesky_429_with_retry_after_uses_it(
-    pds: FakePds, bluesky: Callable[..., BlueskyConnector], post: OutgoingPost
+    fake_pds: FakePds, bluesky: Callable[..., BlueskyConnector], post: OutgoingPost
 ) -> None:
-    pds.on("com.atproto.repo.createRecord", xrpc_error(429, "RateLimitExceeded", **{"Retry-After": "45"}))
+    fake_pds.on("com.atproto.repo.createRecord", xrpc_error(429, "RateLimitExceeded", **{"Retry-After": "45"}))
 
     with pytest.raises(ConnectorError) as caught:
         bluesky().publish(post)
@@ -397,9 +399,9 @@ def test_bluesky_429_with_retry_after_uses_it(
 
 @pytest.mark.parametrize("status", [500, 502, 503])
 def test_bluesky_server_errors_on_a_publish_are_ambiguous(
-    pds: FakePds, bluesky: Callable[..., BlueskyConnector], post: OutgoingPost, status: int
+    fake_pds: FakePds, bluesky: Callable[..., BlueskyConnector], post: OutgoingPost, status: int
 ) -> None:
-    pds.on("com.atproto.repo.createRecord", xrpc_error(status, "InternalServerError", "oops"))
+    fake_pds.on("com.atproto.repo.createRecord", xrpc_error(status, "InternalServerError", "oops"))
 
     with pytest.raises(ConnectorError) as caught:
         bluesky().publish(post)
@@ -422,9 +424,9 @@ UNANSWERED = {
 
 @pytest.mark.parametrize("failure", NEVER_SENT.values(), ids=NEVER_SENT.keys())
 def test_bluesky_a_failure_to_connect_is_transient(
-    pds: FakePds, bluesky: Callable[..., BlueskyConnector], post: OutgoingPost, failure: Exception
+    fake_pds: FakePds, bluesky: Callable[..., BlueskyConnector], post: OutgoingPost, failure: Exception
 ) -> None:
-    pds.on("com.atproto.repo.createRecord", failure)
+    fake_pds.on("com.atproto.repo.createRecord", failure)
 
     with pytest.raises(ConnectorError) as caught:
         bluesky().publish(post)
@@ -434,9 +436,9 @@ def test_bluesky_a_failure_to_connect_is_transient(
 
 @pytest.mark.parametrize("failure", UNANSWERED.values(), ids=UNANSWERED.keys())
 def test_bluesky_a_create_record_that_got_no_answer_is_ambiguous(
-    pds: FakePds, bluesky: Callable[..., BlueskyConnector], post: OutgoingPost, failure: Exception
+    fake_pds: FakePds, bluesky: Callable[..., BlueskyConnector], post: OutgoingPost, failure: Exception
 ) -> None:
-    pds.on("com.atproto.repo.createRecord", failure)
+    fake_pds.on("com.atproto.repo.createRecord", failure)
 
     with pytest.raises(ConnectorError) as caught:
         bluesky().publish(post)
@@ -446,14 +448,14 @@ def test_bluesky_a_create_record_that_got_no_answer_is_ambiguous(
 
 @pytest.mark.parametrize("failure", [*UNANSWERED.values(), xrpc_error(503, "Unavailable")])
 def test_bluesky_a_login_or_deletion_that_got_no_answer_is_safe_to_retry(
-    pds: FakePds, bluesky: Callable[..., BlueskyConnector], post: OutgoingPost, failure: Answer
+    fake_pds: FakePds, bluesky: Callable[..., BlueskyConnector], post: OutgoingPost, failure: Answer
 ) -> None:
-    pds.on("com.atproto.server.createSession", failure)
+    fake_pds.on("com.atproto.server.createSession", failure)
     with pytest.raises(ConnectorError) as login:
         bluesky().publish(post)
 
-    pds.on("com.atproto.server.createSession", logged_in())
-    pds.on("com.atproto.repo.deleteRecord", failure)
+    fake_pds.on("com.atproto.server.createSession", logged_in())
+    fake_pds.on("com.atproto.repo.deleteRecord", failure)
     with pytest.raises(ConnectorError) as deletion:
         bluesky().delete(URI)
 
@@ -462,19 +464,19 @@ def test_bluesky_a_login_or_deletion_that_got_no_answer_is_safe_to_retry(
 
 
 def test_bluesky_follows_no_redirect(
-    pds: FakePds, bluesky: Callable[..., BlueskyConnector], post: OutgoingPost
+    fake_pds: FakePds, bluesky: Callable[..., BlueskyConnector], post: OutgoingPost
 ) -> None:
-    pds.on("com.atproto.server.createSession", httpx.Response(302, headers={"Location": "https://evil.example/x"}))
+    fake_pds.on("com.atproto.server.createSession", httpx.Response(302, headers={"Location": "https://evil.example/x"}))
 
     with pytest.raises(ConnectorError) as caught:
         bluesky().publish(post)
 
     assert caught.value.permanent
     assert "redirect" in caught.value.message
-    assert [call.url.host for call in pds.calls] == ["pds.example"]
+    assert [call.url.host for call in fake_pds.calls] == ["pds.example"]
 
 
-def test_bluesky_refuses_a_pds_on_a_private_address_without_sending(pds: FakePds, post: OutgoingPost) -> None:
+def test_bluesky_refuses_a_pds_on_a_private_address_without_sending(fake_pds: FakePds, post: OutgoingPost) -> None:
     connector = BlueskyConnector({"identifier": HANDLE, "service_url": "http://127.0.0.1:2583"}, {"app_password": "pw"})
 
     with pytest.raises(ConnectorError) as caught:
@@ -482,13 +484,13 @@ def test_bluesky_refuses_a_pds_on_a_private_address_without_sending(pds: FakePds
 
     assert caught.value.permanent
     assert "not a public address" in caught.value.message
-    assert pds.calls == []
+    assert fake_pds.calls == []
 
 
 def test_bluesky_connects_to_the_address_it_checked_and_verifies_tls_for_the_name(
-    pds: FakePds, post: OutgoingPost
+    fake_pds: FakePds, post: OutgoingPost
 ) -> None:
-    pds.on("com.atproto.repo.createRecord", {"uri": URI, "cid": "c"})
+    fake_pds.on("com.atproto.repo.createRecord", {"uri": URI, "cid": "c"})
     loopback = OutboundPolicy.parse(["127.0.0.0/8"])
     connector = BlueskyConnector(
         {"identifier": HANDLE, "service_url": "https://localhost:8443"}, {"app_password": "pw"}, outbound=loopback
@@ -496,24 +498,24 @@ def test_bluesky_connects_to_the_address_it_checked_and_verifies_tls_for_the_nam
 
     connector.publish(post)
 
-    for call in pds.calls:
+    for call in fake_pds.calls:
         assert (call.url.host, call.url.port) == ("127.0.0.1", 8443)
         assert call.headers["host"] == "localhost:8443"
         assert call.extensions["sni_hostname"] == "localhost"
 
 
 def test_bluesky_check_names_the_account_the_session_acts_as(
-    pds: FakePds, bluesky: Callable[..., BlueskyConnector]
+    fake_pds: FakePds, bluesky: Callable[..., BlueskyConnector]
 ) -> None:
-    pds.on("com.atproto.server.getSession", {"handle": HANDLE, "did": DID, "active": True})
+    fake_pds.on("com.atproto.server.getSession", {"handle": HANDLE, "did": DID, "active": True})
 
     assert bluesky().check() == Ready(account=f"@{HANDLE} ({DID})")
 
 
 def test_bluesky_check_fails_for_an_account_that_is_not_active(
-    pds: FakePds, bluesky: Callable[..., BlueskyConnector]
+    fake_pds: FakePds, bluesky: Callable[..., BlueskyConnector]
 ) -> None:
-    pds.on("com.atproto.server.getSession", {"handle": HANDLE, "did": DID, "active": False, "status": "takendown"})
+    fake_pds.on("com.atproto.server.getSession", {"handle": HANDLE, "did": DID, "active": False, "status": "takendown"})
 
     with pytest.raises(ConnectorError) as caught:
         bluesky().check()
