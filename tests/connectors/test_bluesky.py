@@ -9,6 +9,7 @@ import json
 import re
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +19,7 @@ import pytest
 from connectors.base import ConnectorError, OutgoingPost, Ready
 from connectors.bluesky import BlueskyConnector
 from connectors.bluesky_session import SESSIONS
+from connectors.bluesky_text import facets
 from connectors.outbound import OutboundPolicy
 
 PDS = "https://pds.example"
@@ -151,6 +153,18 @@ def test_bluesky_keeps_one_session_for_every_send_of_an_account(
     assert len(fake_pds.calls) == 81
 
 
+def test_bluesky_sends_from_many_threads_at_once_share_one_login(
+    fake_pds: FakePds, bluesky: Callable[..., BlueskyConnector], post: OutgoingPost
+) -> None:
+    fake_pds.on("com.atproto.repo.createRecord", {"uri": URI, "cid": "c"})
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        published = list(pool.map(lambda _: bluesky().publish(post), range(32)))
+
+    assert {p.remote_id for p in published} == {URI}
+    assert fake_pds.methods().count("com.atproto.server.createSession") == 1
+
+
 def test_bluesky_a_new_app_password_logs_in_again(
     fake_pds: FakePds, bluesky: Callable[..., BlueskyConnector], post: OutgoingPost
 ) -> None:
@@ -270,6 +284,22 @@ def test_bluesky_a_lookup_that_fails_on_the_pds_fails_the_post_before_it_is_sent
     assert (error.permanent, error.ambiguous) == (False, False)  # nothing was published
     assert "HTTP 502" in error.message
     assert "createRecord" not in " ".join(fake_pds.methods())
+
+
+@pytest.mark.parametrize(
+    ("text", "tags"),
+    [
+        ("#OpenDay", ["OpenDay"]),
+        ("Open day! #OpenDay. #Clearing2026, #2026 #", ["OpenDay", "Clearing2026"]),  # trailing punctuation off
+        ("#" + "a" * 64, ["a" * 64]),
+        ("#" + "a" * 65, []),  # over 64 characters
+        ("🇬🇧#notatag x#nor", []),  # a hashtag starts after a space or at the start
+    ],
+)
+def test_bluesky_hashtags_follow_the_apps_rules(text: str, tags: list[str]) -> None:
+    found = facets(text, resolve=lambda handle: None)
+
+    assert [f.features[0].tag for f in found] == tags
 
 
 @pytest.mark.parametrize(
