@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -314,3 +315,39 @@ def test_the_lexicon_check_refuses_a_bad_record() -> None:
     assert results[-1] is None
     assert "index" in str(results[0])
     assert "did" in str(results[1])
+
+
+def test_a_pds_name_is_judged_by_the_address_it_resolves_to(
+    pds: Pds, livuni: PdsAccount, post: OutgoingPost, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = socket.getaddrinfo
+
+    def campus_dns(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        # A public-looking name whose DNS answer is this machine.
+        return real("127.0.0.1" if host == "pds.example.org" else host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", campus_dns)
+    port = httpx.URL(pds.url).port
+    settings = {"identifier": livuni.handle, "service_url": f"http://pds.example.org:{port}"}
+    secrets = {"app_password": livuni.app_password}
+
+    with pytest.raises(ConnectorError) as caught:
+        BlueskyConnector(settings, secrets).publish(post)
+    assert caught.value.permanent
+    assert "not a public address" in caught.value.message
+
+    # Allowed, it reaches the address it checked, under the name it was given.
+    assert BlueskyConnector(settings, secrets, outbound=LOOPBACK).publish(post).remote_id is not None
+    assert len(pds.posts(livuni.did)) == 1
+
+
+def test_a_proxy_from_the_environment_is_not_used(
+    pds: Pds, livuni: PdsAccount, post: OutgoingPost, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A proxy would resolve and reach the host itself, past the address check: nothing listens here.
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+
+    assert connector(pds, livuni).publish(post).remote_id is not None
