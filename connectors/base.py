@@ -57,6 +57,16 @@ class Published:
     url: str | None = None
 
 
+@dataclass(frozen=True)
+class Ready:
+    """A connection that works: who the platform says the credentials act as, the permissions
+    it reports, and when the token ends (None: it does not, or the platform does not say)."""
+
+    account: str
+    scopes: tuple[str, ...] = ()
+    expires_at: datetime | None = None
+
+
 class ConnectorError(Exception):
     """Every connector failure. ``permanent``: do not try again. ``ambiguous``: the platform
     may have published it (the request was sent, no answer came back), so a person decides.
@@ -225,6 +235,10 @@ class Connector(ABC):
     @abstractmethod
     def delete(self, remote_id: str) -> None:
         """Delete a post this connector published, or raise ConnectorError."""
+
+    def check(self) -> Ready:
+        """Ask the platform, cheaply, whether these credentials work, or raise ConnectorError."""
+        raise NotImplementedError(f"the {self.kind} connector has no readiness check yet")
 
     def close(self) -> None:
         """Release the HTTP session's connections (a connector is built for each send)."""

@@ -165,3 +165,7 @@ def free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
     return port
+
+
+# The reference Bluesky PDS, for the connector and incident tests that publish to it.
+from tests.pds.server import pds  # noqa: E402, F401

@@ -1,148 +1,391 @@
-"""The Bluesky connector against a fake PDS (XRPC over HTTP)."""
+"""The Bluesky connector through atproto against a fake PDS: the fake answers at httpx's one
+chokepoint (``HTTPTransport.handle_request``), below the outbound policy's pinning, so the real
+client, session keeping and error mapping run. The reference PDS itself is in test_bluesky_pds.py."""
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
 
+import httpx
 import pytest
-import requests
-import responses
 
-from connectors.base import ConnectorError, OutgoingPost
+from connectors.base import ConnectorError, OutgoingPost, Ready
 from connectors.bluesky import BlueskyConnector
+from connectors.bluesky_session import SESSIONS
+from connectors.bluesky_text import facets
+from connectors.outbound import OutboundPolicy
 
 PDS = "https://pds.example"
-SESSION = f"{PDS}/xrpc/com.atproto.server.createSession"
-CREATE = f"{PDS}/xrpc/com.atproto.repo.createRecord"
-DELETE = f"{PDS}/xrpc/com.atproto.repo.deleteRecord"
 DID = "did:plc:abc123"
+HANDLE = "livuni.bsky.social"
 URI = f"at://{DID}/app.bsky.feed.post/3kxyzrkey22"
-LOGGED_IN = {"accessJwt": "jwt-access", "refreshJwt": "jwt-refresh", "did": DID}
+APP_PASSWORD = "abcd-efgh-ijkl-mnop"
+# Only the fake's host: it is never resolved, so nothing can reach the network.
+ALLOWED = OutboundPolicy.parse(["pds.example", "bsky.social"])
+# Tokens are made from one moment, so the same token is the same string throughout a test.
+NOW = int(time.time())
+
+
+def jwt(name: str, *, lifetime: int = 7200) -> str:
+    """A token shaped like the PDS's: atproto reads its expiry to refresh it in time."""
+
+    def part(value: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+    payload = {"scope": "com.atproto.appPass", "sub": DID, "exp": NOW + lifetime, "jti": name}
+    signature = base64.urlsafe_b64encode(b"not checked by the fake").decode().rstrip("=")
+    return f"{part({'typ': 'at+jwt', 'alg': 'HS256'})}.{part(payload)}.{signature}"
+
+
+def logged_in(n: int = 1) -> dict[str, str]:
+    return {"accessJwt": jwt(f"access-{n}"), "refreshJwt": jwt(f"refresh-{n}"), "handle": HANDLE, "did": DID}
+
+
+def xrpc_error(status: int, error: str, message: str = "", **headers: str) -> httpx.Response:
+    return httpx.Response(status, json={"error": error, "message": message}, headers=headers)
+
+
+Answer = httpx.Response | Exception | dict[str, Any]
+
+
+@dataclass
+class FakePds:
+    """Answers by XRPC method, in order (the last answer repeats); records every request."""
+
+    answers: dict[str, list[Answer]] = field(default_factory=dict)
+    calls: list[httpx.Request] = field(default_factory=list)
+
+    def on(self, method: str, *answers: Answer) -> None:
+        self.answers[method] = list(answers)
+
+    def methods(self) -> list[str]:
+        return [call.url.path.rsplit("/", 1)[-1] for call in self.calls]
+
+    def body(self, method: str, nth: int = 0) -> Any:
+        return json.loads([c for c in self.calls if c.url.path.endswith(method)][nth].content)
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        request.read()
+        self.calls.append(request)
+        method = request.url.path.rsplit("/", 1)[-1]
+        queue = self.answers.get(method)
+        if not queue:
+            return xrpc_error(501, "MethodNotImplemented", f"the fake has no answer for {method}")
+        answer = queue.pop(0) if len(queue) > 1 else queue[0]
+        if isinstance(answer, Exception):
+            raise answer
+        response = answer if isinstance(answer, httpx.Response) else httpx.Response(200, json=answer)
+        response.request = request
+        return response
 
 
 @pytest.fixture
-def bluesky() -> BlueskyConnector:
-    settings = {"identifier": "livuni.bsky.social", "service_url": f"{PDS}/"}
-    return BlueskyConnector(settings, {"app_password": "abcd-efgh-ijkl-mnop"})
+def fake_pds(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakePds]:
+    fake = FakePds()
+    fake.on("com.atproto.server.createSession", logged_in())
+    monkeypatch.setattr(httpx.HTTPTransport, "handle_request", lambda _transport, request: fake.handle(request))
+    SESSIONS.clear()
+    yield fake
+    SESSIONS.clear()
+
+
+@pytest.fixture
+def bluesky() -> Callable[..., BlueskyConnector]:
+    """A connector as the dispatcher builds one for each send."""
+
+    def build(password: str = APP_PASSWORD, **settings: str) -> BlueskyConnector:
+        config = {"identifier": HANDLE, "service_url": f"{PDS}/", **settings}
+        return BlueskyConnector(config, {"app_password": password}, outbound=ALLOWED)
+
+    return build
 
 
 def test_bluesky_logs_in_then_creates_a_post_record(
-    fake: responses.RequestsMock, bluesky: BlueskyConnector, post: OutgoingPost
+    fake_pds: FakePds, bluesky: Callable[..., BlueskyConnector], post: OutgoingPost
 ) -> None:
-    fake.post(SESSION, json=LOGGED_IN)
-    fake.post(CREATE, json={"uri": URI, "cid": "bafyrei"})
+    fake_pds.on("com.atproto.repo.createRecord", {"uri": URI, "cid": "bafyrei"})
 
-    published = bluesky.publish(post)
+    published = bluesky().publish(post)
 
     assert published.remote_id == URI
     assert published.url == f"https://bsky.app/profile/{DID}/post/3kxyzrkey22"
-    login, create = fake.calls
-    assert json.loads(login.request.body) == {
-        "identifier": "livuni.bsky.social",
-        "password": "abcd-efgh-ijkl-mnop",
-    }
-    assert "Authorization" not in login.request.headers
-    sent = json.loads(create.request.body)
-    assert create.request.headers["Authorization"] == "Bearer jwt-access"
-    assert sent["repo"] == DID
-    assert sent["collection"] == "app.bsky.feed.post"
+    login, create = fake_pds.calls
+    assert str(login.url) == f"{PDS}/xrpc/com.atproto.server.createSession"
+    assert json.loads(login.content) == {"identifier": HANDLE, "password": APP_PASSWORD}
+    assert "authorization" not in login.headers
+    assert create.headers["authorization"] == f"Bearer {logged_in()['accessJwt']}"
+    sent = json.loads(create.content)
+    assert (sent["repo"], sent["collection"]) == (DID, "app.bsky.feed.post")
     record = sent["record"]
-    assert record["$type"] == "app.bsky.feed.post"
-    assert record["text"] == post.body
+    assert (record["$type"], record["text"]) == ("app.bsky.feed.post", post.body)
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", record["createdAt"])
     assert "facets" not in record
 
 
-def test_bluesky_uses_bsky_social_when_no_service_url_is_set(fake: responses.RequestsMock, post: OutgoingPost) -> None:
-    fake.post("https://bsky.social/xrpc/com.atproto.server.createSession", json=LOGGED_IN)
-    fake.post("https://bsky.social/xrpc/com.atproto.repo.createRecord", json={"uri": URI})
+def test_bluesky_uses_bsky_social_when_no_service_url_is_set(fake_pds: FakePds, post: OutgoingPost) -> None:
+    fake_pds.on("com.atproto.repo.createRecord", {"uri": URI, "cid": "c"})
 
-    connector = BlueskyConnector({"identifier": "livuni.bsky.social"}, {"app_password": "pw"})
+    connector = BlueskyConnector({"identifier": HANDLE}, {"app_password": "pw"}, outbound=ALLOWED)
 
     assert connector.publish(post).remote_id == URI
+    assert {call.url.host for call in fake_pds.calls} == {"bsky.social"}
+
+
+def test_bluesky_keeps_one_session_for_every_send_of_an_account(
+    fake_pds: FakePds, bluesky: Callable[..., BlueskyConnector], post: OutgoingPost
+) -> None:
+    # createSession is limited to 30 per 5 minutes: a connector is built per send, the session is not.
+    fake_pds.on("com.atproto.repo.createRecord", {"uri": URI, "cid": "c"})
+    fake_pds.on("com.atproto.repo.deleteRecord", {})
+
+    for _ in range(40):
+        bluesky().publish(post)
+        bluesky().delete(URI)
+
+    assert fake_pds.methods().count("com.atproto.server.createSession") == 1
+    assert len(fake_pds.calls) == 81
+
+
+def test_bluesky_sends_from_many_threads_at_once_share_one_login(
+    fake_pds: FakePds, bluesky: Callable[..., BlueskyConnector], post: OutgoingPost
+) -> None:
+    fake_pds.on("com.atproto.repo.createRecord", {"uri": URI, "cid": "c"})
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        published = list(pool.map(lambda _: bluesky().publish(post), range(32)))
+
+    assert {p.remote_id for p in published} == {URI}
+    assert fake_pds.methods().count("com.atproto.server.createSession") == 1
+
+
+def test_bluesky_a_new_app_password_logs_in_again(
+    fake_pds: FakePds, bluesky: Callable[..., BlueskyConnector], post: OutgoingPost
+) -> None:
+    fake_pds.on("com.atproto.repo.createRecord", {"uri": URI, "cid": "c"})
+
+    bluesky(password="old-password").publish(post)
+    bluesky(password="new-password").publish(post)
+
+    assert [fake_pds.body("createSession", n)["password"] for n in range(2)] == ["old-password", "new-password"]
+
+
+def test_bluesky_a_refused_token_is_refreshed_not_logged_in_again(
+    fake_pds: FakePds, bluesky: Callable[..., BlueskyConnector], post: OutgoingPost
+) -> None:
+    fake_pds.on(
+        "com.atproto.repo.createRecord",
+        xrpc_error(400, "ExpiredToken", "Token has expired"),
+        {"uri": URI, "cid": "c"},
+    )
+    fake_pds.on("com.atproto.server.refreshSession", logged_in(2))
+
+    assert bluesky().publish(post).remote_id == URI
+
+    assert fake_pds.methods() == [
+        "com.atproto.server.createSession",
+        "com.atproto.repo.createRecord",
+        "com.atproto.server.refreshSession",
+        "com.atproto.repo.createRecord",
+    ]
+    refresh, retried = fake_pds.calls[2], fake_pds.calls[3]
+    assert refresh.headers["authorization"] == f"Bearer {logged_in()['refreshJwt']}"
+    assert retried.headers["authorization"] == f"Bearer {logged_in(2)['accessJwt']}"
+
+
+def test_bluesky_logs_in_again_only_when_the_refresh_is_refused(
+    fake_pds: FakePds, bluesky: Callable[..., BlueskyConnector], post: OutgoingPost
+) -> None:
+    fake_pds.on("com.atproto.repo.createRecord", xrpc_error(401, "InvalidToken"), {"uri": URI, "cid": "c"})
+    fake_pds.on("com.atproto.server.refreshSession", xrpc_error(400, "ExpiredToken", "Token has been revoked"))
+
+    bluesky().publish(post)
+
+    assert fake_pds.methods().count("com.atproto.server.createSession") == 2
+
+
+def test_bluesky_refreshes_a_token_about_to_expire_before_using_it(
+    fake_pds: FakePds, bluesky: Callable[..., BlueskyConnector], post: OutgoingPost
+) -> None:
+    short = {**logged_in(), "accessJwt": jwt("short", lifetime=60)}
+    fake_pds.on("com.atproto.server.createSession", short)
+    fake_pds.on("com.atproto.server.refreshSession", logged_in(2))
+    fake_pds.on("com.atproto.repo.createRecord", {"uri": URI, "cid": "c"})
+
+    connector = bluesky()
+    connector.publish(post)
+
+    assert fake_pds.methods() == [
+        "com.atproto.server.createSession",
+        "com.atproto.server.refreshSession",
+        "com.atproto.repo.createRecord",
+    ]
+    assert (connector.kept.logins, connector.kept.refreshes) == (1, 1)
 
 
 def test_bluesky_makes_links_clickable_with_byte_indexed_facets(
-    fake: responses.RequestsMock,
-    bluesky: BlueskyConnector,
-    make_post: Callable[..., OutgoingPost],
+    fake_pds: FakePds, bluesky: Callable[..., BlueskyConnector], make_post: Callable[..., OutgoingPost]
 ) -> None:
-    fake.post(SESSION, json=LOGGED_IN)
-    fake.post(CREATE, json={"uri": URI})
+    fake_pds.on("com.atproto.repo.createRecord", {"uri": URI, "cid": "c"})
     body = "Café closed — details: https://liv.ac.uk/news."
 
-    bluesky.publish(make_post(body=body))
+    bluesky().publish(make_post(body=body))
 
-    (facet,) = json.loads(fake.calls[1].request.body)["record"]["facets"]
+    (facet,) = fake_pds.body("createRecord")["record"]["facets"]
     start, end = facet["index"]["byteStart"], facet["index"]["byteEnd"]
     assert body.encode()[start:end] == b"https://liv.ac.uk/news"
     assert facet["features"] == [{"$type": "app.bsky.richtext.facet#link", "uri": "https://liv.ac.uk/news"}]
 
 
-def test_bluesky_deletes_the_record_named_by_the_uri(fake: responses.RequestsMock, bluesky: BlueskyConnector) -> None:
-    fake.post(SESSION, json=LOGGED_IN)
-    fake.post(DELETE, json={})
+def test_bluesky_mentions_and_hashtags_get_facets_at_their_byte_offsets(
+    fake_pds: FakePds, bluesky: Callable[..., BlueskyConnector], make_post: Callable[..., OutgoingPost]
+) -> None:
+    fake_pds.on("com.atproto.repo.createRecord", {"uri": URI, "cid": "c"})
+    fake_pds.on(
+        "com.atproto.identity.resolveHandle",
+        {"did": "did:plc:guild"},
+        xrpc_error(400, "InvalidRequest", "Unable to resolve handle"),
+    )
+    body = "🇬🇧 Réunion with @guild.bsky.social, @nobody.bsky.social and @Guild.bsky.social #OpenDay! #2026"
 
-    bluesky.delete(URI)
+    bluesky().publish(make_post(body=body))
 
-    delete = fake.calls[1].request
-    assert delete.headers["Authorization"] == "Bearer jwt-access"
-    assert json.loads(delete.body) == {
-        "repo": DID,
-        "collection": "app.bsky.feed.post",
-        "rkey": "3kxyzrkey22",
-    }
+    facets = fake_pds.body("createRecord")["record"]["facets"]
+    spans = [body.encode()[f["index"]["byteStart"] : f["index"]["byteEnd"]].decode() for f in facets]
+    features = [f["features"][0] for f in facets]
+    assert spans == ["@guild.bsky.social", "@Guild.bsky.social", "#OpenDay"]
+    assert features == [
+        {"$type": "app.bsky.richtext.facet#mention", "did": "did:plc:guild"},
+        {"$type": "app.bsky.richtext.facet#mention", "did": "did:plc:guild"},
+        {"$type": "app.bsky.richtext.facet#tag", "tag": "OpenDay"},
+    ]
+    # One lookup per handle (case aside); the unresolvable one stays plain text.
+    assert [call.url.params["handle"] for call in fake_pds.calls if "resolveHandle" in call.url.path] == [
+        "guild.bsky.social",
+        "nobody.bsky.social",
+    ]
 
 
-def test_bluesky_refuses_to_delete_what_is_not_a_post_uri(bluesky: BlueskyConnector) -> None:
+def test_bluesky_a_lookup_that_fails_on_the_pds_fails_the_post_before_it_is_sent(
+    fake_pds: FakePds, bluesky: Callable[..., BlueskyConnector], make_post: Callable[..., OutgoingPost]
+) -> None:
+    fake_pds.on("com.atproto.identity.resolveHandle", xrpc_error(502, "UpstreamFailure"))
+
     with pytest.raises(ConnectorError) as caught:
-        bluesky.delete("https://bsky.app/profile/x/post/1")
+        bluesky().publish(make_post(body="Hello @guild.bsky.social"))
+
+    error = caught.value
+    assert (error.permanent, error.ambiguous) == (False, False)  # nothing was published
+    assert "HTTP 502" in error.message
+    assert "createRecord" not in " ".join(fake_pds.methods())
+
+
+@pytest.mark.parametrize(
+    ("text", "tags"),
+    [
+        ("#OpenDay", ["OpenDay"]),
+        ("Open day! #OpenDay. #Clearing2026, #2026 #", ["OpenDay", "Clearing2026"]),  # trailing punctuation off
+        ("#" + "a" * 64, ["a" * 64]),
+        ("#" + "a" * 65, []),  # over 64 characters
+        ("🇬🇧#notatag x#nor", []),  # a hashtag starts after a space or at the start
+    ],
+)
+def test_bluesky_hashtags_follow_the_apps_rules(text: str, tags: list[str]) -> None:
+    found = facets(text, resolve=lambda handle: None)
+
+    assert [f.features[0].tag for f in found] == tags
+
+
+@pytest.mark.parametrize(
+    ("body", "accepted"),
+    [
+        ("🇬🇧" * 300, True),  # a flag is one grapheme (and 8 bytes)
+        ("a" * 301, False),
+        ("a" * 300, True),
+        ("👨‍👩‍👧‍👦" * 120, True),  # 25 bytes each: exactly 3,000
+        ("👨‍👩‍👧‍👦" * 121, False),  # 121 graphemes but 3,025 bytes
+    ],
+)
+def test_bluesky_refuses_what_the_pds_would_refuse_before_sending(
+    fake_pds: FakePds,
+    bluesky: Callable[..., BlueskyConnector],
+    make_post: Callable[..., OutgoingPost],
+    body: str,
+    accepted: bool,
+) -> None:
+    fake_pds.on("com.atproto.repo.createRecord", {"uri": URI, "cid": "c"})
+
+    if accepted:
+        bluesky().publish(make_post(body=body))
+        assert fake_pds.body("createRecord")["record"]["text"] == body
+    else:
+        with pytest.raises(ConnectorError) as caught:
+            bluesky().publish(make_post(body=body))
+        assert caught.value.permanent
+        assert fake_pds.calls == []
+
+
+def test_bluesky_deletes_the_record_named_by_the_uri(
+    fake_pds: FakePds, bluesky: Callable[..., BlueskyConnector]
+) -> None:
+    fake_pds.on("com.atproto.repo.deleteRecord", {})
+
+    bluesky().delete(URI)
+
+    assert fake_pds.body("deleteRecord") == {"repo": DID, "collection": "app.bsky.feed.post", "rkey": "3kxyzrkey22"}
+
+
+def test_bluesky_refuses_to_delete_what_is_not_a_post_uri(
+    fake_pds: FakePds, bluesky: Callable[..., BlueskyConnector]
+) -> None:
+    with pytest.raises(ConnectorError) as caught:
+        bluesky().delete("https://bsky.app/profile/x/post/1")
 
     assert caught.value.permanent
+    assert fake_pds.calls == []
 
 
 def test_bluesky_a_wrong_app_password_is_permanent_with_the_pds_message(
-    fake: responses.RequestsMock, bluesky: BlueskyConnector, post: OutgoingPost
+    fake_pds: FakePds, bluesky: Callable[..., BlueskyConnector], post: OutgoingPost
 ) -> None:
-    fake.post(
-        SESSION,
-        status=401,
-        json={"error": "AuthenticationRequired", "message": "Invalid identifier or password"},
+    fake_pds.on(
+        "com.atproto.server.createSession", xrpc_error(401, "AuthenticationRequired", "Invalid identifier or password")
     )
 
     with pytest.raises(ConnectorError) as caught:
-        bluesky.publish(post)
+        bluesky().publish(post)
 
     error = caught.value
     assert (error.permanent, error.ambiguous, error.status) == (True, False, 401)
-    assert "AuthenticationRequired: Invalid identifier or password" in error.message
-    assert "createSession" in error.message
+    assert "createSession: HTTP 401: AuthenticationRequired: Invalid identifier or password" in error.message
 
 
 @pytest.mark.parametrize(
     ("status", "error", "message"),
     [
         (400, "InvalidRequest", "Invalid app.bsky.feed.post record: text must not be longer"),
-        (401, "ExpiredToken", "Token has expired"),
         (403, "Forbidden", "Account has been taken down"),
+        (413, "PayloadTooLarge", "request entity too large"),
     ],
 )
 def test_bluesky_client_errors_are_permanent_with_the_pds_message(
-    fake: responses.RequestsMock,
-    bluesky: BlueskyConnector,
+    fake_pds: FakePds,
+    bluesky: Callable[..., BlueskyConnector],
     post: OutgoingPost,
     status: int,
     error: str,
     message: str,
 ) -> None:
-    fake.post(SESSION, json=LOGGED_IN)
-    fake.post(CREATE, status=status, json={"error": error, "message": message})
+    fake_pds.on("com.atproto.repo.createRecord", xrpc_error(status, error, message))
 
     with pytest.raises(ConnectorError) as caught:
-        bluesky.publish(post)
+        bluesky().publish(post)
 
     failure = caught.value
     assert (failure.permanent, failure.ambiguous, failure.status) == (True, False, status)
@@ -150,22 +393,21 @@ def test_bluesky_client_errors_are_permanent_with_the_pds_message(
 
 
 def test_bluesky_429_is_transient_until_the_ratelimit_reset(
-    fake: responses.RequestsMock, bluesky: BlueskyConnector, post: OutgoingPost
+    fake_pds: FakePds, bluesky: Callable[..., BlueskyConnector], post: OutgoingPost
 ) -> None:
     reset = int(time.time()) + 300
-    fake.post(
-        SESSION,
-        status=429,
-        json={"error": "RateLimitExceeded", "message": "Rate Limit Exceeded"},
-        headers={
-            "RateLimit-Limit": "30",
-            "RateLimit-Remaining": "0",
-            "RateLimit-Reset": str(reset),
-        },
+    fake_pds.on(
+        "com.atproto.server.createSession",
+        xrpc_error(
+            429,
+            "RateLimitExceeded",
+            "Rate Limit Exceeded",
+            **{"RateLimit-Limit": "30", "RateLimit-Remaining": "0", "RateLimit-Reset": str(reset)},
+        ),
     )
 
     with pytest.raises(ConnectorError) as caught:
-        bluesky.publish(post)
+        bluesky().publish(post)
 
     error = caught.value
     assert (error.permanent, error.ambiguous, error.status) == (False, False, 429)
@@ -175,71 +417,141 @@ def test_bluesky_429_is_transient_until_the_ratelimit_reset(
 
 
 def test_bluesky_429_with_retry_after_uses_it(
-    fake: responses.RequestsMock, bluesky: BlueskyConnector, post: OutgoingPost
+    fake_pds: FakePds, bluesky: Callable[..., BlueskyConnector], post: OutgoingPost
 ) -> None:
-    fake.post(SESSION, json=LOGGED_IN)
-    fake.post(CREATE, status=429, json={"error": "RateLimitExceeded"}, headers={"Retry-After": "45"})
+    fake_pds.on("com.atproto.repo.createRecord", xrpc_error(429, "RateLimitExceeded", **{"Retry-After": "45"}))
 
     with pytest.raises(ConnectorError) as caught:
-        bluesky.publish(post)
+        bluesky().publish(post)
 
-    assert (caught.value.permanent, caught.value.retry_after) == (False, 45)
+    assert (caught.value.permanent, caught.value.ambiguous, caught.value.retry_after) == (False, False, 45)
 
 
 @pytest.mark.parametrize("status", [500, 502, 503])
 def test_bluesky_server_errors_on_a_publish_are_ambiguous(
-    fake: responses.RequestsMock, bluesky: BlueskyConnector, post: OutgoingPost, status: int
+    fake_pds: FakePds, bluesky: Callable[..., BlueskyConnector], post: OutgoingPost, status: int
 ) -> None:
-    fake.post(SESSION, json=LOGGED_IN)
-    fake.post(CREATE, status=status, json={"error": "InternalServerError", "message": "oops"})
+    fake_pds.on("com.atproto.repo.createRecord", xrpc_error(status, "InternalServerError", "oops"))
 
     with pytest.raises(ConnectorError) as caught:
-        bluesky.publish(post)
+        bluesky().publish(post)
 
     error = caught.value
     assert (error.permanent, error.ambiguous, error.status) == (False, True, status)  # may be live: #13
     assert "InternalServerError: oops" in error.message
 
 
+NEVER_SENT = {
+    "connect-timeout": httpx.ConnectTimeout("connect timed out"),
+    "connection-refused": httpx.ConnectError("[Errno 111] Connection refused"),
+}
+UNANSWERED = {
+    "read-timeout": httpx.ReadTimeout("read timed out"),
+    "connection-reset": httpx.ReadError("[Errno 104] Connection reset by peer"),
+    "server-disconnected": httpx.RemoteProtocolError("Server disconnected without sending a response."),
+}
+
+
+@pytest.mark.parametrize("failure", NEVER_SENT.values(), ids=NEVER_SENT.keys())
 def test_bluesky_a_failure_to_connect_is_transient(
-    fake: responses.RequestsMock,
-    bluesky: BlueskyConnector,
-    post: OutgoingPost,
-    never_sent: Exception,
+    fake_pds: FakePds, bluesky: Callable[..., BlueskyConnector], post: OutgoingPost, failure: Exception
 ) -> None:
-    fake.post(SESSION, json=LOGGED_IN)
-    fake.post(CREATE, body=never_sent)
+    fake_pds.on("com.atproto.repo.createRecord", failure)
 
     with pytest.raises(ConnectorError) as caught:
-        bluesky.publish(post)
+        bluesky().publish(post)
 
     assert (caught.value.permanent, caught.value.ambiguous) == (False, False)
 
 
+@pytest.mark.parametrize("failure", UNANSWERED.values(), ids=UNANSWERED.keys())
 def test_bluesky_a_create_record_that_got_no_answer_is_ambiguous(
-    fake: responses.RequestsMock,
-    bluesky: BlueskyConnector,
-    post: OutgoingPost,
-    unanswered: Exception,
+    fake_pds: FakePds, bluesky: Callable[..., BlueskyConnector], post: OutgoingPost, failure: Exception
 ) -> None:
-    fake.post(SESSION, json=LOGGED_IN)
-    fake.post(CREATE, body=unanswered)
+    fake_pds.on("com.atproto.repo.createRecord", failure)
 
     with pytest.raises(ConnectorError) as caught:
-        bluesky.publish(post)
+        bluesky().publish(post)
 
     assert (caught.value.permanent, caught.value.ambiguous) == (False, True)
 
 
-def test_bluesky_a_login_that_got_no_answer_is_safe_to_retry(
-    fake: responses.RequestsMock, bluesky: BlueskyConnector, post: OutgoingPost
+@pytest.mark.parametrize("failure", [*UNANSWERED.values(), xrpc_error(503, "Unavailable")])
+def test_bluesky_a_login_or_deletion_that_got_no_answer_is_safe_to_retry(
+    fake_pds: FakePds, bluesky: Callable[..., BlueskyConnector], post: OutgoingPost, failure: Answer
 ) -> None:
-    fake.post(SESSION, body=requests.ReadTimeout("read timed out"))
+    fake_pds.on("com.atproto.server.createSession", failure)
+    with pytest.raises(ConnectorError) as login:
+        bluesky().publish(post)
+
+    fake_pds.on("com.atproto.server.createSession", logged_in())
+    fake_pds.on("com.atproto.repo.deleteRecord", failure)
+    with pytest.raises(ConnectorError) as deletion:
+        bluesky().delete(URI)
+
+    for caught in (login, deletion):
+        assert (caught.value.permanent, caught.value.ambiguous) == (False, False)
+
+
+def test_bluesky_follows_no_redirect(
+    fake_pds: FakePds, bluesky: Callable[..., BlueskyConnector], post: OutgoingPost
+) -> None:
+    fake_pds.on("com.atproto.server.createSession", httpx.Response(302, headers={"Location": "https://evil.example/x"}))
 
     with pytest.raises(ConnectorError) as caught:
-        bluesky.publish(post)
+        bluesky().publish(post)
 
-    assert (caught.value.permanent, caught.value.ambiguous) == (False, False)
+    assert caught.value.permanent
+    assert "redirect" in caught.value.message
+    assert [call.url.host for call in fake_pds.calls] == ["pds.example"]
+
+
+def test_bluesky_refuses_a_pds_on_a_private_address_without_sending(fake_pds: FakePds, post: OutgoingPost) -> None:
+    connector = BlueskyConnector({"identifier": HANDLE, "service_url": "http://127.0.0.1:2583"}, {"app_password": "pw"})
+
+    with pytest.raises(ConnectorError) as caught:
+        connector.publish(post)
+
+    assert caught.value.permanent
+    assert "not a public address" in caught.value.message
+    assert fake_pds.calls == []
+
+
+def test_bluesky_connects_to_the_address_it_checked_and_verifies_tls_for_the_name(
+    fake_pds: FakePds, post: OutgoingPost
+) -> None:
+    fake_pds.on("com.atproto.repo.createRecord", {"uri": URI, "cid": "c"})
+    loopback = OutboundPolicy.parse(["127.0.0.0/8"])
+    connector = BlueskyConnector(
+        {"identifier": HANDLE, "service_url": "https://localhost:8443"}, {"app_password": "pw"}, outbound=loopback
+    )
+
+    connector.publish(post)
+
+    for call in fake_pds.calls:
+        assert (call.url.host, call.url.port) == ("127.0.0.1", 8443)
+        assert call.headers["host"] == "localhost:8443"
+        assert call.extensions["sni_hostname"] == "localhost"
+
+
+def test_bluesky_check_names_the_account_the_session_acts_as(
+    fake_pds: FakePds, bluesky: Callable[..., BlueskyConnector]
+) -> None:
+    fake_pds.on("com.atproto.server.getSession", {"handle": HANDLE, "did": DID, "active": True})
+
+    assert bluesky().check() == Ready(account=f"@{HANDLE} ({DID})")
+
+
+def test_bluesky_check_fails_for_an_account_that_is_not_active(
+    fake_pds: FakePds, bluesky: Callable[..., BlueskyConnector]
+) -> None:
+    fake_pds.on("com.atproto.server.getSession", {"handle": HANDLE, "did": DID, "active": False, "status": "takendown"})
+
+    with pytest.raises(ConnectorError) as caught:
+        bluesky().check()
+
+    assert caught.value.permanent
+    assert "takendown" in caught.value.message
 
 
 def test_bluesky_needs_its_identifier() -> None:

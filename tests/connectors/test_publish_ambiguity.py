@@ -15,7 +15,6 @@ import requests
 import responses
 
 from connectors.base import UNANSWERED, Connector, ConnectorError, OutgoingPost
-from connectors.bluesky import BlueskyConnector
 from connectors.facebook import FacebookConnector
 from connectors.instagram import InstagramConnector
 from connectors.linkedin import LinkedInConnector
@@ -28,7 +27,6 @@ from tests.connectors import graph_fake, linkedin_fake, mastodon_fake, x_fake
 FIRST = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 GRAPH = f"https://graph.facebook.com/{DEFAULT_GRAPH_VERSION}"
 IG_USER = f"{GRAPH}/17841400000000000"
-PDS = "https://pds.example"
 MASTODON = "https://social.example"
 HOOK = "https://hooks.example/relay"
 ABOUT_BLANK = "X answers a rate limit with a problem of type about:blank, which its document does not list"
@@ -45,6 +43,8 @@ class Platform:
 
 
 # The publishing calls and the reference pages they follow; none takes an idempotency key.
+# Bluesky's goes through atproto and httpx, not requests: tests/connectors/test_bluesky.py
+# checks the same rule for it against its own fake.
 WITHOUT_KEY = {
     # https://docs.x.com/x-api/posts/create-post (POST /2/tweets)
     "x": Platform(
@@ -74,20 +74,6 @@ WITHOUT_KEY = {
     "linkedin": Platform(
         lambda: LinkedInConnector({"author": "urn:li:organization:123"}, {"access_token": "li-tok"}),
         ("POST", "https://api.linkedin.com/rest/posts"),
-    ),
-    # https://docs.bsky.app/docs/api/com-atproto-repo-create-record
-    "bluesky": Platform(
-        lambda: BlueskyConnector(
-            {"identifier": "livuni.bsky.social", "service_url": PDS}, {"app_password": "abcd-efgh-ijkl-mnop"}
-        ),
-        ("POST", f"{PDS}/xrpc/com.atproto.repo.createRecord"),
-        before=(
-            (
-                "POST",
-                f"{PDS}/xrpc/com.atproto.server.createSession",
-                {"accessJwt": "jwt", "refreshJwt": "r", "did": "did:plc:abc123"},
-            ),
-        ),
     ),
 }
 

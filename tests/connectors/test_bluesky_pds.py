@@ -1,0 +1,353 @@
+"""The Bluesky connector against the reference PDS (``@atproto/pds``, started once per run on
+loopback with its real rate limits: see tests/pds/server.py). What the PDS stores is read
+back with ``com.atproto.repo.getRecord`` and ``listRecords``, not taken from the connector's word."""
+
+from __future__ import annotations
+
+import base64
+import json
+import socket
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from connectors.base import ConnectorError, OutgoingPost, Ready
+from connectors.bluesky import BlueskyConnector
+from connectors.bluesky_session import SESSIONS
+from connectors.outbound import OutboundPolicy
+from tests.pds.lexicon import validate
+from tests.pds.server import Pds, PdsAccount, XrpcFailed
+
+POST = "app.bsky.feed.post"
+# The PDS listens on loopback, which connectors reach only when the allowlist says so.
+LOOPBACK = OutboundPolicy.parse(["127.0.0.0/8"])
+
+
+@pytest.fixture(autouse=True)
+def fresh_sessions() -> Iterator[None]:
+    SESSIONS.clear()
+    yield
+    SESSIONS.clear()
+
+
+@pytest.fixture
+def livuni(pds: Pds) -> PdsAccount:
+    return pds.account("livuni")
+
+
+def connector(pds: Pds, account: PdsAccount) -> BlueskyConnector:
+    """A connector as the dispatcher builds one for each send."""
+    return BlueskyConnector(
+        {"identifier": account.handle, "service_url": pds.url},
+        {"app_password": account.app_password},
+        outbound=LOOPBACK,
+    )
+
+
+@pytest.fixture
+def sent(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Any]]:
+    """Every XRPC procedure the connector sends (method, JSON body), on its way to the PDS."""
+    calls: list[tuple[str, Any]] = []
+    original = httpx.HTTPTransport.handle_request
+
+    def record(transport: httpx.HTTPTransport, request: httpx.Request) -> httpx.Response:
+        by_connector = request.headers.get("user-agent", "").startswith("atproto/")  # not the tests' own calls
+        if by_connector and request.method == "POST" and request.headers.get("content-type") == "application/json":
+            calls.append((request.url.path.rsplit("/", 1)[-1], json.loads(request.read())))
+        return original(transport, request)
+
+    monkeypatch.setattr(httpx.HTTPTransport, "handle_request", record)
+    return calls
+
+
+def record_of(pds: Pds, uri: str) -> dict[str, Any]:
+    did, collection, rkey = uri.removeprefix("at://").split("/")
+    got: dict[str, Any] = pds.xrpc("com.atproto.repo.getRecord", repo=did, collection=collection, rkey=rkey)
+    return got["value"]
+
+
+def test_a_post_is_published_and_the_pds_holds_it(
+    pds: Pds, livuni: PdsAccount, make_post: Callable[..., OutgoingPost]
+) -> None:
+    published = connector(pds, livuni).publish(make_post(body="Open day tomorrow, 10:00 in the Guild"))
+
+    assert published.remote_id is not None
+    assert published.remote_id.startswith(f"at://{livuni.did}/{POST}/")
+    value = record_of(pds, published.remote_id)
+    assert (value["$type"], value["text"]) == (POST, "Open day tomorrow, 10:00 in the Guild")
+    assert [r["uri"] for r in pds.posts(livuni.did)] == [published.remote_id]
+
+
+def test_a_deleted_post_is_gone_and_deleting_it_again_is_fine(pds: Pds, livuni: PdsAccount, post: OutgoingPost) -> None:
+    uri = connector(pds, livuni).publish(post).remote_id
+    assert uri is not None
+
+    connector(pds, livuni).delete(uri)
+    connector(pds, livuni).delete(uri)
+
+    with pytest.raises(XrpcFailed) as caught:
+        record_of(pds, uri)
+    assert caught.value.error["error"] == "RecordNotFound"
+    assert pds.posts(livuni.did) == []
+
+
+def test_links_mentions_and_hashtags_get_facets_at_their_byte_offsets(
+    pds: Pds, livuni: PdsAccount, make_post: Callable[..., OutgoingPost]
+) -> None:
+    guild = pds.account("guild")
+    body = (
+        f"Réunion 🇬🇧👨‍👩‍👧‍👦 avec @{guild.handle} — détails: https://liv.ac.uk/news. "
+        "#JournéePortesOuvertes! #2026 (@nobody.test)"
+    )
+
+    uri = connector(pds, livuni).publish(make_post(body=body)).remote_id
+    assert uri is not None
+
+    stored = record_of(pds, uri)
+    assert stored["text"] == body
+    found = [
+        (body.encode()[f["index"]["byteStart"] : f["index"]["byteEnd"]].decode(), f["features"])
+        for f in stored["facets"]
+    ]
+    assert found == [
+        (f"@{guild.handle}", [{"$type": "app.bsky.richtext.facet#mention", "did": guild.did}]),
+        ("https://liv.ac.uk/news", [{"$type": "app.bsky.richtext.facet#link", "uri": "https://liv.ac.uk/news"}]),
+        ("#JournéePortesOuvertes", [{"$type": "app.bsky.richtext.facet#tag", "tag": "JournéePortesOuvertes"}]),
+    ]  # #2026 is all digits and @nobody.test resolves to nobody: both stay plain text
+
+
+def session_token(pds: Pds, account: PdsAccount) -> str:
+    made: dict[str, str] = pds.xrpc(
+        "com.atproto.server.createSession", body={"identifier": account.handle, "password": account.app_password}
+    )
+    return made["accessJwt"]
+
+
+def pds_status(pds: Pds, account: PdsAccount, token: str, text: str) -> int:
+    """What the PDS itself answers to a post with this text, sent past the connector's check."""
+    record = {"$type": POST, "text": text, "createdAt": "2026-11-29T12:00:00.000Z"}
+    try:
+        pds.xrpc(
+            "com.atproto.repo.createRecord",
+            token=token,
+            body={"repo": account.did, "collection": POST, "record": record},
+        )
+    except XrpcFailed as refused:
+        return refused.status
+    return 200
+
+
+FAMILY = "👨‍👩‍👧‍👦"  # one grapheme, 25 bytes
+
+
+@pytest.mark.parametrize(
+    ("text", "fits"),
+    [
+        pytest.param("🇬🇧" * 300, True, id="300-flags"),
+        pytest.param("a" * 300, True, id="300-letters"),
+        pytest.param("a" * 301, False, id="301-letters"),
+        pytest.param(FAMILY * 120, True, id="3000-bytes"),
+        pytest.param(FAMILY * 121, False, id="3025-bytes"),
+        pytest.param(FAMILY * 200, False, id="200-family-emoji"),
+    ],
+)
+def test_the_limits_are_the_pds_own(
+    pds: Pds, livuni: PdsAccount, make_post: Callable[..., OutgoingPost], text: str, fits: bool
+) -> None:
+    token = session_token(pds, livuni)
+    assert pds_status(pds, livuni, token, text) == (200 if fits else 400)
+
+    bluesky = connector(pds, livuni)
+    if fits:
+        uri = bluesky.publish(make_post(body=text)).remote_id
+        assert uri is not None
+        assert record_of(pds, uri)["text"] == text
+    else:
+        with pytest.raises(ConnectorError) as caught:
+            bluesky.publish(make_post(body=text))
+        assert caught.value.permanent
+
+
+@pytest.mark.slow
+def test_the_pds_limits_logins_so_a_session_per_call_could_not_work(pds: Pds) -> None:
+    # The reason sessions are kept: the 31st createSession in 5 minutes is refused.
+    account = pds.account("logins")
+    for _ in range(30):
+        session_token(pds, account)
+    with pytest.raises(XrpcFailed) as caught:
+        session_token(pds, account)
+    assert caught.value.status == 429
+
+
+@pytest.mark.slow
+def test_hundreds_of_posts_and_deletions_in_a_row_need_one_login(
+    pds: Pds, livuni: PdsAccount, make_post: Callable[..., OutgoingPost]
+) -> None:
+    started = time.monotonic()
+    uris = [
+        connector(pds, livuni).publish(make_post(post_id=n, body=f"Post {n} of 200 #OpenDay")).remote_id
+        for n in range(200)
+    ]
+    assert len(pds.posts(livuni.did)) == 200
+    for uri in uris:
+        assert uri is not None
+        connector(pds, livuni).delete(uri)
+    elapsed = time.monotonic() - started
+
+    kept = connector(pds, livuni).kept
+    assert (kept.logins, kept.refreshes) == (1, 0)
+    assert pds.posts(livuni.did) == []
+    print(f"\n200 posts and 200 deletions in a row: {kept.logins} createSession, no 429, {elapsed:.1f} s")
+
+
+def forged(token: str, **claims: Any) -> str:
+    """The token with other claims and its signature unchanged, so the PDS refuses it."""
+    header, payload, signature = token.split(".")
+    decoded = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    changed = base64.urlsafe_b64encode(json.dumps({**decoded, **claims}).encode()).decode().rstrip("=")
+    return f"{header}.{changed}.{signature}"
+
+
+def test_a_token_the_pds_refuses_is_refreshed_not_logged_in_again(
+    pds: Pds, livuni: PdsAccount, post: OutgoingPost
+) -> None:
+    bluesky = connector(pds, livuni)
+    bluesky.publish(post)
+    session = bluesky.kept.client._session
+    session.access_jwt = forged(session.access_jwt, jti="tampered")
+
+    assert connector(pds, livuni).publish(post).remote_id is not None
+
+    assert (bluesky.kept.logins, bluesky.kept.refreshes) == (1, 1)
+    assert len(pds.posts(livuni.did)) == 2
+
+
+def test_an_expired_token_is_refreshed_before_it_is_used(pds: Pds, livuni: PdsAccount, post: OutgoingPost) -> None:
+    bluesky = connector(pds, livuni)
+    bluesky.publish(post)
+    session = bluesky.kept.client._session
+    session.access_jwt = forged(session.access_jwt, exp=int(time.time()) - 60)
+
+    connector(pds, livuni).publish(post)
+
+    assert (bluesky.kept.logins, bluesky.kept.refreshes) == (1, 1)
+
+
+def test_a_refused_refresh_logs_in_again(pds: Pds, livuni: PdsAccount, post: OutgoingPost) -> None:
+    bluesky = connector(pds, livuni)
+    bluesky.publish(post)
+    session = bluesky.kept.client._session
+    session.access_jwt = forged(session.access_jwt, jti="tampered")
+    bluesky.kept.session.refresh_jwt = forged(session.refresh_jwt, jti="tampered")  # type: ignore[union-attr]
+
+    connector(pds, livuni).publish(post)
+
+    assert bluesky.kept.logins == 2
+    assert len(pds.posts(livuni.did)) == 2
+
+
+def test_check_names_the_account_the_app_password_acts_as(pds: Pds, livuni: PdsAccount) -> None:
+    assert connector(pds, livuni).check() == Ready(account=f"@{livuni.handle} ({livuni.did})")
+
+
+def test_check_fails_for_a_wrong_app_password(pds: Pds, livuni: PdsAccount) -> None:
+    wrong = BlueskyConnector(
+        {"identifier": livuni.handle, "service_url": pds.url},
+        {"app_password": "aaaa-bbbb-cccc-dddd"},
+        outbound=LOOPBACK,
+    )
+
+    with pytest.raises(ConnectorError) as caught:
+        wrong.check()
+
+    assert (caught.value.permanent, caught.value.status) == (True, 401)
+
+
+def test_what_the_connector_sends_is_valid_by_the_official_lexicons(
+    pds: Pds, livuni: PdsAccount, make_post: Callable[..., OutgoingPost], sent: list[tuple[str, Any]]
+) -> None:
+    guild = pds.account("guild")
+    body = f"Café 🇬🇧 with @{guild.handle}: https://liv.ac.uk/news #OpenDay"
+    bluesky = connector(pds, livuni)
+
+    uri = bluesky.publish(make_post(body=body)).remote_id
+    assert uri is not None
+    bluesky.delete(uri)
+
+    methods = [method for method, _ in sent]
+    assert methods == [
+        "com.atproto.server.createSession",
+        "com.atproto.repo.createRecord",
+        "com.atproto.repo.deleteRecord",
+    ]
+    (record,) = [value["record"] for method, value in sent if method == "com.atproto.repo.createRecord"]
+    assert {feature["$type"] for facet in record["facets"] for feature in facet["features"]} == {
+        "app.bsky.richtext.facet#mention",
+        "app.bsky.richtext.facet#link",
+        "app.bsky.richtext.facet#tag",
+    }
+    checks = [("input", method, value) for method, value in sent] + [("record", POST, record)]
+    assert validate(checks) == [None] * len(checks)
+
+
+def test_the_lexicon_check_refuses_a_bad_record() -> None:
+    def post_with(facet: dict[str, Any]) -> dict[str, Any]:
+        return {"$type": POST, "text": "Hi @guild.test", "createdAt": "2026-11-29T12:00:00.000Z", "facets": [facet]}
+
+    at = {"byteStart": 3, "byteEnd": 14}
+    mention = {"$type": "app.bsky.richtext.facet#mention", "did": "did:plc:abc123"}
+    by_handle = {"$type": "app.bsky.richtext.facet#mention", "did": "guild.test"}
+    bad = [
+        ("record", POST, post_with({"features": [mention]})),  # no index
+        ("record", POST, post_with({"index": at, "features": [by_handle]})),  # a handle, not a DID
+        ("record", POST, {"$type": POST, "text": "a" * 301, "createdAt": "2026-11-29T12:00:00.000Z"}),
+        ("record", POST, {"$type": POST, "text": "no date"}),
+        ("input", "com.atproto.repo.deleteRecord", {"repo": "did:plc:abc123", "collection": POST}),  # no rkey
+    ]
+    good = ("record", POST, post_with({"index": at, "features": [mention]}))
+
+    results = validate([*bad, good])
+
+    assert all(results[: len(bad)]), results
+    assert results[-1] is None
+    assert "index" in str(results[0])
+    assert "did" in str(results[1])
+
+
+def test_a_pds_name_is_judged_by_the_address_it_resolves_to(
+    pds: Pds, livuni: PdsAccount, post: OutgoingPost, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = socket.getaddrinfo
+
+    def campus_dns(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        # A public-looking name whose DNS answer is this machine.
+        return real("127.0.0.1" if host == "pds.example.org" else host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", campus_dns)
+    port = httpx.URL(pds.url).port
+    settings = {"identifier": livuni.handle, "service_url": f"http://pds.example.org:{port}"}
+    secrets = {"app_password": livuni.app_password}
+
+    with pytest.raises(ConnectorError) as caught:
+        BlueskyConnector(settings, secrets).publish(post)
+    assert caught.value.permanent
+    assert "not a public address" in caught.value.message
+
+    # Allowed, it reaches the address it checked, under the name it was given.
+    assert BlueskyConnector(settings, secrets, outbound=LOOPBACK).publish(post).remote_id is not None
+    assert len(pds.posts(livuni.did)) == 1
+
+
+def test_a_proxy_from_the_environment_is_not_used(
+    pds: Pds, livuni: PdsAccount, post: OutgoingPost, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A proxy would resolve and reach the host itself, past the address check: nothing listens here.
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+
+    assert connector(pds, livuni).publish(post).remote_id is not None

@@ -1,0 +1,61 @@
+"""An incident message goes out through a central Bluesky account, end to end: the API, the
+vault, the outbound policy and the connector, to the reference PDS (tests/pds), where it is
+read back."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask.testing import FlaskClient
+
+from tests.conftest import Login
+from tests.pds.server import Pds
+
+
+def test_an_approved_incident_message_is_posted_on_the_central_bluesky_account(
+    client: FlaskClient,
+    pds: Pds,
+    make_user: Callable[..., Login],
+    register: Callable[..., dict[str, Any]],
+    ermc: Login,
+) -> None:
+    press, press2, owner = make_user("press"), make_user("press"), make_user("manager")
+    livuni = pds.account("livuni")
+    central = register(
+        owner,
+        handle="@livuni",
+        platform="bluesky",
+        central=True,
+        connector={"kind": "bluesky", "identifier": livuni.handle, "service_url": pds.url},
+    )
+    deposited = client.put(
+        f"/api/v1/accounts/{central['id']}/connector-secrets",
+        json={"app_password": livuni.app_password},
+        headers=owner.headers,
+    )
+    assert deposited.status_code == 200, deposited.json
+
+    incident = client.post(
+        "/api/v1/incidents", json={"title": "Campus closed", "reason": "Storm"}, headers=press.headers
+    ).json
+    body = "Campus is closed today. Updates here and on https://liv.ac.uk/news #LivUni"
+    drafted = client.post(
+        f"/api/v1/incidents/{incident['id']}/messages",
+        json={"body": body, "account_ids": [central["id"]]},
+        headers=press.headers,
+    )
+    assert drafted.status_code == 201, drafted.json
+    approved = client.post(
+        f"/api/v1/incidents/{incident['id']}/messages/{drafted.json['id']}/approve", headers=press2.headers
+    ).json
+
+    (delivery,) = approved["deliveries"]
+    assert delivery["state"] == "delivered", delivery
+    (stored,) = pds.posts(livuni.did)
+    assert stored["uri"] == delivery["remote_id"]
+    assert stored["value"]["text"] == body
+    assert [f["features"][0]["$type"] for f in stored["value"]["facets"]] == [
+        "app.bsky.richtext.facet#link",
+        "app.bsky.richtext.facet#tag",
+    ]
