@@ -10,6 +10,10 @@ Settings: ``identifier`` (the handle, e.g. ``livuni.bsky.social``, or the DID) a
 
 Links in the text are sent as link facets, so they are clickable. createRecord has no
 idempotency key: a request that got no answer may have published the post.
+
+Readiness: a session (``createSession``), then ``GET com.atproto.server.getSession`` with it,
+which names the handle the app password acts as. (createSession is limited to 30 per 5 minutes
+and 300 a day per account; one check every few hours spends one.)
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from typing import Any
 
 import requests
 
-from connectors.base import Connector, ConnectorError, OutgoingPost, Published, Setting, url_host
+from connectors.base import Connector, ConnectorError, OutgoingPost, Published, Ready, Setting, url_host
 from connectors.http import check_response, network_error, new_session
 from connectors.outbound import PUBLIC_ONLY, OutboundPolicy
 
@@ -74,6 +78,25 @@ class BlueskyConnector(Connector):
             idempotent=True,
             payload={"repo": did, "collection": POST, "rkey": remote_id.rsplit("/", 1)[-1]},
         )
+
+    def check(self) -> Ready:
+        """The handle a fresh session acts as, from ``getSession``."""
+        token, did = self._login()
+        method = "com.atproto.server.getSession"
+        try:
+            response = self.session.get(f"{self.service}/xrpc/{method}", headers={"Authorization": f"Bearer {token}"})
+        except requests.RequestException as exc:
+            raise network_error(exc, idempotent=True) from exc
+        try:
+            check_response(response)
+        except ConnectorError as exc:
+            raise self._xrpc_error(method, exc, response) from None
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        handle = body.get("handle") if isinstance(body, dict) else None
+        return Ready(account=f"@{handle}" if handle else did)
 
     def _login(self) -> tuple[str, str]:
         # A session publishes nothing, so a lost answer is safe to ask again.
