@@ -5,7 +5,7 @@ OpenAPI documents; the Graph, LinkedIn and Bluesky answers follow the reference 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 import requests
@@ -19,7 +19,14 @@ from connectors.linkedin import LinkedInConnector
 from connectors.mastodon import MastodonConnector
 from connectors.outbox import OutboxConnector
 from connectors.registry import CONNECTORS, connector_class
-from connectors.versions import DEFAULT_GRAPH_VERSION, DEFAULT_LINKEDIN_VERSION
+from connectors.versions import (
+    DEFAULT_GRAPH_VERSION,
+    DEFAULT_LINKEDIN_VERSION,
+    ApiVersions,
+    graph_version_end,
+    linkedin_version_end,
+    version_warnings,
+)
 from connectors.webhook import WebhookConnector
 from connectors.x import XConnector
 from tests.connectors.openapi_check import SpecCheck
@@ -341,3 +348,42 @@ def test_webhook_check_sends_nothing_and_says_it_could_not_check(fake: responses
     assert "not checkable" in ready.account
     assert "secret" not in ready.account
     assert not fake.calls
+
+
+# Version ends: Meta's published table, LinkedIn's one-year rule
+
+
+def test_graph_version_ends_are_metas_published_dates() -> None:
+    assert graph_version_end("v21.0") == date(2027, 1, 21)
+    assert graph_version_end("v25.0") == date(2028, 7, 29)
+    assert graph_version_end("v26.0") is None  # Meta has not published it yet
+    assert graph_version_end("v9.0") == date(2024, 5, 28)  # older than the table: ended
+
+
+def test_linkedin_versions_end_about_a_year_after_their_month() -> None:
+    assert linkedin_version_end("202411") == date(2025, 11, 15)  # LinkedIn ended it on 2025-11-17
+    assert linkedin_version_end("202607") == date(2027, 7, 15)
+
+
+@pytest.mark.parametrize(
+    ("kind", "versions", "today", "expected"),
+    [
+        ("facebook", ApiVersions(graph="v21.0"), date(2026, 11, 21), []),
+        ("facebook", ApiVersions(graph="v21.0"), date(2026, 11, 22), ["Graph API v21.0 ends 2027-01-21 (in 60 days)"]),
+        ("instagram", ApiVersions(graph="v21.0"), date(2027, 1, 21), ["ENDED: Graph API v21.0"]),
+        ("linkedin", ApiVersions(linkedin="202607"), date(2027, 5, 16), ["LinkedIn-Version 202607 ends about"]),
+        ("linkedin", ApiVersions(linkedin="202607"), date(2027, 5, 15), []),
+        ("linkedin", ApiVersions(linkedin="202411"), date(2026, 11, 29), ["ENDED: LinkedIn-Version 202411"]),
+        ("x", ApiVersions(linkedin="202411", graph="v13.0"), date(2026, 11, 29), []),
+        ("facebook", ApiVersions(graph="v26.0"), date(2026, 11, 29), []),
+    ],
+)
+def test_version_warnings_start_60_days_before_the_end_and_shout_after_it(
+    kind: str, versions: ApiVersions, today: date, expected: list[str]
+) -> None:
+    warnings = version_warnings(kind, versions, today)
+
+    assert len(warnings) == len(expected)
+    for warning, start in zip(warnings, expected, strict=True):
+        assert warning.startswith(start), warning
+        assert ("LOCKDOWN_GRAPH_VERSION" in warning) or ("LOCKDOWN_LINKEDIN_VERSION" in warning)
