@@ -22,6 +22,12 @@ from lockdown.register.accounts import get_account, list_accounts
 from lockdown.timeutil import parse_iso
 
 STATES = ("ready", "failing", "unchecked")
+# How people write the platforms' names.
+PLATFORM_NAMES = {
+    "x": "X", "facebook": "Facebook", "instagram": "Instagram", "linkedin": "LinkedIn", "youtube": "YouTube",
+    "mastodon": "Mastodon", "bluesky": "Bluesky", "tiktok": "TikTok", "threads": "Threads", "flickr": "Flickr",
+    "other": "another platform",
+}  # fmt: skip
 # A token that ends this soon is warned of.
 TOKEN_WARNING = timedelta(days=14)
 
@@ -126,7 +132,7 @@ def _line(account: Mapping[str, Any], seen: Mapping[str, Any], now: datetime) ->
     return {
         "id": account["id"],
         "handle": account["handle"],
-        "platform": account["platform"],
+        "platform": PLATFORM_NAMES.get(account["platform"], account["platform"]),
         "status": seen["status"],
         "what": what,
     }
