@@ -17,6 +17,7 @@ from lockdown.posting.dispatch import connectors_for
 from lockdown.readiness.checks import CheckRunner, check_now, may_check
 from lockdown.readiness.status import PLATFORM_NAMES, how_long, readiness_for
 from lockdown.register.accounts import get_account
+from lockdown.timeutil import parse_iso
 
 
 def _me() -> User:
@@ -47,6 +48,7 @@ def account(account_id: int) -> str:
         lasted=how_long(readiness["since"], now),
         checked_ago=how_long(readiness["checked_at"], now),
         checkable=checkable,
+        overdue=bool(readiness["next_check_at"]) and parse_iso(readiness["next_check_at"]) <= now,
     )
 
 
