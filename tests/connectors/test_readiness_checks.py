@@ -387,3 +387,42 @@ def test_version_warnings_start_60_days_before_the_end_and_shout_after_it(
     for warning, start in zip(warnings, expected, strict=True):
         assert warning.startswith(start), warning
         assert ("LOCKDOWN_GRAPH_VERSION" in warning) or ("LOCKDOWN_LINKEDIN_VERSION" in warning)
+
+
+def test_facebook_check_when_debug_token_is_refused_to_a_page_token_reports_the_permissions_unknown(
+    fake: responses.RequestsMock,
+) -> None:
+    # debug_token requires "an app access token or an app developer's user access token"
+    # (https://developers.facebook.com/docs/graph-api/reference/debug_token)
+    _page_ok(fake)
+    fake.get(
+        DEBUG,
+        status=400,
+        json={
+            "error": {
+                "message": "(#100) You must provide an app access token, or a user access token that is an owner or "
+                "developer of the app",
+                "type": "OAuthException",
+                "code": 100,
+            }
+        },
+    )
+
+    ready = FacebookConnector({"page_id": "1234567890"}, {"page_access_token": "page-tok"}).check()
+
+    assert ready.account.startswith("University of Liverpool (permissions not reported:")
+    assert ready.scopes == ()
+
+
+def test_facebook_check_when_debug_token_says_the_token_is_invalid_fails(fake: responses.RequestsMock) -> None:
+    _page_ok(fake)
+    fake.get(
+        DEBUG,
+        status=400,
+        json={"error": {"message": "Error validating access token", "type": "OAuthException", "code": 190}},
+    )
+
+    with pytest.raises(ConnectorError) as caught:
+        FacebookConnector({"page_id": "1234567890"}, {"page_access_token": "page-tok"}).check()
+
+    assert caught.value.permanent
