@@ -72,6 +72,9 @@ def readiness_for(
         reason = hidden_reason(row.get("error_code"), row.get("error_status"))
     kind = str(account["connector"].get("kind") or "outbox")
     warnings = version_warnings(kind, versions, now.date())
+    if kind == "webhook" and status == "ready":
+        # connectors.webhook: a hook has no authenticated read, so "ready" means configured.
+        warnings.append("a webhook cannot be checked without sending a message: only its configuration was checked")
     expires = row.get("expires_at")
     if expires:
         left = parse_iso(expires) - now

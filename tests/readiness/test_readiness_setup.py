@@ -83,3 +83,18 @@ def test_readiness_warns_of_a_graph_version_ending_and_a_token_ending(
     assert seen["status"] == "ready"
     assert any(w.startswith("Graph API v21.0 ends 2027-01-21") for w in seen["warnings"])
     assert any(w.startswith("the token ends") for w in seen["warnings"]), seen["warnings"]
+
+
+def test_a_ready_webhook_says_only_its_configuration_was_checked(
+    ctx: Context, settings: Settings, ermc: Login, manager: Login
+) -> None:
+    account = register_account(ctx, ermc.user, account_payload(manager.email))
+    check_now(ctx, runner(settings, Platform()), manager.user, account["id"])
+    webhook = {**account, "connector": {"kind": "webhook", "url": "https://hooks.example/…"}}
+
+    seen = readiness_for(ctx.db, webhook, manager.user, ApiVersions(), datetime.now(UTC))
+
+    assert seen["status"] == "ready"
+    assert seen["warnings"] == [
+        "a webhook cannot be checked without sending a message: only its configuration was checked"
+    ]
