@@ -379,3 +379,29 @@ class Clock:
 
     def advance(self, **delta: float) -> None:
         self.now += timedelta(**delta)
+
+
+def test_the_scheduler_audits_a_change_of_state_and_a_person_every_check(
+    ctx: Context, settings: Settings, account: dict[str, Any], manager: Login
+) -> None:
+    platform = Platform(Ready(account="@a"), Ready(account="@a"), EXPIRED, Ready(account="@a"))
+    checks = runner(settings, platform, hours=1)
+    clock = Clock(ctx)
+    run_due_checks(clock.ctx, checks)
+    for _ in range(3):  # ready (unchecked -> ready), ready again, failing
+        clock.advance(hours=1, minutes=1)
+        run_due_checks(clock.ctx, checks)
+    clock.advance(hours=2)
+    check_now(clock.ctx, checks, manager.user, account["id"])  # a person: ready again
+
+    entries = [
+        (e["actor"], e["details"]["was"], e["details"]["state"])
+        for e in audit.list_entries(ctx.db, subject=f"account:{account['id']}")
+        if e["action"] == "account.readiness_checked"
+    ]
+    assert entries == [
+        ("scheduler", "unchecked", "ready"),
+        ("scheduler", "ready", "failing"),
+        (manager.email, "failing", "ready"),
+    ]
+    assert platform.checks == 4
