@@ -224,8 +224,9 @@ def test_the_reason_is_hidden_from_who_may_not_read_the_platforms_answer(
         assert "HTTP 403" in shown
 
 
+@pytest.mark.parametrize("round_number", range(5))
 def test_a_check_already_running_is_refused_under_real_concurrency(
-    ctx: Context, settings: Settings, account: dict[str, Any], manager: Login
+    ctx: Context, settings: Settings, account: dict[str, Any], manager: Login, round_number: int
 ) -> None:
     """Twelve threads, each on its own connection to the same SQLite file, check one account at
     once while the first check is held inside the platform call: exactly one runs."""
@@ -405,3 +406,22 @@ def test_the_scheduler_audits_a_change_of_state_and_a_person_every_check(
         (manager.email, "failing", "ready"),
     ]
     assert platform.checks == 4
+
+
+def test_a_check_abandoned_by_a_crash_is_taken_over_after_five_minutes_and_its_late_answer_dropped(
+    ctx: Context, settings: Settings, account: dict[str, Any], manager: Login
+) -> None:
+    from lockdown.readiness.checks import _claim, _record  # the two halves a crash separates
+
+    clock = Clock(ctx)
+    lost = _claim(clock.ctx, account["id"], on_demand=False)  # then the process died
+    clock.advance(minutes=2)
+    with pytest.raises(Conflict):
+        check_now(clock.ctx, runner(settings, Platform()), manager.user, account["id"])
+
+    clock.advance(minutes=4)
+    assert check_now(clock.ctx, runner(settings, Platform(EXPIRED)), manager.user, account["id"]) == "failing"
+    late = _record(clock.ctx, runner(settings, Platform()), account, lost, Ready(account="@late"), "scheduler")
+
+    assert late == "skipped"
+    assert readiness_for(ctx.db, account, manager.user, VERSIONS, clock.now)["status"] == "failing"
