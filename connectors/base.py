@@ -50,21 +50,22 @@ class OutgoingPost:
 
 
 @dataclass(frozen=True)
+class Ready:
+    """What a readiness check found: who the platform says the credentials act as, the
+    permissions it reports for them, and when the token ends where it says (None: it did not say,
+    or the token does not expire)."""
+
+    account: str
+    scopes: tuple[str, ...] = ()
+    expires_at: datetime | None = None
+
+
+@dataclass(frozen=True)
 class Published:
     """The platform accepted the post."""
 
     remote_id: str | None
     url: str | None = None
-
-
-@dataclass(frozen=True)
-class Ready:
-    """A connection that works: who the platform says the credentials act as, the permissions
-    it reports, and when the token ends (None: it does not, or the platform does not say)."""
-
-    account: str
-    scopes: tuple[str, ...] = ()
-    expires_at: datetime | None = None
 
 
 class ConnectorError(Exception):
@@ -236,9 +237,12 @@ class Connector(ABC):
     def delete(self, remote_id: str) -> None:
         """Delete a post this connector published, or raise ConnectorError."""
 
+    @abstractmethod
     def check(self) -> Ready:
-        """Ask the platform, cheaply, whether these credentials work, or raise ConnectorError."""
-        raise NotImplementedError(f"the {self.kind} connector has no readiness check yet")
+        """One cheap authenticated read that says whether a post would be accepted now; publishes
+        nothing. Raise ConnectorError when not ready: permanent when a person must fix it (a
+        revoked or expired token, a missing permission), transient when it may pass later (a 5xx,
+        a timeout, a rate limit)."""
 
     def close(self) -> None:
         """Release the HTTP session's connections (a connector is built for each send)."""

@@ -16,6 +16,17 @@ and time were captured when it was listed) and restoring it schedules a new post
 ``POST /{page_id}/feed``, ``published=false`` and ``scheduled_publish_time``, which must be
 at least 10 minutes ahead (and at most 30 days, by most accounts). Only the message and link
 come back: photos or other attachments of a natively scheduled post are not recreated.
+
+Readiness: ``GET /{page_id}?fields=id,name`` (the token reaches the Page), then
+``GET /debug_token?input_token={token}`` with the same token, which reports whether it is
+valid, its ``scopes`` and ``expires_at`` (0: never). Without ``pages_manage_posts`` the Page
+cannot be posted to: not ready. Meta documents debug_token for "an app access token or an app
+developer's user access token" (reference/debug_token); a Page token issued through a
+university's own app by its developer is answered (an assumption: not run against Meta here),
+another may be refused, and then the check
+reports the Page as reached with its permissions "not reported" rather than failing it. Page
+tokens fall under the Pages business use case rate limit (4,800 calls per engaged user a day);
+two calls every few hours are far within it.
 """
 
 from __future__ import annotations
@@ -27,7 +38,7 @@ from typing import Any
 import requests
 
 from connectors import native
-from connectors.base import Connector, ConnectorError, OutgoingPost, Published, Setting
+from connectors.base import Connector, ConnectorError, OutgoingPost, Published, Ready, Setting
 from connectors.graph_errors import graph_error
 from connectors.http import check_response, network_error, new_session
 from connectors.native import NativeScheduled
@@ -43,6 +54,10 @@ MAX_SCHEDULED_PAGES = 20
 # RESTORE_OTHERWISE from now.
 RESTORE_AT_LEAST = timedelta(minutes=11)
 RESTORE_OTHERWISE = timedelta(minutes=15)
+# What publishing to a Page's feed needs (https://developers.facebook.com/docs/pages-api/posts).
+NEEDED_PERMISSION = "pages_manage_posts"
+# Graph's "invalid OAuth access token" (expired, revoked, password changed).
+INVALID_TOKEN = 190
 
 
 class FacebookConnector(Connector):
@@ -82,6 +97,41 @@ class FacebookConnector(Connector):
         )
         if body.get("success") is False:
             raise ConnectorError(f"Facebook did not delete post {remote_id}", permanent=True)
+
+    def check(self) -> Ready:
+        """The Page the token reaches, and the token's own report: valid, with pages_manage_posts."""
+        token = self.secret["page_access_token"]
+        page = self.graph(
+            self.session, "GET", f"{self.graph_url}/{self.config['page_id']}", token=token, idempotent=True,
+            params={"fields": "id,name"},
+        )  # fmt: skip
+        name = page.get("name") or page.get("id")
+        if not name:
+            raise ConnectorError("Facebook named no Page for page_id", permanent=False)
+        try:
+            debug = self.graph(
+                self.session, "GET", f"{self.graph_url}/debug_token", token=token, idempotent=True,
+                params={"input_token": token},
+            ).get("data")  # fmt: skip
+        except ConnectorError as exc:
+            # Meta documents debug_token for an app token or an app developer's token; a Page
+            # token obtained by anyone else may be refused (not error 190, which is the token
+            # itself). The Page answered, so it is ready as far as can be told, and says so.
+            if not exc.permanent or f"code {INVALID_TOKEN}" in exc.message:
+                raise
+            return Ready(account=f"{name} (permissions not reported: {exc.message})")
+        if not isinstance(debug, dict):
+            raise ConnectorError("Facebook's debug_token said nothing about the token", permanent=False)
+        if debug.get("is_valid") is False:
+            said = (debug.get("error") or {}).get("message") if isinstance(debug.get("error"), dict) else None
+            raise ConnectorError(f"the Page token is not valid: {said or 'debug_token says so'}", permanent=True)
+        scopes = tuple(str(scope) for scope in debug.get("scopes") or () if isinstance(scope, str))
+        if NEEDED_PERMISSION not in scopes:
+            raise ConnectorError(
+                f"the Page token of {name} lacks {NEEDED_PERMISSION} (it has: {', '.join(scopes) or 'none'})",
+                permanent=True,
+            )
+        return Ready(account=str(name), scopes=scopes, expires_at=unix_time(debug.get("expires_at")))
 
     def list_native_scheduled(self) -> list[NativeScheduled]:
         """The Page's scheduled posts, following ``paging.next`` (on the Graph host only, up
@@ -212,3 +262,13 @@ class FacebookConnector(Connector):
         except ValueError:
             return {}
         return body if isinstance(body, dict) else {}
+
+
+def unix_time(value: Any) -> datetime | None:
+    """A Graph ``expires_at`` (unix seconds) as a time; 0 or nothing means it does not expire."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        return None
+    try:
+        return datetime.fromtimestamp(float(value), UTC)
+    except (OverflowError, OSError, ValueError):
+        return None

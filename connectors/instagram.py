@@ -22,6 +22,9 @@ published twice.
 Resumable: a failure after the container was made carries ``progress={"container_id": ...}``,
 and a retry with that progress polls and publishes that container instead of making another.
 Instagram's API cannot delete published media, so ``delete`` always fails permanently.
+
+Readiness: ``GET /{ig_user_id}?fields=username`` on the account's Graph host names the account
+the token reaches (a revoked or expired token is Graph error 190: permanent).
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from connectors.base import Connector, ConnectorError, OutgoingPost, Published, Setting
+from connectors.base import Connector, ConnectorError, OutgoingPost, Published, Ready, Setting
 from connectors.facebook import FacebookConnector
 from connectors.http import new_session
 from connectors.outbound import PUBLIC_ONLY, OutboundPolicy
@@ -119,6 +122,17 @@ class InstagramConnector(Connector):
             ) from exc
         media_id = body.get("id")
         return Published(remote_id=str(media_id) if media_id else None)
+
+    def check(self) -> Ready:
+        """The Instagram account the token reaches, by its username."""
+        body = FacebookConnector.graph(
+            self.session, "GET", self.base, token=self.secret["access_token"], idempotent=True,
+            params={"fields": "username"},
+        )  # fmt: skip
+        username = body.get("username")
+        if not username:
+            raise ConnectorError("Instagram named no username for ig_user_id", permanent=False)
+        return Ready(account=f"@{username}")
 
     def delete(self, remote_id: str) -> None:
         raise ConnectorError(

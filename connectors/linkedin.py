@@ -13,6 +13,12 @@ The commentary is LinkedIn's "little" text format, where ``\\ | { } @ [ ] ( ) < 
 markup: unescaped, LinkedIn may cut the post short at the first one, so they are escaped
 (outside links, which stay clickable; ``#`` is left alone so hashtags keep working).
 A 422 DUPLICATE_POST (the same text again) is permanent.
+
+Readiness: for a Page author, ``GET /rest/organizations/{id}`` (the organization lookup, with
+the same version headers) names the organization the token reaches; a sunset version fails it
+as it fails a post. A member author is read with ``GET /v2/userinfo`` (OpenID Connect, which
+needs the ``openid`` and ``profile`` scopes beside ``w_member_social``). LinkedIn reports no
+token expiry on either call (its tokens last 60 days unless refreshed).
 """
 
 from __future__ import annotations
@@ -24,12 +30,15 @@ from urllib.parse import quote
 
 import requests
 
-from connectors.base import Connector, ConnectorError, OutgoingPost, Published, Setting
+from connectors.base import Connector, ConnectorError, OutgoingPost, Published, Ready, Setting
 from connectors.http import new_session, send
 from connectors.outbound import PUBLIC_ONLY, OutboundPolicy
 from connectors.versions import linkedin_version
 
 POSTS = "https://api.linkedin.com/rest/posts"
+ORGANIZATIONS = "https://api.linkedin.com/rest/organizations"
+USERINFO = "https://api.linkedin.com/v2/userinfo"
+ORGANIZATION_URN = re.compile(r"urn:li:organization:(\d+)")
 # LinkedIn answers a version it no longer serves with 426 Upgrade Required.
 VERSION_SUNSET = 426
 RESERVED = re.compile(r"([\\|{}@\[\]()<>*_~])")
@@ -81,6 +90,17 @@ class LinkedInConnector(Connector):
             idempotent=True,
         )
 
+    def check(self) -> Ready:
+        """The organization (or member) the token reaches, by name."""
+        author = str(self.config["author"])
+        organization = ORGANIZATION_URN.fullmatch(author)
+        if organization:
+            url, key, headers = f"{ORGANIZATIONS}/{organization.group(1)}", "localizedName", self.headers
+        else:
+            url, key, headers = USERINFO, "name", {"Authorization": self.headers["Authorization"]}
+        name = _json(self._send("GET", url, headers=headers, idempotent=True)).get(key)
+        return Ready(account=f"{name} ({author})" if name else author)
+
     def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
         """One call through the shared HTTP wrapper, a sunset version named as such."""
         try:
@@ -101,3 +121,11 @@ class LinkedInConnector(Connector):
         """Escape little-format markup outside links (the odd pieces of the split are links)."""
         pieces = LINK.split(text)
         return "".join(p if i % 2 else RESERVED.sub(r"\\\1", p) for i, p in enumerate(pieces))
+
+
+def _json(response: requests.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}

@@ -14,6 +14,9 @@ answer is retried within the hour of the first attempt and is ambiguous after it
 
 For an incident (``connectors.native``), a native schedule is withdrawn by postponing it a
 year (Mastodon keeps the status and its media) and restored by moving it back.
+
+Readiness: ``GET /api/v1/accounts/verify_credentials`` names the account the token acts as
+(401 for a revoked token: permanent). Mastodon allows 300 requests per 5 minutes per account.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from urllib.parse import SplitResult, urlsplit, urlunsplit
 import requests
 
 from connectors import native
-from connectors.base import Connector, ConnectorError, OutgoingPost, Published, Setting, url_host
+from connectors.base import Connector, ConnectorError, OutgoingPost, Published, Ready, Setting, url_host
 from connectors.http import check_response, network_error, new_session
 from connectors.native import NativeScheduled
 from connectors.outbound import PUBLIC_ONLY, OutboundPolicy
@@ -82,6 +85,16 @@ class MastodonConnector(Connector):
             # and a repeat of a deletion whose answer was lost ends here too.
             if exc.status != 404:
                 raise
+
+    def check(self) -> Ready:
+        """Who the token acts as, from ``verify_credentials``."""
+        response = self._send("GET", "/api/v1/accounts/verify_credentials", headers=self.headers, idempotent=True)
+        account = self._json(response)
+        acct = account.get("acct") if isinstance(account, dict) else None
+        if not acct:
+            raise ConnectorError("Mastodon's verify_credentials named no account", permanent=False)
+        host = urlsplit(self.base).hostname or ""
+        return Ready(account=f"@{acct}" if "@" in str(acct) else f"@{acct}@{host}")
 
     def list_scheduled(self) -> list[dict[str, Any]]:
         """Every scheduled status, following the ``Link: rel="next"`` pages on this instance."""

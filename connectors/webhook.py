@@ -4,6 +4,12 @@ Settings: ``url``, the receiver. It is a credential (anyone holding a Slack or T
 can post to its channel), so it is given with the settings but kept as the secret ``url``:
 the settings keep only its masked form (scheme, host and port), which is also where the secret
 may be sent. A URL left in the settings by a release before that still works until replaced.
+
+Readiness: a hook URL has no authenticated read. Anything sent to it is a message (to a Slack
+or Teams channel, to the receiver's publishing queue), and a GET proves nothing about whether a
+POST would be accepted. So ``check`` sends nothing: it reports ready with an ``account`` that
+says only the configuration was checked (a URL in the vault, for the connector's host; the
+constructor refuses anything else). A failing receiver shows up when a post fails.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from connectors.base import Connector, ConnectorError, OutgoingPost, Published, Setting, url_host
+from connectors.base import Connector, ConnectorError, OutgoingPost, Published, Ready, Setting, url_host
 from connectors.http import new_session, send
 from connectors.outbound import PUBLIC_ONLY, OutboundPolicy
 from connectors.settings import is_masked
@@ -66,3 +72,8 @@ class WebhookConnector(Connector):
     def delete(self, remote_id: str) -> None:
         # Deleting twice deletes nothing more: a lost answer is safe to try again.
         send(self.session, "DELETE", f"{self.secret['url'].rstrip('/')}/{remote_id}", idempotent=True)
+
+    def check(self) -> Ready:
+        """Ready as far as can be known without posting: the URL is set for its host. Nothing is
+        sent (see the module's note)."""
+        return Ready(account=f"webhook at {url_host(self.secret['url'])} (not checkable: configuration only)")

@@ -10,6 +10,11 @@ never sleeps on a rate limit here (``wait_on_rate_limit=False``): a 429 is a tra
 whose ``retry_after`` comes from ``x-rate-limit-reset``, or from the 24-hour posting limit's
 reset (``x-user-limit-24hour-reset``, ``x-app-limit-24hour-reset``) when that limit is spent.
 X has no idempotency key, so a request that was sent but got no answer is ambiguous.
+
+Readiness: ``GET /2/users/me`` (``get_me``, OAuth 1.0a user context) names the account the
+tokens act as; X answers OAuth 1.0a calls with ``x-access-level`` (``read``, ``read-write``,
+``read-write-directmessages``), and a token that may only read cannot post: not ready. The
+endpoint allows 75 requests per 15 minutes per user; a check every few hours is far within it.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from typing import Any
 import requests
 import tweepy
 
-from connectors.base import Connector, ConnectorError, OutgoingPost, Published
+from connectors.base import Connector, ConnectorError, OutgoingPost, Published, Ready
 from connectors.http import TRANSIENT_4XX, network_error, new_session, retry_after_seconds
 from connectors.outbound import PUBLIC_ONLY, OutboundPolicy
 
@@ -71,6 +76,30 @@ class XConnector(Connector):
         response = self._call(lambda: self.client.delete_tweet(remote_id, user_auth=True), idempotent=True)
         if not (response.data or {}).get("deleted"):
             raise ConnectorError(f"X did not say post {remote_id} was deleted", permanent=True)
+
+    def check(self) -> Ready:
+        """Who the tokens act as (``GET /2/users/me``), refused when the token may only read."""
+        seen: list[requests.Response] = []
+
+        def keep(response: requests.Response, *args: Any, **kwargs: Any) -> None:
+            seen.append(response)
+
+        self.session.hooks["response"].append(keep)
+        try:
+            response = self._call(lambda: self.client.get_me(user_auth=True), idempotent=True)
+        finally:
+            self.session.hooks["response"].remove(keep)
+        username = getattr(response.data, "username", None)
+        if not username:
+            raise ConnectorError("X's users/me named no account", permanent=False)
+        level = seen[-1].headers.get("x-access-level", "").strip() if seen else ""
+        if level and "write" not in level.split("-"):
+            raise ConnectorError(
+                f"the X access token of @{username} may only read (x-access-level: {level}); "
+                "give the app read and write permission and issue the token again",
+                permanent=True,
+            )
+        return Ready(account=f"@{username}", scopes=(level,) if level else ())
 
     @staticmethod
     def _call(request: Callable[[], Any], *, idempotent: bool) -> Any:

@@ -71,6 +71,11 @@ class TooManyAttempts(LockdownError):
 
     status, code = 429, "too_many_attempts"
 
+    def headers(self) -> dict[str, str]:
+        """Retry-After, when the refusal says how long to wait (``retry_after`` seconds)."""
+        wait = self.extra.get("retry_after")
+        return {"Retry-After": str(wait)} if isinstance(wait, int) else {}
+
 
 class AccountHeld(LockdownError):
     """The account is held by an active incident."""

@@ -46,6 +46,8 @@ class Settings:
     incident_busy_retry_seconds: float = 30.0
     late_grace_seconds: float = 900.0
     resume_interval_seconds: float = 600.0
+    # How often each account's connection is checked (LOCKDOWN_READINESS_INTERVAL_HOURS).
+    readiness_interval_seconds: float = 6 * 3600.0
     playbooks_dir: Path = field(default_factory=lambda: DEFAULT_PLAYBOOKS)
     notify_webhook_url: str | None = None
     public_url: str = "http://127.0.0.1:8080"
@@ -101,6 +103,7 @@ class Settings:
             incident_busy_retry_seconds=_positive_float(env, "LOCKDOWN_INCIDENT_BUSY_RETRY", 30.0, zero_allowed=True),
             late_grace_seconds=_positive_float(env, "LOCKDOWN_LATE_GRACE", 900.0),
             resume_interval_seconds=_positive_float(env, "LOCKDOWN_RESUME_INTERVAL", 600.0),
+            readiness_interval_seconds=_readiness_interval(env),
             playbooks_dir=_folder(env, "LOCKDOWN_PLAYBOOKS", DEFAULT_PLAYBOOKS),
             notify_webhook_url=_http_url(env, "LOCKDOWN_NOTIFY_WEBHOOK_URL"),
             public_url=_http_url(env, "LOCKDOWN_PUBLIC_URL") or "http://127.0.0.1:8080",
@@ -126,6 +129,22 @@ def _positive_float(env: Mapping[str, str], name: str, default: float, *, zero_a
         least = "0 or more" if zero_allowed else "more than 0"
         raise SettingsError(f"{name} must be {least} and less than a day, got {raw!r}")
     return value
+
+
+def _readiness_interval(env: Mapping[str, str]) -> float:
+    """LOCKDOWN_READINESS_INTERVAL_HOURS: hours between two checks of one account, 0.25 to 168."""
+    name, raw = "LOCKDOWN_READINESS_INTERVAL_HOURS", env.get("LOCKDOWN_READINESS_INTERVAL_HOURS")
+    if raw is None or raw == "":
+        return 6 * 3600.0
+    try:
+        hours = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number of hours, got {raw!r}") from None
+    # Under a quarter of an hour would spend platforms' rate limits for nothing; over a week
+    # would find an expired token too late to matter.
+    if not 0.25 <= hours <= 168:
+        raise SettingsError(f"{name} must be between 0.25 and 168 hours, got {raw!r}")
+    return hours * 3600.0
 
 
 def _folder(env: Mapping[str, str], name: str, default: Path) -> Path:

@@ -73,6 +73,51 @@ class AccountOut(Schema):
     held = fields.Boolean(required=True, metadata={"description": "held by an active incident"})
 
 
+class ReadinessOut(Schema):
+    status = fields.String(
+        required=True,
+        validate=validators.OneOf(("ready", "failing", "unchecked")),
+        metadata={"description": "ready, failing (the last check failed), or unchecked (never checked)"},
+    )
+    checked_at = fields.String(allow_none=True, required=True, metadata={"description": "the last check's end"})
+    reason = fields.String(
+        allow_none=True,
+        required=True,
+        metadata={
+            "description": "why it is failing: the platform's own answer for ERMC, the account's manager and (for a "
+            "central account) the press team; its kind and HTTP status for anyone else"
+        },
+    )
+    since = fields.String(allow_none=True, required=True, metadata={"description": "when the status began"})
+    account = fields.String(
+        allow_none=True, required=True, metadata={"description": "who the platform says the credentials act as"}
+    )
+    scopes = fields.List(fields.String(), required=True, metadata={"description": "permissions the platform reported"})
+    expires_at = fields.String(
+        allow_none=True, required=True, metadata={"description": "when the token ends, where the platform says"}
+    )
+    permanent = fields.Boolean(
+        allow_none=True,
+        required=True,
+        metadata={"description": "failing: true when a person must act (token, permission), false when it may pass"},
+    )
+    checking = fields.Boolean(required=True, metadata={"description": "a check is running now"})
+    next_check_at = fields.String(allow_none=True, required=True, metadata={"description": "the next scheduled check"})
+    warnings = fields.List(
+        fields.String(),
+        required=True,
+        metadata={"description": "an API version ending within 60 days (or ended), a token ending within 14 days"},
+    )
+
+
+class Readiness(ReadinessOut):
+    """ReadinessOut under its own name for nesting (see AccountItem)."""
+
+
+class AccountDetail(AccountOut):
+    readiness = fields.Nested(Readiness, required=True)
+
+
 class AccountItem(AccountOut):
     """AccountOut under its own name: APIFlask registers a schema used both nested and alone
     twice, so list items get a class of their own."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from apiflask import APIBlueprint
@@ -9,18 +10,23 @@ from flask import Response, request, stream_with_context
 from marshmallow import RAISE
 
 from lockdown.api.account_schemas import (
+    AccountDetail,
     AccountIn,
     AccountOut,
     AccountPage,
     AccountPatch,
     AccountQuery,
     ImportResult,
+    ReadinessOut,
     SecretsIn,
     SecretStatus,
 )
 from lockdown.api.auth import auth
 from lockdown.api.state import app_state, current_user, request_context
 from lockdown.posting import connector_secrets
+from lockdown.posting.dispatch import connectors_for
+from lockdown.readiness.checks import CheckRunner, check_now
+from lockdown.readiness.status import readiness_for
 from lockdown.register import accounts
 from lockdown.register import csv_import as account_csv
 
@@ -50,11 +56,37 @@ def register_account(body: dict[str, Any]) -> dict[str, Any]:
 
 @bp.get(ACCOUNT)
 @bp.auth_required(auth)
-@bp.output(AccountOut)
+@bp.output(AccountDetail)
 @bp.doc(responses=[401, 404])
 def get_account(account_id: int) -> dict[str, Any]:
-    """One account, archived or not (any role)."""
-    return accounts.get_account(request_context().db, account_id)
+    """One account, archived or not, with its readiness (any role; a failing check's reason as
+    the caller may read it)."""
+    ctx = request_context()
+    account = accounts.get_account(ctx.db, account_id)
+    return {**account, "readiness": _readiness(account)}
+
+
+@bp.post(f"{ACCOUNT}/check")
+@bp.auth_required(auth)
+@bp.output(ReadinessOut)
+@bp.doc(responses=[401, 403, 404, 409, 422, 429])
+def check_account(account_id: int) -> dict[str, Any]:
+    """Run the account's readiness check now (ermc, press, the account's manager): 409 while a
+    check of it runs, 429 within a minute of the last; the answer is its ``readiness``."""
+    state = app_state()
+    runner = CheckRunner(
+        state.vault,
+        connectors_for(state.settings),
+        timedelta(seconds=state.settings.readiness_interval_seconds),
+    )
+    ctx = request_context()
+    check_now(ctx, runner, current_user(), account_id)
+    return _readiness(accounts.get_account(ctx.db, account_id))
+
+
+def _readiness(account: dict[str, Any]) -> dict[str, Any]:
+    ctx = request_context()
+    return readiness_for(ctx.db, account, current_user(), app_state().settings.api_versions, ctx.now())
 
 
 @bp.patch(ACCOUNT)

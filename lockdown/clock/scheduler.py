@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from datetime import timedelta
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -16,6 +17,7 @@ from lockdown.clock.health import SchedulerHealth
 from lockdown.incidents.native_schedules import process_native_schedules
 from lockdown.notify.delivery import deliver_due
 from lockdown.posting.dispatch import Dispatcher
+from lockdown.readiness.checks import CheckRunner, run_due_checks
 from lockdown.settings import Settings
 from lockdown.store import audit
 from lockdown.store.context import Context
@@ -69,6 +71,23 @@ class SideJobs:
         """Withdraw or restore posts scheduled on the platforms themselves."""
         process_native_schedules(self._context(), self.dispatcher.vault, self.dispatcher.connector_factory)
 
+    def readiness(self) -> None:
+        """Check the accounts whose slot in the readiness interval has come. A check publishes
+        nothing and takes the write lock only to claim and to record, so it runs during an
+        incident too: a central account found failing then is worth knowing at once."""
+        runner = CheckRunner(
+            self.dispatcher.vault,
+            self.dispatcher.connector_factory,
+            timedelta(seconds=self.settings.readiness_interval_seconds),
+        )
+        run_due_checks(self._context(), runner, limit=READINESS_BATCH)
+
+
+# How often the readiness job looks for accounts whose slot has come, and how many it checks at
+# most per look (one after another, so at most one platform call at a time from this job).
+READINESS_EVERY_SECONDS = 60
+READINESS_BATCH = 50
+
 
 def build_scheduler(settings: Settings, *, blocking: bool) -> tuple[BaseScheduler, Dispatcher]:
     """A scheduler with the dispatch tick and the heartbeat, and the dispatcher it drives."""
@@ -112,6 +131,13 @@ def build_scheduler(settings: Settings, *, blocking: bool) -> tuple[BaseSchedule
         seconds=max(1.0, settings.tick_seconds),
         id="native",
         name="withdraw and restore posts scheduled on the platforms",
+    )
+    scheduler.add_job(
+        _safely("readiness", jobs.readiness, dispatcher, health),
+        "interval",
+        seconds=READINESS_EVERY_SECONDS,
+        id="readiness",
+        name="check the accounts whose readiness check is due",
     )
     scheduler.add_job(
         _safely("dispatch tick", dispatcher.tick, dispatcher, health),

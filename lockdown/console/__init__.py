@@ -1,6 +1,23 @@
 """The web console: server-rendered pages over the same services as the API."""
 
-from lockdown.console import audit_pages, credential_pages, incident_pages, post_pages, register_pages, views
+from lockdown.console import (
+    audit_pages,
+    credential_pages,
+    incident_pages,
+    post_pages,
+    readiness_pages,
+    register_pages,
+    views,
+)
 from lockdown.console.blueprint import bp
 
-__all__ = ["audit_pages", "bp", "credential_pages", "incident_pages", "post_pages", "register_pages", "views"]
+__all__ = [
+    "audit_pages",
+    "bp",
+    "credential_pages",
+    "incident_pages",
+    "post_pages",
+    "readiness_pages",
+    "register_pages",
+    "views",
+]

@@ -22,6 +22,7 @@ from lockdown.incidents.declare import (
 )
 from lockdown.people.console_sessions import end_session
 from lockdown.posting.posts import list_posts
+from lockdown.readiness.status import central_summary
 from lockdown.register.accounts import list_accounts
 
 
@@ -37,7 +38,18 @@ def dashboard() -> str:
     ctx = request_context()
     playbooks = app_state().incidents.playbooks
     scope = {name: _scope_count(name) for name in playbooks}
-    return render_template("dashboard.html", incidents=_active(), playbooks=playbooks, scope=scope, db=ctx.db)
+    return render_template(
+        "dashboard.html", incidents=_active(), playbooks=playbooks, scope=scope, db=ctx.db, central=_central_readiness()
+    )
+
+
+def _central_readiness() -> dict[str, Any] | None:
+    """The central accounts' readiness, for whoever may declare (shown above the Declare form)."""
+    user = signed_in_user()
+    if user is None or not user.has("press"):
+        return None
+    ctx = request_context()
+    return central_summary(ctx.db, user, app_state().settings.api_versions, ctx.now())
 
 
 def _scope_count(name: str) -> int:
@@ -57,7 +69,8 @@ def declare() -> BaseResponse | str:
             "reason": request.form.get("reason", "")}  # fmt: skip
     if request.form.get("confirmed") != "yes":
         return render_template("confirm_declare.html", form=form, held=_scope_count(form["playbook"])
-                               if form["playbook"] in app_state().incidents.playbooks else 0)  # fmt: skip
+                               if form["playbook"] in app_state().incidents.playbooks else 0,
+                               central=_central_readiness())  # fmt: skip
     try:
         declared = declare_incident(request_context(), app_state().incidents, user, form)
     except LockdownError as exc:

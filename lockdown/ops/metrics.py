@@ -44,6 +44,7 @@ class DatabaseCollector:
         yield self._lateness()
         yield self._connector_failures()
         yield self._last_tick_age()
+        yield from self._readiness()
         yield self._gauge("lockdown_audit_entries", "Entries in the audit trail", audit.head(self.db)[0])
 
     def _one(self, sql: str, params: list[object] | None = None) -> float:
@@ -110,6 +111,48 @@ class DatabaseCollector:
         age = (self.now - parse_iso(tick)).total_seconds() if tick else float("inf")
         return self._gauge(
             "lockdown_scheduler_last_tick_age_seconds", "Seconds since any scheduler last finished a tick", age
+        )
+
+    def _readiness(self) -> Iterator[GaugeMetricFamily]:
+        """Active accounts by readiness state, platform and central; the oldest last check's age."""
+        from lockdown.readiness.status import STATES
+
+        family = GaugeMetricFamily(
+            "lockdown_accounts_readiness",
+            "Active accounts by the state of their last readiness check (unchecked: never checked)",
+            labels=["state", "platform", "central"],
+        )
+        rows = self.db.conn.execute(
+            "SELECT COALESCE(r.state, 'unchecked'), a.platform, a.central, COUNT(*) FROM accounts a "
+            "LEFT JOIN account_readiness r ON r.account_id = a.id WHERE a.archived_at IS NULL "
+            "GROUP BY 1, 2, 3"
+        ).fetchall()
+        counts = {(state, platform, bool(central)): n for state, platform, central, n in rows}
+        # Every state of every (platform, central) that has accounts, so a state that empties
+        # reads 0 rather than vanishing from the scrape.
+        for platform, central in sorted({(platform, central) for _, platform, central in counts}):
+            for state in STATES:
+                family.add_metric(
+                    [state, platform, "true" if central else "false"], counts.get((state, platform, central), 0)
+                )
+        yield family
+        not_ready = sum(n for (state, _, central), n in counts.items() if central and state != "ready")
+        yield self._gauge(
+            "lockdown_central_accounts_not_ready",
+            "Active central accounts whose last check failed or never ran",
+            not_ready,
+        )
+        oldest, never = self.db.conn.execute(
+            "SELECT MIN(r.checked_at), SUM(r.checked_at IS NULL) + SUM(r.account_id IS NULL) FROM accounts a "
+            "LEFT JOIN account_readiness r ON r.account_id = a.id WHERE a.archived_at IS NULL"
+        ).fetchone()
+        # The oldest check among active accounts: above twice the interval, the job is not running.
+        # Accounts but none ever checked is infinitely old, as for the tick.
+        age = (self.now - parse_iso(oldest)).total_seconds() if oldest else (float("inf") if never else 0.0)
+        yield self._gauge(
+            "lockdown_readiness_oldest_check_age_seconds",
+            "Seconds since the least recently checked active account was checked (accounts never checked aside)",
+            age,
         )
 
 

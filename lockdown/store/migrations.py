@@ -581,6 +581,58 @@ def m021_outbound_secret_binding(db: Database) -> None:
     )
 
 
+@migrations()
+def m022_account_readiness(db: Database) -> None:
+    """Each account's readiness (#13): the last check's outcome, since when it has been so, who
+    the platform says the credentials act as, and when the next check is due (spread out). A
+    row appears when an account is first due; ``running_since`` marks a check under way, so a
+    second is refused. Notices tell managers and the press team when an account stops (or
+    starts again) being ready."""
+    db.executescript(
+        """
+        CREATE TABLE account_readiness (
+            account_id INTEGER PRIMARY KEY REFERENCES accounts(id),
+            state TEXT NOT NULL DEFAULT 'unchecked' CHECK (state IN ('unchecked', 'ready', 'failing')),
+            reason TEXT,
+            error_code TEXT CHECK (error_code IN ('permanent', 'transient')),
+            error_status INTEGER,
+            failures INTEGER NOT NULL DEFAULT 0,
+            notified INTEGER NOT NULL DEFAULT 0 CHECK (notified IN (0, 1)),
+            checked_at TEXT,
+            since TEXT,
+            remote_account TEXT,
+            scopes TEXT NOT NULL DEFAULT '[]',
+            expires_at TEXT,
+            running_since TEXT,
+            running_by TEXT,
+            next_check_at TEXT NOT NULL
+        );
+        CREATE INDEX account_readiness_due ON account_readiness(next_check_at);
+        CREATE TABLE notifications_new (
+            id INTEGER PRIMARY KEY,
+            incident_id INTEGER REFERENCES incidents(id),
+            event TEXT NOT NULL CHECK (event IN ('declared', 'resolved', 'revealed', 'rotation_due',
+                'rotation_summary', 'connector_secrets_dropped', 'readiness_failing', 'readiness_ready')),
+            channel TEXT NOT NULL CHECK (channel IN ('email', 'webhook')),
+            user_id INTEGER REFERENCES users(id),
+            recipient TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            body TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'failed')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT NOT NULL,
+            sent_at TEXT,
+            error TEXT,
+            created_at TEXT NOT NULL
+        );
+        INSERT INTO notifications_new SELECT * FROM notifications;
+        DROP TABLE notifications;
+        ALTER TABLE notifications_new RENAME TO notifications;
+        CREATE INDEX notifications_due ON notifications(next_attempt_at) WHERE state = 'pending';
+        """
+    )
+
+
 def migrate(db: Database) -> list[str]:
     """Turn on WAL and apply pending migrations; return the names applied."""
     if db.conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal" and db.memory is False:

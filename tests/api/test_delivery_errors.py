@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from connectors.base import Connector, ConnectorError, OutgoingPost, Published
+from connectors.base import Connector, ConnectorError, OutgoingPost, Published, Ready
 from connectors.registry import CONNECTORS
 from lockdown.incidents.delivery_errors import HIDDEN
 from lockdown.posting.post_errors import MAX_ERROR_CHARS
@@ -27,6 +27,9 @@ class RefusingPlatform(Connector):
 
     def delete(self, remote_id: str) -> None:
         """Nothing was published."""
+
+    def check(self) -> Ready:
+        return Ready(account="fake")
 
 
 @pytest.fixture
@@ -106,6 +109,9 @@ class DeduplicatingPlatform(Connector):
 
     def delete(self, remote_id: str) -> None:
         """Nothing was published."""
+
+    def check(self) -> Ready:
+        return Ready(account="fake")
 
 
 def test_a_message_without_a_clear_answer_from_a_deduplicating_platform_is_unknown_not_failed(

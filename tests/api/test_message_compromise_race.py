@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 import pytest
 from flask.testing import FlaskClient
 
-from connectors.base import Connector, OutgoingPost, Published
+from connectors.base import Connector, OutgoingPost, Published, Ready
 from connectors.registry import CONNECTORS
 from lockdown.settings import Settings
 from tests.conftest import Login
@@ -50,6 +50,9 @@ class RecordingConnector(Connector):
 
     def delete(self, remote_id: str) -> None:
         """Nothing to delete on this platform."""
+
+    def check(self) -> Ready:
+        return Ready(account="fake")
 
 
 @pytest.fixture

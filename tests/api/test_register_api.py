@@ -30,6 +30,8 @@ def test_registering_an_account_returns_it_with_its_id(
     assert account["created_at"].endswith("Z")
     assert len(account["created_at"]) == 27
     fetched = client.get(f"/api/v1/accounts/{account['id']}", headers=manager.headers).json
+    # GET adds the account's readiness (#13), which registering does not run.
+    assert fetched.pop("readiness")["status"] == "unchecked"
     assert fetched == account
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from connectors.base import Connector, ConnectorError, OutgoingPost, Published
+from connectors.base import Connector, ConnectorError, OutgoingPost, Published, Ready
 from lockdown.posting import posts
 from lockdown.posting.dispatch import MAX_ATTEMPTS, Dispatcher, backoff_seconds
 from lockdown.settings import Settings
@@ -60,6 +60,9 @@ class FakePlatform:
 
             def delete(self, remote_id: str) -> None:
                 pass
+
+            def check(self) -> Ready:
+                return Ready(account="fake")
 
         return Fake(settings, secrets)
 

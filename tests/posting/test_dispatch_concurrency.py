@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from connectors.base import Connector, OutgoingPost, Published
+from connectors.base import Connector, OutgoingPost, Published, Ready
 from lockdown.posting.dispatch import Dispatcher
 from lockdown.settings import Settings
 from lockdown.store import audit
@@ -38,6 +38,9 @@ class Recorder(Connector):
 
     def delete(self, remote_id: str) -> None:
         pass
+
+    def check(self) -> Ready:
+        return Ready(account="fake")
 
 
 def recorder(kind: str, settings: dict[str, Any], secrets: dict[str, str]) -> Connector:

@@ -46,7 +46,7 @@ from hypothesis import event, settings
 from hypothesis.errors import InvalidArgument
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invariant, multiple, precondition, rule
 
-from connectors.base import Connector, ConnectorError, OutgoingPost, Published
+from connectors.base import Connector, ConnectorError, OutgoingPost, Published, Ready
 from lockdown.crypto import Vault
 from lockdown.errors import AccountHeld, Conflict, Forbidden, InvalidInput, LockdownError, RuleBroken
 from lockdown.incidents import declare as incidents
@@ -173,6 +173,9 @@ class FakePlatform:
 
             def delete(self, remote_id: str) -> None:
                 pass
+
+            def check(self) -> Ready:
+                return Ready(account="fake")
 
         return Fake(settings, secrets)
 
