@@ -40,6 +40,24 @@ def account(base: str = BASE) -> dict[str, Any]:
     }
 
 
+def credential_account(base: str = BASE) -> dict[str, Any]:
+    """``GET /api/v1/accounts/verify_credentials`` 200: the CredentialAccount entity
+    (https://docs.joinmastodon.org/entities/Account/#CredentialAccount), the account with the
+    ``source`` values only its owner sees and its ``role``."""
+    return {
+        **account(base),
+        "source": {
+            "fields": [],
+            "follow_requests_count": 0,
+            "indexable": True,
+            "note": "",
+            "privacy": "public",
+            "sensitive": False,
+        },
+        "role": {"color": "", "highlighted": False, "id": "-99", "name": "", "permissions": "0"},
+    }
+
+
 def status(status_id: str, content: str = "<p>Open day</p>", base: str = BASE) -> dict[str, Any]:
     """``POST /api/v1/statuses`` and ``DELETE /api/v1/statuses/{id}`` 200: a Status."""
     return {
