@@ -79,7 +79,9 @@ class BlueskyConnector(Connector):
         )
 
     def check(self) -> Ready:
-        """The kept session, as the PDS sees it: the account it acts as, and whether it is active."""
+        """The kept session, renewed so a revoked app password shows, as the PDS sees it: the
+        account it acts as, and whether it is active."""
+        self.kept.renew()
         got = self.kept.call("com.atproto.server.getSession", lambda client: client.com.atproto.server.get_session())
         if got.active is False:
             raise ConnectorError(f"the Bluesky account @{got.handle} is {got.status or 'not active'}", permanent=True)

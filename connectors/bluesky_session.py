@@ -102,6 +102,16 @@ class KeptSession:
                 self._renew()
         return self._run(method, request, publishes=publishes, renew_refused=False)
 
+    def renew(self) -> None:
+        """Prove the app password still stands: refreshSession now, which the PDS refuses once
+        the app password is revoked, though it honours the access token until it expires; a
+        refused refresh logs in again, which then fails as the password does."""
+        with self._lock:
+            if self.session is None:
+                self._login()
+            else:
+                self._renew()
+
     def _run(self, method: str, request: Callable[[Client], T], *, publishes: bool, renew_refused: bool) -> T:
         before = self._sent_count()
         try:

@@ -266,6 +266,22 @@ def test_check_fails_for_a_wrong_app_password(pds: Pds, livuni: PdsAccount) -> N
     assert (caught.value.permanent, caught.value.status) == (True, 401)
 
 
+def test_check_fails_once_the_app_password_is_revoked(pds: Pds, livuni: PdsAccount, post: OutgoingPost) -> None:
+    """A kept access token outlives its app password's revocation (the PDS honours it until it
+    expires), so a check that only read the session would say ready for hours."""
+    bluesky = connector(pds, livuni)
+    bluesky.publish(post)  # the session is made and kept
+    owner = pds.xrpc(
+        "com.atproto.server.createSession", body={"identifier": livuni.handle, "password": livuni.password}
+    )
+    pds.xrpc("com.atproto.server.revokeAppPassword", token=owner["accessJwt"], body={"name": "lockdown"})
+
+    with pytest.raises(ConnectorError) as caught:
+        connector(pds, livuni).check()
+
+    assert (caught.value.permanent, caught.value.status) == (True, 401)
+
+
 def test_what_the_connector_sends_is_valid_by_the_official_lexicons(
     pds: Pds, livuni: PdsAccount, make_post: Callable[..., OutgoingPost], sent: list[tuple[str, Any]]
 ) -> None:
