@@ -89,6 +89,17 @@ READINESS_EVERY_SECONDS = 60
 READINESS_BATCH = 50
 
 
+def quiet_apscheduler() -> None:
+    """Keep APScheduler's per-run lines out of the log: it logs two INFO lines per job per run
+    (about six a second here), so an idle service would write thousands of lines an hour that
+    say nothing. Lockdown's jobs log what they did themselves, only when they did something."""
+    # "Running job ..." and "... executed successfully", at INFO on every run.
+    logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
+    # A tick still sending when the next is due is skipped by design (coalesce, one at a
+    # time); APScheduler would log each skip as a warning.
+    logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
+
+
 def build_scheduler(settings: Settings, *, blocking: bool) -> tuple[BaseScheduler, Dispatcher]:
     """A scheduler with the dispatch tick and the heartbeat, and the dispatcher it drives."""
     db = connect(settings.db_path, busy_timeout=settings.busy_timeout_seconds)
@@ -103,9 +114,7 @@ def build_scheduler(settings: Settings, *, blocking: bool) -> tuple[BaseSchedule
         lookahead_seconds=settings.tick_seconds,
         health=health,
     )
-    # A tick still sending when the next is due is skipped by design (coalesce, one at a
-    # time); APScheduler would log each skip as a warning.
-    logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
+    quiet_apscheduler()
     scheduler: BaseScheduler = (BlockingScheduler if blocking else BackgroundScheduler)(
         timezone="UTC",
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
