@@ -156,8 +156,12 @@ def _due(ctx: Context, limit: int, *, email: bool = True) -> list[Notification]:
 
 
 def waiting_for_mail(db: Database) -> int:
-    """How many email notices are pending (all of them wait while no mail is configured)."""
-    row = db.conn.execute("SELECT COUNT(*) FROM notifications WHERE state = 'pending' AND channel = 'email'").fetchone()
+    """How many email notices the scheduler found it could not send because no mail is
+    configured, and left waiting (for /healthz and the console's banner)."""
+    row = db.conn.execute(
+        "SELECT COUNT(*) FROM notifications WHERE state = 'pending' AND channel = 'email' AND error = ?",
+        [SMTP_NOT_SET],
+    ).fetchone()
     return int(row[0])
 
 
