@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
+
+from sqlite_utils import Database
 
 from lockdown.incidents.config import IncidentConfig
 from lockdown.store.context import Changes, Context
@@ -54,7 +56,13 @@ def waiting_messages(ctx: Context) -> list[WaitingMessage]:
 def request_approvals(ctx: Context, config: IncidentConfig, every: timedelta) -> int:
     """Queue a request (or a reminder, ``every`` after the last went out) to each press officer
     who did not draft a waiting message; return how many notices were queued."""
-    if not waiting_messages(ctx):  # the usual case: no write lock taken
+    # The usual case, run every second: nothing waits, or nothing is due yet; no write lock taken.
+    now = ctx.now()
+    if not any(
+        _due(ctx.db, now, message.id, channel, user_id, every)[0]
+        for message in waiting_messages(ctx)
+        for channel, user_id, _, _ in _targets(ctx.db, config, message)
+    ):
         return 0
     queued = 0
     with ctx.change(allow_empty=True) as change:
@@ -63,8 +71,8 @@ def request_approvals(ctx: Context, config: IncidentConfig, every: timedelta) ->
     return queued
 
 
-def _request_one(change: Changes, config: IncidentConfig, message: WaitingMessage, every: timedelta) -> int:
-    db = change.context.db
+def _targets(db: Database, config: IncidentConfig, message: WaitingMessage) -> list[tuple[str, int | None, str, str]]:
+    """(channel, user id, recipient, name) of everyone to ask about a message."""
     # The two-person rule: whoever drafted the message cannot approve it, so is not asked.
     officers = db.conn.execute(
         "SELECT u.id, u.name, u.email FROM users u JOIN user_roles r ON r.user_id = u.id AND r.role = 'press' "
@@ -76,10 +84,15 @@ def _request_one(change: Changes, config: IncidentConfig, message: WaitingMessag
     ]
     if config.notify_webhook_url and officers:
         targets.append(("webhook", None, config.notify_webhook_url, "press team"))
+    return targets
+
+
+def _request_one(change: Changes, config: IncidentConfig, message: WaitingMessage, every: timedelta) -> int:
+    db = change.context.db
     rows = []
     reminders = 0
-    for channel, user_id, recipient, name in targets:
-        due, reminder = _due(change, message.id, channel, user_id, every)
+    for channel, user_id, recipient, name in _targets(db, config, message):
+        due, reminder = _due(db, change.at, message.id, channel, user_id, every)
         if not due:
             continue
         reminders += reminder
@@ -104,10 +117,12 @@ def _request_one(change: Changes, config: IncidentConfig, message: WaitingMessag
     return len(rows)
 
 
-def _due(change: Changes, message_id: int, channel: str, user_id: int | None, every: timedelta) -> tuple[bool, bool]:
+def _due(
+    db: Database, now: datetime, message_id: int, channel: str, user_id: int | None, every: timedelta
+) -> tuple[bool, bool]:
     """Whether to queue a request now, and whether it would be a reminder: none was ever queued,
     or the last one went out (or failed) at least ``every`` ago. One still unsent waits."""
-    last = change.context.db.conn.execute(
+    last = db.conn.execute(
         "SELECT state, COALESCE(sent_at, created_at) FROM notifications WHERE event = ? AND message_id = ? "
         "AND channel = ? AND user_id IS ? ORDER BY id DESC LIMIT 1",
         [EVENT, message_id, channel, user_id],
@@ -115,7 +130,7 @@ def _due(change: Changes, message_id: int, channel: str, user_id: int | None, ev
     if last is None:
         return True, False
     state, at = last
-    return state != "pending" and parse_iso(at) <= change.at - every, True
+    return state != "pending" and parse_iso(at) <= now - every, True
 
 
 def _notice(
