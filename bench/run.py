@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/run.py [--quick] [--write bench/RESULTS.md] [--only NAME ...]
 
-NAME is one of: import, dispatch, lockdown, load, contention, memory. --quick uses sizes small enough for a
+NAME is one of: import, dispatch, lockdown, load, contention, memory, approval. --quick uses sizes small enough for a
 minute or two (to check the scripts); the figures in RESULTS.md come from a full run. The load
 benchmark needs Debian's wrk. Each benchmark compares with the naive way in the same run, so
 read the ratios: these machines are shared and noisy.
@@ -21,6 +21,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import bench_approval
 import bench_contention
 import bench_dispatch
 import bench_import
@@ -36,6 +37,7 @@ FULL: dict[str, Callable[[], Table]] = {
     "load": lambda: bench_load.measure(10_000, 10),
     "contention": lambda: bench_contention.measure(70_000, 30, 20),
     "memory": lambda: bench_memory.measure(100_000, 1_000_000),
+    "approval": lambda: bench_approval.measure(30, 7),
 }
 QUICK: dict[str, Callable[[], Table]] = {
     "import": lambda: bench_import.measure(500),
@@ -44,6 +46,7 @@ QUICK: dict[str, Callable[[], Table]] = {
     "load": lambda: bench_load.measure(1_000, 3),
     "contention": lambda: bench_contention.measure(2_000, 5, 8),
     "memory": lambda: bench_memory.measure(5_000, 50_000),
+    "approval": lambda: bench_approval.measure(3, 7),
 }
 
 

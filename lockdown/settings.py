@@ -41,6 +41,9 @@ class Settings:
     secret_key: bytes | None = None
     vault_keys: tuple[bytes, ...] = ()
     smtp_url: str | None = None
+    # Email notices appended to this mbox file instead of sent (the demo's default), so a
+    # person can read them without a mail server.
+    mail_mbox: Path | None = None
     mail_from: str = "lockdown@localhost"
     busy_timeout_seconds: float = 5.0
     incident_busy_retry_seconds: float = 30.0
@@ -48,6 +51,8 @@ class Settings:
     resume_interval_seconds: float = 600.0
     # How often each account's connection is checked (LOCKDOWN_READINESS_INTERVAL_HOURS).
     readiness_interval_seconds: float = 6 * 3600.0
+    # How often a press officer is reminded of a message waiting for their approval.
+    approval_reminder_seconds: float = 300.0
     playbooks_dir: Path = field(default_factory=lambda: DEFAULT_PLAYBOOKS)
     notify_webhook_url: str | None = None
     public_url: str = "http://127.0.0.1:8080"
@@ -58,6 +63,11 @@ class Settings:
     outbound: OutboundPolicy = PUBLIC_ONLY
     api_versions: ApiVersions = field(default_factory=ApiVersions)
     demo: bool = False
+
+    @property
+    def mail_configured(self) -> bool:
+        """Whether email notices have somewhere to go (a mail server or an mbox file)."""
+        return self.smtp_url is not None or self.mail_mbox is not None
 
     @property
     def zone(self) -> ZoneInfo:
@@ -98,12 +108,14 @@ class Settings:
             secret_key=_secret_key(env, db_path if demo else None),
             vault_keys=_vault_keys(env) or (_demo_vault_key(db_path) if demo else ()),
             smtp_url=_smtp_url(env),
+            mail_mbox=_mail_mbox(env, db_path if demo else None),
             mail_from=env.get("LOCKDOWN_MAIL_FROM") or "lockdown@localhost",
             busy_timeout_seconds=_positive_float(env, "LOCKDOWN_BUSY_TIMEOUT", 5.0),
             incident_busy_retry_seconds=_positive_float(env, "LOCKDOWN_INCIDENT_BUSY_RETRY", 30.0, zero_allowed=True),
             late_grace_seconds=_positive_float(env, "LOCKDOWN_LATE_GRACE", 900.0),
             resume_interval_seconds=_positive_float(env, "LOCKDOWN_RESUME_INTERVAL", 600.0),
             readiness_interval_seconds=_readiness_interval(env),
+            approval_reminder_seconds=_approval_reminder(env),
             playbooks_dir=_folder(env, "LOCKDOWN_PLAYBOOKS", DEFAULT_PLAYBOOKS),
             notify_webhook_url=_http_url(env, "LOCKDOWN_NOTIFY_WEBHOOK_URL"),
             public_url=_http_url(env, "LOCKDOWN_PUBLIC_URL") or "http://127.0.0.1:8080",
@@ -145,6 +157,39 @@ def _readiness_interval(env: Mapping[str, str]) -> float:
     if not 0.25 <= hours <= 168:
         raise SettingsError(f"{name} must be between 0.25 and 168 hours, got {raw!r}")
     return hours * 3600.0
+
+
+def _approval_reminder(env: Mapping[str, str]) -> float:
+    """LOCKDOWN_APPROVAL_REMINDER_MINUTES: minutes between two requests to approve one message."""
+    name, raw = "LOCKDOWN_APPROVAL_REMINDER_MINUTES", env.get("LOCKDOWN_APPROVAL_REMINDER_MINUTES")
+    if raw is None or raw == "":
+        return 300.0
+    try:
+        minutes = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number of minutes, got {raw!r}") from None
+    # Under a minute would flood the officers' phones; over a day would not be a reminder.
+    if not 1 <= minutes <= 1440:
+        raise SettingsError(f"{name} must be between 1 and 1440 minutes, got {raw!r}")
+    return minutes * 60.0
+
+
+def demo_mbox_path(db_path: Path) -> Path:
+    """Where ``--demo`` delivers its email notices when no mail is configured, beside the database."""
+    return db_path.parent / "demo-mail.mbox"
+
+
+def _mail_mbox(env: Mapping[str, str], demo_db: Path | None) -> Path | None:
+    """LOCKDOWN_MAIL_MBOX, else the demo's mbox when the demo has no mail server."""
+    raw = env.get("LOCKDOWN_MAIL_MBOX")
+    if raw:
+        path = Path(raw)
+        if not path.parent.is_dir():
+            raise SettingsError(f"LOCKDOWN_MAIL_MBOX: the folder of {raw!r} does not exist")
+        return path
+    if demo_db is not None and not env.get("LOCKDOWN_SMTP_URL"):
+        return demo_mbox_path(demo_db)
+    return None
 
 
 def _folder(env: Mapping[str, str], name: str, default: Path) -> Path:

@@ -11,6 +11,7 @@ from lockdown.api.auth import auth
 from lockdown.api.meta_schemas import HealthOut, UserOut
 from lockdown.api.state import app_state, current_user, request_context
 from lockdown.clock.health import last_tick, read_health
+from lockdown.notify.delivery import waiting_for_mail
 from lockdown.store.migrations import migrations
 
 bp = APIBlueprint("meta", __name__, tag="Service")
@@ -27,17 +28,20 @@ bp = APIBlueprint("meta", __name__, tag="Service")
 def healthz() -> tuple[dict[str, Any], int]:
     """Whether the service can read its database and the scheduler is dispatching (no auth)."""
     tick = None
+    waiting = 0
     try:
         db = request_context().db
         pending = migrations.pending(db)
         database = "ok" if not pending else f"{len(pending)} migrations pending"
         ok = not pending
         tick = last_tick(db) if ok else None
+        waiting = waiting_for_mail(db) if ok else 0
     except sqlite3.Error as exc:
         database, ok = f"error: {exc}", False
     scheduler = _scheduler_report(tick)
     ok = ok and scheduler["state"] not in ("failing", "refusing", "unreadable")
-    return {"ok": ok, "database": database, "scheduler": scheduler}, 200 if ok else 503
+    mail = {"configured": app_state().settings.mail_configured, "waiting": waiting}
+    return {"ok": ok, "database": database, "scheduler": scheduler, "mail": mail}, 200 if ok else 503
 
 
 def _scheduler_report(tick: str | None) -> dict[str, Any]:

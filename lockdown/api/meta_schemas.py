@@ -38,7 +38,24 @@ class SchedulerHealthOut(Schema):
     last_error_at = fields.String(allow_none=True, required=True)
 
 
+class MailHealthOut(Schema):
+    configured = fields.Boolean(
+        required=True,
+        metadata={
+            "description": "Whether email notices have somewhere to go (LOCKDOWN_SMTP_URL or LOCKDOWN_MAIL_MBOX)."
+        },
+    )
+    waiting = fields.Integer(
+        required=True,
+        metadata={
+            "description": "Email notices the scheduler could not send because no mail is configured; they go "
+            "out once it is. Does not make the service unhealthy: holds do not depend on mail."
+        },
+    )
+
+
 class HealthOut(Schema):
     ok = fields.Boolean(required=True)
     database = fields.String(required=True)
     scheduler = fields.Nested(SchedulerHealthOut, required=True)
+    mail = fields.Nested(MailHealthOut, required=True)

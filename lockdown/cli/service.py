@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+from dataclasses import replace
 
 import click
 
@@ -51,12 +53,15 @@ def serve(host: str, port: int, threads: int, demo: bool, no_scheduler: bool) ->
     from lockdown.clock.scheduler import build_scheduler
 
     settings = Settings.from_env(demo=demo)
+    if demo and not os.environ.get("LOCKDOWN_PUBLIC_URL"):
+        # The links in the demo's notices (approval requests) lead to where it really serves.
+        settings = replace(settings, public_url=address(host, port))
     configure_logging(settings.log_format)
     settings.require_vault_keys()
     if demo:
-        _print_demo_logins(settings)
+        _print_demo_logins(settings, address(host, port))
     app = create_app(settings)
-    log.info("Lockdown %s on http://%s:%s/ (API document: /openapi.json)", settings.db_path, host, port)
+    log.info("Lockdown %s on %s/ (API document: /openapi.json)", settings.db_path, address(host, port))
     # waitress drops X-Forwarded-For unless told otherwise; with trusted proxies the app decides
     # (lockdown.api.client_address), as waitress can trust one address but not a network.
     clear = not settings.trusted_proxies
@@ -96,10 +101,16 @@ def scheduler() -> None:
 @friendly_errors
 def demo() -> None:
     """Seed the demo register without serving, and print the demo users' tokens."""
-    _print_demo_logins(Settings.from_env(demo=True))
+    _print_demo_logins(Settings.from_env(demo=True), address("127.0.0.1", 8080))
 
 
-def _print_demo_logins(settings: Settings) -> None:
+def address(host: str, port: int) -> str:
+    """The service's base URL as a person types it (an IPv6 host in brackets)."""
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
+
+
+def _print_demo_logins(settings: Settings, base_url: str) -> None:
     from lockdown.crypto import Vault
     from lockdown.ops.demo import DEMO_PASSWORD, demo_console_access, seed_demo
 
@@ -118,9 +129,14 @@ def _print_demo_logins(settings: Settings) -> None:
         click.echo(f"  {'+'.join(login.roles):14} {login.email:40} {login.token}")
     first = logins[0]
     click.echo(
-        f"Try: curl -H 'Authorization: Bearer {first.token}' http://127.0.0.1:8080/api/v1/accounts",
+        f"Try: curl -H 'Authorization: Bearer {first.token}' {base_url}/api/v1/accounts",
     )
-    click.echo(f"Console: http://127.0.0.1:8080/ ; every demo user's password is {DEMO_PASSWORD!r}.")
+    click.echo(f"Console: {base_url}/ ; every demo user's password is {DEMO_PASSWORD!r}.")
+    if settings.mail_mbox is not None:
+        click.echo(
+            f"Demo mail: notices are delivered to the mbox {settings.mail_mbox} "
+            f"(read it with `mutt -f {settings.mail_mbox}` or any mail client)"
+        )
     click.echo("Press and ERMC also need an authenticator code: add these to an authenticator app:")
     for email, uri in console.items():
         if uri:

@@ -14,6 +14,8 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from lockdown.clock.health import SchedulerHealth
+from lockdown.incidents.approval_requests import request_approvals
+from lockdown.incidents.config import incident_config
 from lockdown.incidents.native_schedules import process_native_schedules
 from lockdown.notify.delivery import deliver_due
 from lockdown.posting.dispatch import Dispatcher
@@ -52,13 +54,27 @@ class SideJobs:
     def __init__(self, settings: Settings, dispatcher: Dispatcher) -> None:
         self.settings = settings
         self.dispatcher = dispatcher
+        self.incidents = incident_config(settings)
+        self.waiting_for_mail = 0
 
     def _context(self) -> Context:
         return self.dispatcher.context()
 
     def deliver_notifications(self) -> None:
-        """Send due notices (email, webhook); a failure is retried, never blocks anything."""
-        deliver_due(self._context(), self.settings)
+        """Ask for waiting approvals, then send due notices (email, webhook); a failure is
+        retried, never blocks anything."""
+        ctx = self._context()
+        request_approvals(ctx, self.incidents, timedelta(seconds=self.settings.approval_reminder_seconds))
+        report = deliver_due(ctx, self.settings)
+        # Said once when notices start to wait for mail, not on every run: /healthz and the
+        # console show the count for as long as it lasts.
+        if report.waiting_for_mail and not self.waiting_for_mail:
+            log.warning(
+                "mail is not configured (LOCKDOWN_SMTP_URL or LOCKDOWN_MAIL_MBOX): %d email notices wait "
+                "and go out once it is; /healthz shows how many",
+                report.waiting_for_mail,
+            )
+        self.waiting_for_mail = report.waiting_for_mail
 
     def vault_sweeps(self) -> None:
         """Expire access sessions, end takeovers, send quarterly rotation reminders."""
@@ -89,6 +105,17 @@ READINESS_EVERY_SECONDS = 60
 READINESS_BATCH = 50
 
 
+def quiet_apscheduler() -> None:
+    """Keep APScheduler's per-run lines out of the log: it logs two INFO lines per job per run
+    (about six a second here), so an idle service would write thousands of lines an hour that
+    say nothing. Lockdown's jobs log what they did themselves, only when they did something."""
+    # "Running job ..." and "... executed successfully", at INFO on every run.
+    logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
+    # A tick still sending when the next is due is skipped by design (coalesce, one at a
+    # time); APScheduler would log each skip as a warning.
+    logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
+
+
 def build_scheduler(settings: Settings, *, blocking: bool) -> tuple[BaseScheduler, Dispatcher]:
     """A scheduler with the dispatch tick and the heartbeat, and the dispatcher it drives."""
     db = connect(settings.db_path, busy_timeout=settings.busy_timeout_seconds)
@@ -103,9 +130,7 @@ def build_scheduler(settings: Settings, *, blocking: bool) -> tuple[BaseSchedule
         lookahead_seconds=settings.tick_seconds,
         health=health,
     )
-    # A tick still sending when the next is due is skipped by design (coalesce, one at a
-    # time); APScheduler would log each skip as a warning.
-    logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
+    quiet_apscheduler()
     scheduler: BaseScheduler = (BlockingScheduler if blocking else BackgroundScheduler)(
         timezone="UTC",
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},

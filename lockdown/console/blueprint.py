@@ -10,9 +10,10 @@ from apiflask import APIBlueprint
 from flask import Response, current_app, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from lockdown.api.state import app_state
+from lockdown.api.state import app_state, request_context
 from lockdown.console.auth import check_csrf, csrf_token, signed_in_user
 from lockdown.errors import DatabaseBusy, LockdownError
+from lockdown.notify.delivery import waiting_for_mail
 from lockdown.store.busy import is_busy
 from lockdown.timeutil import parse_iso
 
@@ -58,9 +59,17 @@ def nav() -> list[tuple[str, str]]:
     ]
 
 
+def mail_waiting() -> int:
+    """For ERMC and the press team: how many notices wait because no mail is configured."""
+    user = signed_in_user()
+    if user is None or not user.has("ermc", "press"):
+        return 0
+    return waiting_for_mail(request_context().db)
+
+
 @bp.app_context_processor
 def _globals() -> dict[str, Any]:
-    return {"csrf_token": csrf_token, "me": signed_in_user, "nav": nav}
+    return {"csrf_token": csrf_token, "me": signed_in_user, "nav": nav, "mail_waiting": mail_waiting}
 
 
 # Pages that only ever load their own files: no framing (the Declare button must not be

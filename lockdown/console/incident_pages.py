@@ -13,7 +13,7 @@ from lockdown.console.blueprint import bp
 from lockdown.console.redirects import console_page
 from lockdown.incidents.declare import acknowledge, get_incident, list_incidents, resolve_incident
 from lockdown.incidents.delivery_errors import delivery_errors_as_seen_by
-from lockdown.incidents.messages import approve_message, draft_message, list_messages
+from lockdown.incidents.messages import approve_message, draft_message, get_message, list_messages
 from lockdown.incidents.playbooks import RESUME_POLICIES, TEMPLATES
 from lockdown.incidents.report import can_delete, report_for, report_markdown
 from lockdown.people.users import User
@@ -69,6 +69,15 @@ def incident(incident_id: int) -> str:
         policies=RESUME_POLICIES,
         policy_help=POLICY_HELP,
     )
+
+
+@bp.get("/incidents/<int:incident_id>/messages/<int:message_id>")
+@login_required
+def message(incident_id: int, message_id: int) -> BaseResponse:
+    """The address an approval request links to: the message on its incident's page. A path of
+    its own (not a fragment) so that it survives the trip through sign-in."""
+    get_message(request_context().db, incident_id, message_id)  # 404 for a message that is not there
+    return redirect(url_for("console.incident", incident_id=incident_id, _anchor=f"message-{message_id}"))
 
 
 @bp.post("/incidents/<int:incident_id>/ack")

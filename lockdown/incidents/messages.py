@@ -168,12 +168,18 @@ def draft_message(
     return get_message(ctx.db, incident_id, message_id)
 
 
+# Deliveries of one approved message run side by side, each on its own thread and connection:
+# seven central accounts whose platforms answer in 0.3-0.8 s are all delivered in under a second
+# rather than in four (bench/bench_approval.py).
+DELIVERY_THREADS = 8
+
+
 def approve_message(
     ctx: Context, vault: Vault, actor: User, incident_id: int, message_id: int,
-    connector_factory: ConnectorFactory = build_connector,
+    connector_factory: ConnectorFactory = build_connector, *, threads: int = DELIVERY_THREADS,
 ) -> dict[str, Any]:  # fmt: skip
     """A second press officer approves: the message is published through its central accounts
-    now, and each delivery is recorded."""
+    now (``threads`` at a time), and each delivery is recorded."""
     actor.require("press")
     get_message(ctx.db, incident_id, message_id)  # 404 before taking the write lock
     with ctx.change() as change:
@@ -212,7 +218,7 @@ def approve_message(
         )
     factory = _exercise_factory if message["exercise"] else connector_factory
     path = db_file(ctx.db)  # each sending thread opens its own connection
-    with ThreadPoolExecutor(max_workers=min(8, len(targets))) as pool:
+    with ThreadPoolExecutor(max_workers=max(1, min(threads, len(targets)))) as pool:
         results = list(
             pool.map(
                 lambda account_id: _deliver(path, ctx.audit_key, ctx.clock, vault, factory, message, account_id),

@@ -11,6 +11,7 @@ its own transaction with an audit entry, again compare-and-set on ``state`` and 
 from __future__ import annotations
 
 import logging
+import mailbox
 import random
 import smtplib
 import ssl
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -51,6 +53,8 @@ class DeliveryReport:
     failed: int = 0
     # Due rows another scheduler claimed or recorded first.
     skipped: int = 0
+    # Email notices left waiting, untried, because no mail is configured.
+    waiting_for_mail: int = 0
 
     def add(self, outcome: str) -> None:
         """Count one row's outcome."""
@@ -113,10 +117,12 @@ def deliver_due(ctx: Context, settings: Settings, *, limit: int = 50) -> Deliver
     """Send pending notifications that are due, oldest first, and record each result."""
     report = DeliveryReport()
     rng = random.Random()  # noqa: S311 - jitter, not a secret
+    if not settings.mail_configured:
+        report.waiting_for_mail = _hold_email(ctx)
     # Once the mail server cannot be reached, the other emails of this run are not tried, so a
     # server that times out costs one timeout per run rather than one per row.
     server_down: DeliveryError | None = None
-    for note in _due(ctx, limit):
+    for note in _due(ctx, limit, email=settings.mail_configured):
         if not _claim(ctx, note):
             report.skipped += 1
             continue
@@ -138,14 +144,43 @@ def deliver_due(ctx: Context, settings: Settings, *, limit: int = 50) -> Deliver
 # -- the steps ----------------------------------------------------------------------------------
 
 
-def _due(ctx: Context, limit: int) -> list[Notification]:
+def _due(ctx: Context, limit: int, *, email: bool = True) -> list[Notification]:
     rows = ctx.db.conn.execute(
         "SELECT id, incident_id, event, channel, recipient, subject, body, attempts, created_at "
         "FROM notifications WHERE state = 'pending' AND next_attempt_at <= ? "
-        "ORDER BY next_attempt_at, id LIMIT ?",
+        + ("" if email else "AND channel != 'email' ")
+        + "ORDER BY next_attempt_at, id LIMIT ?",
         [to_iso(ctx.now()), limit],
     ).fetchall()
     return [Notification(*row) for row in rows]
+
+
+def waiting_for_mail(db: Database) -> int:
+    """How many email notices the scheduler found it could not send because no mail is
+    configured, and left waiting (for /healthz and the console's banner)."""
+    row = db.conn.execute(
+        "SELECT COUNT(*) FROM notifications WHERE state = 'pending' AND channel = 'email' AND error = ?",
+        [SMTP_NOT_SET],
+    ).fetchone()
+    return int(row[0])
+
+
+def _hold_email(ctx: Context) -> int:
+    """With no mail configured, email notices are not tried (trying cannot succeed, and each
+    try used to log a warning and an audit entry): each is marked once with why it waits, and
+    stays pending, due, to go out at the first run after mail is configured. Returns how many
+    wait."""
+    unmarked = ctx.db.conn.execute(
+        "SELECT 1 FROM notifications WHERE state = 'pending' AND channel = 'email' AND error IS NOT ? LIMIT 1",
+        [SMTP_NOT_SET],
+    ).fetchone()
+    if unmarked:
+        with ctx.change(allow_empty=True):
+            ctx.db.conn.execute(
+                "UPDATE notifications SET error = ? WHERE state = 'pending' AND channel = 'email' AND error IS NOT ?",
+                [SMTP_NOT_SET, SMTP_NOT_SET],
+            )
+    return waiting_for_mail(ctx.db)
 
 
 def _claim(ctx: Context, note: Notification) -> bool:
@@ -319,13 +354,17 @@ def build_email(settings: Settings, note: Notification, now: datetime) -> EmailM
 
 def send_email(settings: Settings, note: Notification, now: datetime) -> None:
     """Send one email notification, or raise DeliveryError saying whether to try again."""
-    if settings.smtp_url is None:
+    if settings.smtp_url is None and settings.mail_mbox is None:
         raise DeliveryError(SMTP_NOT_SET, permanent=False, server_level=True, keep_trying=True)
     try:
         message = build_email(settings, note, now)
     except ValueError as exc:
         # A malformed address or header cannot get better by waiting.
         raise DeliveryError(f"cannot build the email: {exc}", permanent=True) from exc
+    if settings.smtp_url is None:
+        assert settings.mail_mbox is not None
+        append_to_mbox(settings.mail_mbox, message)
+        return
     target = smtp_target(settings.smtp_url)
     where = f"{target.host}:{target.port}"
     sender = parseaddr(settings.mail_from)[1] or settings.mail_from
@@ -349,6 +388,23 @@ def send_email(settings: Settings, note: Notification, now: datetime) -> None:
         raise DeliveryError(f"mail server {where}: {_describe(exc)}", permanent=False) from exc
     finally:
         _quit(smtp)
+
+
+def append_to_mbox(path: Path, message: EmailMessage) -> None:
+    """Deliver a message into an mbox file (any mail client, or ``mutt -f``, reads it), locked
+    against another process appending at the same time."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        box = mailbox.mbox(path)
+        box.lock()
+        try:
+            box.add(message)
+            box.flush()
+        finally:
+            box.unlock()
+            box.close()
+    except (OSError, mailbox.Error) as exc:
+        raise DeliveryError(f"cannot write to the mbox {path}: {exc}", permanent=False, server_level=True) from exc
 
 
 def _quit(smtp: smtplib.SMTP) -> None:

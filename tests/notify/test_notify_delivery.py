@@ -9,7 +9,7 @@ import email.policy
 import json
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -312,25 +312,67 @@ def test_transient_refusals_give_up_after_the_limit(
     assert_chain_ok(tctx)
 
 
-def test_no_smtp_url_keeps_email_pending_with_the_reason(
-    tctx: Context, settings: Settings, clock: FakeClock, add_note: Callable[..., int]
+def test_with_no_mail_configured_email_waits_untried_marked_once_and_goes_out_when_configured(
+    tctx: Context, settings: Settings, clock: FakeClock, port: int, mailbox: Mailbox, add_note: Callable[..., int]
 ) -> None:
     note = add_note()
     config = mail_settings(settings, None)
+    assert not config.mail_configured
 
-    for attempt in range(1, MAX_ATTEMPTS + 3):
+    for _ in range(MAX_ATTEMPTS + 3):
         report = deliver_due(tctx, config)
-        assert (report.sent, report.retried, report.failed) == (0, 1, 0)
+        assert (report.sent, report.retried, report.failed, report.waiting_for_mail) == (0, 0, 0, 1)
         waiting = row(tctx, note)
-        assert (waiting["state"], waiting["attempts"]) == ("pending", attempt)
-        assert waiting["error"] == SMTP_NOT_SET
-        assert waiting["next_attempt_at"] > to_iso(clock.now)
+        # Not tried: no attempt counted, no backoff, still due for the first run with mail.
+        assert (waiting["state"], waiting["attempts"], waiting["error"]) == ("pending", 0, SMTP_NOT_SET)
+        assert waiting["next_attempt_at"] == to_iso(T0)
         clock.advance(BACKOFF_CAP_SECONDS)
+    # Nothing about each run in the audit trail: a missing setting is a state, not an event.
+    assert actions(tctx, note) == []
 
-    [entry, *_] = audit.list_entries(tctx.db, subject=f"notification:{note}")
-    assert entry["action"] == "notification.retry"
-    assert entry["details"]["error"] == SMTP_NOT_SET
+    controller = start_smtp(mailbox, port)
+    try:
+        report = deliver_due(tctx, mail_settings(settings, f"smtp://127.0.0.1:{port}"))
+    finally:
+        controller.stop()
+    assert (report.sent, report.waiting_for_mail) == (1, 0)
+    assert row(tctx, note)["state"] == "sent"
+    assert len(mailbox.parsed()) == 1
     assert_chain_ok(tctx)
+
+
+def test_with_no_mail_configured_the_webhook_still_goes_out(
+    tctx: Context, settings: Settings, add_note: Callable[..., int], hook: Hook
+) -> None:
+    mail = add_note()
+    webhook = add_note(f"{hook.url}/ok/T000/B000/secret-token", channel="webhook")
+
+    report = deliver_due(tctx, mail_settings(settings, None))
+
+    assert (report.sent, report.waiting_for_mail) == (1, 1)
+    assert (row(tctx, webhook)["state"], row(tctx, mail)["state"]) == ("sent", "pending")
+
+
+def test_an_mbox_receives_email_where_a_person_can_read_it(
+    tctx: Context, settings: Settings, add_note: Callable[..., int], tmp_path: Any
+) -> None:
+    import mailbox as mailboxes
+
+    note = add_note()
+    path = tmp_path / "mail" / "notices.mbox"
+    config = replace(mail_settings(settings, None), mail_mbox=path)
+
+    assert deliver_due(tctx, config).sent == 1
+
+    box = mailboxes.mbox(path)
+    try:
+        [message] = list(box)
+    finally:
+        box.close()
+    assert message["To"] == "press@livuni.ac.uk"
+    assert message["Subject"] == "Incident declared: Campus emergency"
+    assert "All scheduled posts are held." in message.get_payload()
+    assert row(tctx, note)["state"] == "sent"
 
 
 def test_login_with_url_encoded_password(
