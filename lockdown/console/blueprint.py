@@ -10,9 +10,10 @@ from apiflask import APIBlueprint
 from flask import Response, current_app, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from lockdown.api.state import app_state
+from lockdown.api.state import app_state, request_context
 from lockdown.console.auth import check_csrf, csrf_token, signed_in_user
 from lockdown.errors import DatabaseBusy, LockdownError
+from lockdown.readiness.status import how_long
 from lockdown.store.busy import is_busy
 from lockdown.timeutil import parse_iso
 
@@ -91,6 +92,18 @@ def local_time(value: str | None, pattern: str = "%a %d %b %Y %H:%M:%S %Z") -> s
     except ValueError:
         return value
     return moment.strftime(pattern)
+
+
+@bp.app_template_filter("ago")
+def time_ago(value: str | None) -> str:
+    """A stored UTC time as how long ago it was: '12 minutes ago', 'just now'."""
+    if not value:
+        return "never"
+    try:
+        lasted = how_long(value, request_context().now())
+    except ValueError:
+        return value
+    return "just now" if lasted == "under a minute" else f"{lasted} ago"
 
 
 @bp.app_template_filter("sentence")
