@@ -208,15 +208,20 @@ PAGES = {
 }
 
 
-def test_no_page_shows_a_raw_iso_time_during_an_incident(site: Site) -> None:
+def test_no_page_shows_a_raw_iso_time_during_an_incident_or_after_it(site: Site) -> None:
     declare(site)
     manager = signed_in(site, MANAGER)
     form_post(manager, "/", "/incidents/1/ack", {})
-    for email, urls in PAGES.items():
-        client = signed_in(site, email)
-        for url in urls:
-            response = client.get(url)
-            assert response.status_code == 200, (email, url)
-            text = text_of(response.get_data(as_text=True))
-            found = ISO_TIME.search(text)
-            assert found is None, f"{url} as {email} shows {text[max(0, found.start() - 60) : found.end() + 30]!r}"
+    clients = {email: signed_in(site, email) for email in PAGES}
+    for moment in ("during", "after"):
+        if moment == "after":
+            form_post(clients[PRESS], "/incidents/1", "/incidents/1/resolve", {"confirmed": "yes"})
+        for email, urls in PAGES.items():
+            for url in urls:
+                response = clients[email].get(url)
+                assert response.status_code == 200, (email, url)
+                text = text_of(response.get_data(as_text=True))
+                found = ISO_TIME.search(text)
+                assert found is None, (
+                    f"{moment}: {url} as {email} shows {text[max(0, found.start() - 60) : found.end() + 30]!r}"
+                )
