@@ -31,7 +31,7 @@ _MINE = (
 def next_steps(db: Database, viewer: User, incident_id: int) -> dict[str, Any]:
     """The viewer's next steps in an active incident, most urgent first (an empty list once it is
     resolved): ``approve`` (a colleague's draft), ``waiting`` (their own draft), ``acknowledge``
-    (their held accounts) and ``triage`` (ERMC)."""
+    (their held accounts; last once acknowledged) and ``triage`` (ERMC)."""
     incident = incident_row(db, incident_id)
     steps: list[dict[str, Any]] = []
     if incident["status"] != "active":
@@ -45,12 +45,14 @@ def next_steps(db: Database, viewer: User, incident_id: int) -> dict[str, Any]:
         if mine:
             steps.append({"kind": "waiting", "messages": mine, "asked": second_officers(db, viewer)})
     held = held_accounts_of(db, viewer, incident_id)
-    if held:
-        steps.append(
-            {"kind": "acknowledge", "accounts": held, "acknowledged_at": acknowledged_at(db, viewer, incident_id)}
-        )
+    acknowledged = acknowledged_at(db, viewer, incident_id) if held else None
+    if held and not acknowledged:
+        steps.append({"kind": "acknowledge", "accounts": held, "acknowledged_at": None})
     if viewer.has("ermc"):
         steps.append({"kind": "triage", **triage(db, incident_id)})
+    if held and acknowledged:
+        # Done: still shown (their accounts stay held), but after anything left to do.
+        steps.append({"kind": "acknowledge", "accounts": held, "acknowledged_at": acknowledged})
     return {"incident_id": incident_id, "steps": steps}
 
 

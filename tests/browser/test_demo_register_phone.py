@@ -205,6 +205,15 @@ def test_the_drill_on_the_full_demo_register_fits_a_phone(
     assert "acknowledgement is recorded" in dan.get_by_role("status").first.inner_text()
     assert dan.get_by_text("You acknowledged just now").is_visible()
 
+    # ERMC's first screen: the central accounts' readiness and what needs triage.
+    ruth = phone(chromium, demo)
+    ruth.goto("/sign-in")
+    Inputs().sign_in(ruth, ERMC, demo.totp[ERMC].now())
+    above_the_fold(ruth.get_by_role("heading", name="of your accounts are on hold"))
+    assert ruth.get_by_role("heading", name="Central accounts ready: 0 of 7").is_visible()
+    assert ruth.get_by_text("Nothing to triage").is_visible()
+    fits_a_phone(ruth, axe_source, "ermc-first-screen-phone", tmp_path, readme=False)
+
     # 3. The deputy follows the notice's link to the incident, signs in there, and approves.
     approving = Inputs()
     tom = phone(chromium, demo)

@@ -35,6 +35,14 @@ def kinds(site: Site, email: str, incident_id: int = 1) -> list[str]:
     return [step["kind"] for step in next_steps(site.ctx.db, user(site, email), incident_id)["steps"]]
 
 
+def make_editor_of_the_central_account(site: Site, email: str) -> None:
+    with site.ctx.change() as change:
+        site.ctx.db.conn.execute(
+            "INSERT INTO account_editors (account_id, user_id) VALUES (1, ?)", [user(site, email).id]
+        )
+        change.audit("test", "test.editor", "account:1")
+
+
 def test_each_role_is_offered_only_what_its_service_allows(site: Site) -> None:
     api(site, PRESS, "/api/v1/incidents", playbook="live-incident", title="Fire", reason="R")
     assert kinds(site, PRESS) == ["waiting"], "the author is never offered their own draft to approve"
@@ -43,6 +51,11 @@ def test_each_role_is_offered_only_what_its_service_allows(site: Site) -> None:
     assert kinds(site, ERMC) == ["triage"]
     waiting = next_steps(site.ctx.db, user(site, PRESS), 1)["steps"][0]
     assert [p["email"] for p in waiting["asked"]] == [PRESS_2]
+
+    make_editor_of_the_central_account(site, ERMC)
+    assert kinds(site, ERMC) == ["acknowledge", "triage"]
+    api(site, ERMC, "/api/v1/incidents/1/ack")
+    assert kinds(site, ERMC) == ["triage", "acknowledge"], "what is done goes after what is left"
 
     api(site, PRESS_2, "/api/v1/incidents/1/messages/1/approve")
     assert kinds(site, PRESS) == []
