@@ -14,6 +14,7 @@ from lockdown.api.state import app_state, request_context
 from lockdown.console.auth import check_csrf, csrf_token, signed_in_user
 from lockdown.errors import DatabaseBusy, LockdownError
 from lockdown.notify.delivery import waiting_for_mail
+from lockdown.readiness.status import how_long
 from lockdown.store.busy import is_busy
 from lockdown.timeutil import parse_iso
 
@@ -100,6 +101,18 @@ def local_time(value: str | None, pattern: str = "%a %d %b %Y %H:%M:%S %Z") -> s
     except ValueError:
         return value
     return moment.strftime(pattern)
+
+
+@bp.app_template_filter("ago")
+def time_ago(value: str | None) -> str:
+    """A stored UTC time as how long ago it was: '12 minutes ago', 'just now'."""
+    if not value:
+        return "never"
+    try:
+        lasted = how_long(value, request_context().now())
+    except ValueError:
+        return value
+    return "just now" if lasted == "under a minute" else f"{lasted} ago"
 
 
 @bp.app_template_filter("sentence")

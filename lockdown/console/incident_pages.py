@@ -14,11 +14,13 @@ from lockdown.console.redirects import console_page
 from lockdown.incidents.declare import acknowledge, get_incident, list_incidents, resolve_incident
 from lockdown.incidents.delivery_errors import delivery_errors_as_seen_by
 from lockdown.incidents.messages import approve_message, draft_message, get_message, list_messages
+from lockdown.incidents.next_steps import next_steps, resolve_preview
 from lockdown.incidents.playbooks import RESUME_POLICIES, TEMPLATES
 from lockdown.incidents.report import can_delete, report_for, report_markdown
 from lockdown.people.users import User
 from lockdown.posting.dispatch import connectors_for
 from lockdown.posting.posts import delete_remote, get_post
+from lockdown.readiness.status import central_summary
 
 POLICY_HELP = {
     "review": "Posts that fell due during the hold wait in “Needs review” for their account's manager.",
@@ -31,6 +33,40 @@ def _me() -> User:
     user = signed_in_user()
     assert user is not None  # login_required ran first
     return user
+
+
+# What resolving does to the posts that fell due during the hold, by resume policy (one, many).
+MISSED_FATE = {
+    "review": ("it will wait in “Needs review” for its account's manager to reschedule or cancel",
+               "they will wait in “Needs review” for their accounts' managers to reschedule or cancel"),
+    "skip": ("it will be cancelled", "they will be cancelled"),
+    "resume": ("it will go out again", "they will go out again, one per account every {minutes} minutes"),
+}  # fmt: skip
+# How many timeline entries the incident page shows before "Show all".
+TIMELINE_SHOWN = 10
+
+
+def action_cards(incident_id: int) -> list[dict[str, Any]]:
+    """The signed-in person's next steps in an incident, most urgent first; ERMC's triage card
+    carries the central accounts' readiness as ERMC may read it."""
+    ctx = request_context()
+    user = _me()
+    steps: list[dict[str, Any]] = next_steps(ctx.db, user, incident_id)["steps"]
+    for step in steps:
+        if step["kind"] == "triage":
+            step["central"] = central_summary(ctx.db, user, app_state().settings.api_versions, ctx.now())
+    return steps
+
+
+def missed_posts_sentence(count: int, policy: str) -> str:
+    """What happens to the posts that fell due during the hold, as a sentence for 0, 1 or many."""
+    if count == 0:
+        return "No post fell due during the hold, so none waits."
+    minutes = int(app_state().incidents.resume_interval.total_seconds() // 60) or 1
+    one, many = MISSED_FATE[policy]
+    if count == 1:
+        return f"1 post fell due during the hold: {one}."
+    return f"{count} posts fell due during the hold: {many.format(minutes=minutes)}."
 
 
 def _back(incident_id: int) -> BaseResponse:
@@ -63,6 +99,8 @@ def incident(incident_id: int) -> str:
     return render_template(
         "incident.html",
         incident=found,
+        steps=action_cards(incident_id),
+        timeline_shown=TIMELINE_SHOWN,
         in_flight=in_flight,
         messages=delivery_errors_as_seen_by(db, _me(), list_messages(db, incident_id)),
         templates=TEMPLATES,
@@ -122,10 +160,30 @@ def approve(incident_id: int, message_id: int) -> BaseResponse:
 
 @bp.post("/incidents/<int:incident_id>/resolve")
 @login_required
-def resolve(incident_id: int) -> BaseResponse:
-    """The all-clear: lift the holds and apply the chosen resume policy."""
-    data = {"resume_policy": request.form["resume_policy"]} if request.form.get("resume_policy") else {}
-    done = resolve_incident(request_context(), app_state().incidents, _me(), incident_id, data)
+def resolve(incident_id: int) -> BaseResponse | str:
+    """The all-clear, after a confirmation that states how many accounts it releases and what
+    happens to the posts that fell due during the hold: lift the holds, apply the resume policy."""
+    me = _me()
+    me.require("press")  # before the confirmation, so no one is asked to confirm what they may not do
+    ctx = request_context()
+    policy = request.form.get("resume_policy") or None
+    if policy is not None and policy not in RESUME_POLICIES:
+        flash(f"Choose one of {', '.join(RESUME_POLICIES)} for the posts that fell due.", "error")
+        return _back(incident_id)
+    if request.form.get("confirmed") != "yes":
+        preview = resolve_preview(ctx.db, incident_id, ctx.now())
+        if preview["status"] != "active":
+            flash(f"Incident {incident_id} is resolved already.", "error")
+            return _back(incident_id)
+        chosen = policy or preview["resume_policy"]
+        return render_template(
+            "confirm_resolve.html",
+            incident=get_incident(ctx.db, incident_id),
+            preview=preview,
+            policy=chosen,
+            missed=missed_posts_sentence(preview["missed_posts"], chosen),
+        )
+    done = resolve_incident(ctx, app_state().incidents, me, incident_id, {"resume_policy": policy} if policy else {})
     flash(
         f"Incident {incident_id} resolved ({done['resume_policy']}): {done['released_accounts']} accounts released.",
         "ok",

@@ -10,6 +10,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from lockdown.api.state import app_state, request_context
 from lockdown.console.auth import SESSION_TOKEN, login_required, signed_in_user
 from lockdown.console.blueprint import bp
+from lockdown.console.incident_pages import action_cards
 from lockdown.console.redirects import console_page
 from lockdown.errors import LockdownError
 from lockdown.incidents.declare import (
@@ -38,9 +39,11 @@ def dashboard() -> str:
     ctx = request_context()
     playbooks = app_state().incidents.playbooks
     scope = {name: _scope_count(name) for name in playbooks}
+    active = _active()
     return render_template(
-        "dashboard.html", incidents=_active(), playbooks=playbooks, scope=scope, db=ctx.db, central=_central_readiness()
-    )
+        "dashboard.html", incidents=active, playbooks=playbooks, scope=scope, db=ctx.db, central=_central_readiness(),
+        steps_of={incident["id"]: action_cards(incident["id"]) for incident in active},
+    )  # fmt: skip
 
 
 def _central_readiness() -> dict[str, Any] | None:

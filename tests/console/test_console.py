@@ -75,7 +75,8 @@ def test_a_manager_sees_the_hold_and_acknowledges(site: Any) -> None:
     assert "You acknowledged at" in mine
     assert "Acknowledge incident 1</button>" not in mine
     incident = press.get("/incidents/1").get_data(as_text=True)
-    assert "Acknowledged: dan@livuni.ac.uk" in incident
+    assert "Acknowledged 1 of 1" in incident
+    assert '<span class="muted">dan@livuni.ac.uk</span>' in incident, "the names behind the count"
 
 
 def test_a_form_post_without_its_csrf_token_is_refused(site: Any) -> None:

@@ -72,12 +72,16 @@ def test_resolving_applies_the_policy_and_the_report_proves_it(site: Site) -> No
     page_url = f"/incidents/{incident_id}"
     page = press.get(page_url).get_data(as_text=True)
     assert 'value="review" checked' in page, "the playbook's policy is preselected"
-    resolved = form_post(press, page_url, f"{page_url}/resolve", {"resume_policy": "skip"})
+    asked = form_post(press, page_url, f"{page_url}/resolve", {"resume_policy": "skip"})
+    assert asked.status_code == 200, "without the confirmation field the server only asks"
+    assert "3 accounts will be released at once" in asked.get_data(as_text=True)
+    assert site.ctx.db.conn.execute("SELECT status FROM incidents").fetchone()[0] == "active"
+    resolved = form_post(press, page_url, f"{page_url}/resolve", {"resume_policy": "skip", "confirmed": "yes"})
     assert resolved.status_code == 302
     page = press.get(page_url).get_data(as_text=True)
     assert "Resolved" in page
     assert "resume policy skip" in page
-    assert "Resolve and lift the holds" not in page
+    assert "Resolve…" not in page
     report = press.get(f"{page_url}/report").get_data(as_text=True)
     assert "No post on the 3 accounts covered was sent" in report
     assert "Audit chain: <strong>verified</strong>" in report
@@ -94,9 +98,10 @@ def test_a_manager_sees_the_incident_but_no_press_controls(site: Site) -> None:
     page = manager.get(f"/incidents/{incident_id}").get_data(as_text=True)
     assert "Fire in the library" in page
     assert "Draft a message" not in page
-    assert "Resolve and lift the holds" not in page
-    refused = form_post(manager, f"/incidents/{incident_id}", f"/incidents/{incident_id}/resolve", {})
-    assert refused.status_code == 403
+    assert "Resolve…" not in page
+    for form in ({}, {"confirmed": "yes"}):
+        refused = form_post(manager, f"/incidents/{incident_id}", f"/incidents/{incident_id}/resolve", form)
+        assert refused.status_code == 403, "refused before any confirmation is asked"
     assert site.ctx.db.conn.execute("SELECT status FROM incidents").fetchone()[0] == "active"
 
 
