@@ -123,7 +123,11 @@ def sign_in() -> BaseResponse | str:
             request.form.get("code"), request.remote_addr or "unknown",
         )  # fmt: skip
     except LockdownError as exc:
-        page = render_template("sign_in.html", error=exc.message, next=request.form.get("next", "/"))
+        # The email stays (retyping it on a phone is the slow part); the password never comes back.
+        page = render_template(
+            "sign_in.html", error=exc.message, field=exc.field, email=request.form.get("email", ""),
+            next=request.form.get("next", "/"),
+        )  # fmt: skip
         refused = Response(page, exc.status)
         if "retry_after" in exc.extra:
             refused.headers["Retry-After"] = str(exc.extra["retry_after"])
