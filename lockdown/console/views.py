@@ -150,6 +150,8 @@ def my_accounts() -> str:
         for account in accounts
         for status in [hold_status(ctx.db, account["id"], ctx.now())]
     ]
+    # Held accounts first: on a phone the first line shows what a hold has stopped.
+    rows.sort(key=lambda row: not row[1]["held"])
     # One acknowledgement per incident, however many of my accounts it holds.
     holding = sorted({incident_id for _, status, _ in rows for incident_id in status["incidents"]})
     incidents = {i["id"]: i for i in _active()}

@@ -483,21 +483,26 @@ def list_incidents(
 
 
 def acknowledge(ctx: Context, actor: User, incident_id: int) -> dict[str, Any]:
-    """Record that a user has read the incident's notice (idempotent)."""
+    """Record that a user has read the incident's notice (idempotent); a resolved incident has
+    nothing left to acknowledge (409), unless this user acknowledged it already."""
     incident_row(ctx.db, incident_id)
     with ctx.change(allow_empty=True) as change:
+        # The incident's state is checked in the statement that writes, so a resolve cannot slip between.
         done = ctx.db.conn.execute(
-            "INSERT OR IGNORE INTO acknowledgements (incident_id, user_id, at) VALUES (?, ?, ?)",
-            [incident_id, actor.id, to_iso(change.at)],
+            "INSERT OR IGNORE INTO acknowledgements (incident_id, user_id, at) "
+            "SELECT id, ?, ? FROM incidents WHERE id = ? AND status = 'active'",
+            [actor.id, to_iso(change.at), incident_id],
         ).rowcount
         if done:
             event(change, incident_id, "acknowledged", actor.email)
             change.audit(actor.email, "incident.acknowledge", f"incident:{incident_id}")
-    at = ctx.db.conn.execute(
+    found = ctx.db.conn.execute(
         "SELECT at FROM acknowledgements WHERE incident_id = ? AND user_id = ?",
         [incident_id, actor.id],
-    ).fetchone()[0]
-    return {"incident_id": incident_id, "user": actor.email, "acknowledged_at": at}
+    ).fetchone()
+    if found is None:
+        raise Conflict(f"incident {incident_id} is resolved: there is nothing left to acknowledge", field="incident_id")
+    return {"incident_id": incident_id, "user": actor.email, "acknowledged_at": found[0]}
 
 
 def acknowledgements(db: Database, incident_id: int) -> dict[str, list[dict[str, Any]]]:
