@@ -165,6 +165,13 @@ def test_who_may_not_declare_gets_no_picker_and_no_register_from_it(site: Site, 
     )  # fmt: skip
     assert confirm.status_code == 403
     assert "livuni_chem" not in confirm.get_data(as_text=True)
+    # Nor does an account id that is archived or unknown tell itself apart from one that exists.
+    for sent in ("999", "x"):
+        probe = client.post(
+            "/declare",
+            data={"csrf_token": token_of(home), "playbook": PLAYBOOK, "account_id": sent, "title": "T", "reason": "R"},
+        )
+        assert probe.status_code == 403
 
 
 def test_the_dashboard_leads_a_press_officer_to_the_picker(site: Site) -> None:
