@@ -11,6 +11,7 @@ from lockdown.api.state import app_state, request_context
 from lockdown.console.auth import SESSION_TOKEN, login_required, signed_in_user
 from lockdown.console.blueprint import bp
 from lockdown.console.redirects import console_page
+from lockdown.console.wording import plural
 from lockdown.errors import InvalidInput, LockdownError
 from lockdown.incidents.account_picker import account_to_name, find_accounts_to_name
 from lockdown.incidents.declare import (
@@ -93,7 +94,7 @@ def declare() -> BaseResponse | str | tuple[str, int]:
             return _account_picker(user, form=form, error=exc.message.removeprefix("account_id: ")), exc.status
         flash(exc.message, "error")
         return redirect(url_for("console.dashboard"))
-    flash(f"Incident {declared['id']} declared: {declared['held_accounts']} accounts held.", "ok")
+    flash(f"Incident {declared['id']} declared: {plural(declared['held_accounts'], 'account')} held.", "ok")
     return redirect(url_for("console.incident", incident_id=declared["id"]))
 
 

@@ -160,8 +160,10 @@ def test_a_press_officer_finds_a_compromised_account_and_declares_it(
     page.get_by_label("Reason").fill("Spam posted at 01:40; password reset by someone else")
     page.get_by_role("button", name="Declare…").click()
     assert page.get_by_text("Instagram · @livuni_opendays (Open Days) will be held at once").is_visible()
+    shot = screenshot(page, "13-compromised-account-confirm-phone", tmp_path)
+    assert width(page) <= PHONE["width"], f"the confirmation scrolls sideways ({width(page)}px); see {shot}"
     page.get_by_role("button", name="Yes, declare and hold @livuni_opendays on Instagram").click()
-    assert "1 accounts held" in page.get_by_role("status").first.inner_text() or page.url.endswith("/incidents/1")
+    assert "Incident 1 declared: 1 account held." in page.get_by_role("status").first.inner_text()
     db = connect(calm_demo.db_path)
     try:
         held = db.conn.execute(
