@@ -141,9 +141,9 @@ def report(incident_id: int, query: dict[str, Any]) -> Any:
 @bp.post(f"/incidents{INCIDENT}/ack")
 @bp.auth_required(auth)
 @bp.output(AckOut)
-@bp.doc(responses=[401, 404])
+@bp.doc(responses=[401, 404, 409])
 def acknowledge(incident_id: int) -> dict[str, Any]:
-    """Acknowledge the incident's notice (any user; idempotent)."""
+    """Acknowledge the incident's notice (any user; idempotent); 409 once it is resolved."""
     return incidents.acknowledge(request_context(), current_user(), incident_id)
 
 

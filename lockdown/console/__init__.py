@@ -8,6 +8,7 @@ from lockdown.console import (
     readiness_pages,
     register_pages,
     views,
+    wording,
 )
 from lockdown.console.blueprint import bp
 
@@ -20,4 +21,5 @@ __all__ = [
     "readiness_pages",
     "register_pages",
     "views",
+    "wording",
 ]

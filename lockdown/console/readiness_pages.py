@@ -15,8 +15,8 @@ from lockdown.errors import Forbidden, LockdownError
 from lockdown.people.users import User
 from lockdown.posting.dispatch import connectors_for
 from lockdown.readiness.checks import CheckRunner, check_now, may_check
-from lockdown.readiness.status import PLATFORM_NAMES, how_long, readiness_for
-from lockdown.register.accounts import get_account
+from lockdown.readiness.status import how_long, readiness_for
+from lockdown.register.accounts import PLATFORM_NAMES, get_account
 from lockdown.timeutil import parse_iso
 
 

@@ -12,9 +12,12 @@ from lockdown.console.auth import SESSION_TOKEN, login_required, signed_in_user
 from lockdown.console.blueprint import bp
 from lockdown.console.incident_pages import action_cards
 from lockdown.console.redirects import console_page
-from lockdown.errors import LockdownError
+from lockdown.console.wording import plural
+from lockdown.errors import InvalidInput, LockdownError
+from lockdown.incidents.account_picker import account_to_name, find_accounts_to_name
 from lockdown.incidents.declare import (
     acknowledgements,
+    check_named_account,
     declare_incident,
     get_incident,
     hold_status,
@@ -22,9 +25,10 @@ from lockdown.incidents.declare import (
     preview_held,
 )
 from lockdown.people.console_sessions import end_session
+from lockdown.people.users import User
 from lockdown.posting.posts import list_posts
 from lockdown.readiness.status import central_summary
-from lockdown.register.accounts import list_accounts
+from lockdown.register.accounts import PLATFORM_NAMES, list_accounts
 
 
 def _active() -> list[dict[str, Any]]:
@@ -64,23 +68,77 @@ def _scope_count(name: str) -> int:
 
 @bp.post("/declare")
 @login_required
-def declare() -> BaseResponse | str:
-    """Declare, after the confirmation step shows how many accounts will be held."""
+def declare() -> BaseResponse | str | tuple[str, int]:
+    """Declare, after the confirmation step shows how many accounts will be held (and, for a
+    playbook that names one, which)."""
     user = signed_in_user()
     assert user is not None
-    form = {"playbook": request.form.get("playbook", "live-incident"), "title": request.form.get("title", ""),
-            "reason": request.form.get("reason", "")}  # fmt: skip
+    form: dict[str, Any] = {
+        "playbook": request.form.get("playbook", "live-incident"),
+        "title": request.form.get("title", ""),
+        "reason": request.form.get("reason", ""),
+    }
+    playbook = app_state().incidents.playbooks.get(form["playbook"])
+    chosen = None
+    if playbook is not None and playbook.named_account != "none":
+        form["account_id"] = _account_id(request.form.get("account_id", ""))
+        try:
+            named = check_named_account(request_context().db, playbook, form["account_id"])
+        except InvalidInput as exc:
+            return _account_picker(user, form=form, error=exc.message.removeprefix("account_id: ")), exc.status
+        chosen = account_to_name(request_context().db, user, named) if named is not None else None
     if request.form.get("confirmed") != "yes":
-        return render_template("confirm_declare.html", form=form, held=_scope_count(form["playbook"])
-                               if form["playbook"] in app_state().incidents.playbooks else 0,
-                               central=_central_readiness())  # fmt: skip
+        return render_template("confirm_declare.html", form=form, chosen=chosen, held=_scope_count(form["playbook"])
+                               if playbook is not None else 0, central=_central_readiness())  # fmt: skip
     try:
         declared = declare_incident(request_context(), app_state().incidents, user, form)
     except LockdownError as exc:
+        if exc.field == "account_id":  # archived since it was confirmed
+            return _account_picker(user, form=form, error=exc.message.removeprefix("account_id: ")), exc.status
         flash(exc.message, "error")
         return redirect(url_for("console.dashboard"))
-    flash(f"Incident {declared['id']} declared: {declared['held_accounts']} accounts held.", "ok")
+    flash(f"Incident {declared['id']} declared: {plural(declared['held_accounts'], 'account')} held.", "ok")
     return redirect(url_for("console.incident", incident_id=declared["id"]))
+
+
+def _account_id(raw: str) -> int | str | None:
+    """The form's account id as the service takes it: a number, or what was sent for it to refuse."""
+    raw = raw.strip()
+    if not raw:
+        return None
+    return int(raw) if raw.isascii() and raw.isdigit() else raw
+
+
+@bp.route("/declare/account", methods=["GET", "POST"])
+@login_required
+def declare_account() -> str:
+    """The account picker for a playbook that names one account: search by handle and platform
+    (GET with q; POST when it carries a title and reason already typed), then declare."""
+    user = signed_in_user()
+    assert user is not None
+    source = request.form if request.method == "POST" else request.args
+    form = {
+        "playbook": source.get("playbook", ""),
+        "title": source.get("title", ""),
+        "reason": source.get("reason", ""),
+    }
+    return _account_picker(user, form=form, q=source.get("q", ""), platform=source.get("platform", ""))
+
+
+def _account_picker(
+    user: User, *, form: dict[str, Any], q: str = "", platform: str = "", error: str | None = None
+) -> str:
+    """The picker page: the search (checked and answered by the service: press only), its results
+    as choices, and the declaration's title and reason, kept."""
+    playbooks = app_state().incidents.playbooks
+    naming = sorted(name for name, playbook in playbooks.items() if playbook.named_account != "none")
+    if form.get("playbook") not in naming:
+        form = {**form, "playbook": naming[0] if naming else ""}
+    found = find_accounts_to_name(request_context().db, user, q, platform or None)
+    return render_template(
+        "declare_account.html", form=form, q=q, platform=platform, found=found, error=error,
+        playbook=playbooks.get(form["playbook"]), platforms=PLATFORM_NAMES,
+    )  # fmt: skip
 
 
 @bp.get("/my-accounts")
@@ -96,6 +154,8 @@ def my_accounts() -> str:
         for account in accounts
         for status in [hold_status(ctx.db, account["id"], ctx.now())]
     ]
+    # Held accounts first: on a phone the first line shows what a hold has stopped.
+    rows.sort(key=lambda row: not row[1]["held"])
     # One acknowledgement per incident, however many of my accounts it holds.
     holding = sorted({incident_id for _, status, _ in rows for incident_id in status["incidents"]})
     incidents = {i["id"]: i for i in _active()}
@@ -126,7 +186,11 @@ def sign_in() -> BaseResponse | str:
             request.form.get("code"), request.remote_addr or "unknown",
         )  # fmt: skip
     except LockdownError as exc:
-        page = render_template("sign_in.html", error=exc.message, next=request.form.get("next", "/"))
+        # The email stays (retyping it on a phone is the slow part); the password never comes back.
+        page = render_template(
+            "sign_in.html", error=exc.message, field=exc.field, email=request.form.get("email", ""),
+            next=request.form.get("next", "/"),
+        )  # fmt: skip
         refused = Response(page, exc.status)
         if "retry_after" in exc.extra:
             refused.headers["Retry-After"] = str(exc.extra["retry_after"])

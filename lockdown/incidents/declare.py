@@ -70,6 +70,15 @@ def _require_active_account(db: Database, account_id: int) -> None:
         raise InvalidInput(f"account_id: there is no active account {account_id}", field="account_id")
 
 
+def check_named_account(db: Database, playbook: Playbook, raw: Any) -> int | None:
+    """The account a declaration with this playbook would name, checked as declaring checks it
+    (a 400 naming ``account_id`` when it is missing, refused, not an id, archived or unknown)."""
+    named = _named_account(playbook, raw)
+    if named is not None:
+        _require_active_account(db, named)
+    return named
+
+
 def declare_incident(ctx: Context, config: IncidentConfig, actor: User, data: Mapping[str, Any]) -> dict[str, Any]:
     """Declare an incident (press): hold its accounts in one BEGIN IMMEDIATE transaction, and
     in the same transaction record what was in flight, queue the notices and the native
@@ -80,9 +89,7 @@ def declare_incident(ctx: Context, config: IncidentConfig, actor: User, data: Ma
     playbook = config.playbooks.get(name) if isinstance(name, str) else None
     if playbook is None:
         raise InvalidInput(f"playbook must be one of {', '.join(sorted(config.playbooks))}", field="playbook")
-    named = _named_account(playbook, data.get("account_id"))
-    if named is not None:
-        _require_active_account(ctx.db, named)  # a clear 400 before waiting for the lock
+    named = check_named_account(ctx.db, playbook, data.get("account_id"))  # a clear 400 before the lock
     # Everything above reads or checks input; the lock is taken only for the writes below, and
     # a busy database is waited out rather than failing the declaration.
     return retry_when_busy(
@@ -476,21 +483,26 @@ def list_incidents(
 
 
 def acknowledge(ctx: Context, actor: User, incident_id: int) -> dict[str, Any]:
-    """Record that a user has read the incident's notice (idempotent)."""
+    """Record that a user has read the incident's notice (idempotent); a resolved incident has
+    nothing left to acknowledge (409), unless this user acknowledged it already."""
     incident_row(ctx.db, incident_id)
     with ctx.change(allow_empty=True) as change:
+        # The incident's state is checked in the statement that writes, so a resolve cannot slip between.
         done = ctx.db.conn.execute(
-            "INSERT OR IGNORE INTO acknowledgements (incident_id, user_id, at) VALUES (?, ?, ?)",
-            [incident_id, actor.id, to_iso(change.at)],
+            "INSERT OR IGNORE INTO acknowledgements (incident_id, user_id, at) "
+            "SELECT id, ?, ? FROM incidents WHERE id = ? AND status = 'active'",
+            [actor.id, to_iso(change.at), incident_id],
         ).rowcount
         if done:
             event(change, incident_id, "acknowledged", actor.email)
             change.audit(actor.email, "incident.acknowledge", f"incident:{incident_id}")
-    at = ctx.db.conn.execute(
+    found = ctx.db.conn.execute(
         "SELECT at FROM acknowledgements WHERE incident_id = ? AND user_id = ?",
         [incident_id, actor.id],
-    ).fetchone()[0]
-    return {"incident_id": incident_id, "user": actor.email, "acknowledged_at": at}
+    ).fetchone()
+    if found is None:
+        raise Conflict(f"incident {incident_id} is resolved: there is nothing left to acknowledge", field="incident_id")
+    return {"incident_id": incident_id, "user": actor.email, "acknowledged_at": found[0]}
 
 
 def acknowledgements(db: Database, incident_id: int) -> dict[str, list[dict[str, Any]]]:

@@ -43,6 +43,10 @@ FACULTIES = {
         "Victoria Gallery and Museum", "Open Days", "Sustainability",
     ],
 }  # fmt: skip
+# The units whose accounts are tagged for drills (the exercise playbook holds accounts tagged
+# "drill"), so that an exercise in the demo holds a handful of accounts, as a real drill would.
+DRILL_UNITS = ("Open Days",)
+DRILL_TAG = "drill"
 PLATFORM_MIX = ("x", "facebook", "instagram", "linkedin", "youtube", "mastodon", "bluesky")
 CENTRAL_PLATFORMS = ("x", "facebook", "instagram", "linkedin", "youtube", "mastodon", "bluesky")
 HOURS = ("Mon-Fri 09:00-17:00", "Mon-Fri 08:30-17:30", "Mon-Fri 09:00-17:00; Sat 10:00-14:00")
@@ -191,6 +195,7 @@ def _unit_accounts(rng: random.Random) -> list[dict[str, object]]:
                         "manager": manager,
                         "editors": rng.sample(editors, k=rng.choice((0, 1, 2))),
                         "naming_exception": "registered before the 2019 naming rule" if legacy else None,
+                        "tags": [DRILL_TAG] if unit in DRILL_UNITS else None,
                     }
                 )
     return accounts

@@ -57,6 +57,11 @@ def attempt_succeeded(change: Changes, attempt: Attempt) -> None:
     change.context.db.conn.execute("UPDATE sign_in_attempts SET ok = 1 WHERE id = ?", [attempt.id])
 
 
+def forget_attempt(change: Changes, attempt: Attempt) -> None:
+    """Take back an attempt that guessed nothing (the password was right, the code left blank)."""
+    change.context.db.conn.execute("DELETE FROM sign_in_attempts WHERE id = ? AND ok = 0", [attempt.id])
+
+
 def _refuse_past_limits(db: Database, email: str, address: str, now: datetime) -> None:
     since = now - WINDOW
     for where, params, limit, whom in (

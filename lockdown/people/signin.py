@@ -15,7 +15,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from lockdown.crypto import Vault, VaultError, binding
 from lockdown.errors import Conflict, InvalidInput, Unauthorized
 from lockdown.people.console_sessions import end_user_sessions, open_session
-from lockdown.people.sign_in_limits import Attempt, attempt_succeeded, begin_attempt
+from lockdown.people.sign_in_limits import Attempt, attempt_succeeded, begin_attempt, forget_attempt
 from lockdown.people.users import User, normalise_email, user_by_email
 from lockdown.store.context import Context
 
@@ -26,6 +26,10 @@ SECOND_FACTOR_ROLES = ("press", "ermc")
 # One dummy hash, so an unknown email costs the same time as a wrong password.
 _DUMMY = HASHER.hash("not a real password, only for timing")
 CODE_REFUSED = "the authenticator code is wrong or was used already"
+CODE_MISSING = "enter the 6-digit code from your authenticator app"
+# An unknown email and a wrong password get the same answer (field "password": the pair), so it
+# cannot tell who has an account.
+CREDENTIALS_REFUSED = "the email or password is wrong"
 
 
 def needs_second_factor(user: User) -> bool:
@@ -81,10 +85,10 @@ def sign_in(ctx: Context, vault: Vault, email: str, password: str, code: str | N
         if not row or not row[1]:
             raise VerificationError("no such user")
     except (VerificationError, InvalidHashError):
-        _failed(ctx, attempt, row[0] if row else None, "the email or password is wrong")
+        _failed(ctx, attempt, row[0] if row else None, CREDENTIALS_REFUSED, field="password")
     user = user_by_email(ctx.db, email)
     step = _code_step(ctx, vault, user, row[2], code, attempt) if needs_second_factor(user) else None
-    refusal, token = CODE_REFUSED, None
+    refusal, field, token = CODE_REFUSED, "code", None
     with ctx.change() as change:
         # Compare-and-set: of several sign-ins sending one code at once, one moves the last
         # used step past it and the others find nothing to update.
@@ -98,22 +102,37 @@ def sign_in(ctx: Context, vault: Vault, email: str, password: str, code: str | N
         )
         if fresh:
             # None when the password was changed or the user disabled since it was checked.
-            refusal, token = "the email or password is wrong", open_session(change, user.id, row[1], address)
+            refusal, field = CREDENTIALS_REFUSED, "password"
+            token = open_session(change, user.id, row[1], address)
         if token is None:
             change.audit(email, "user.sign_in_failed", f"user:{user.id}", address=address)
         else:
             attempt_succeeded(change, attempt)
             change.audit(email, "user.sign_in", f"user:{user.id}", address=address, second_factor=step is not None)
     if token is None:
-        raise Unauthorized(refusal)
+        raise Unauthorized(refusal, field=field)
     return SignedIn(user, token)
 
 
-def _failed(ctx: Context, attempt: Attempt, user_id: int | None, refusal: str) -> NoReturn:
+def _failed(ctx: Context, attempt: Attempt, user_id: int | None, refusal: str, field: str | None = None) -> NoReturn:
     """Audit a refused attempt (it is counted already) and answer 401."""
     with ctx.change() as change:
         change.audit(attempt.email, "user.sign_in_failed", f"user:{user_id or 0}", address=attempt.address)
-    raise Unauthorized(refusal)
+    raise Unauthorized(refusal, field=field)
+
+
+def _code_missing(ctx: Context, attempt: Attempt, user_id: int) -> NoReturn:
+    """Ask for the code the person left out. Reached only after the password was checked, so it
+    tells nothing a wrong code would not (that the password is right), and it is not counted as
+    a failure: it guessed nothing, and a tired person should not lose a try to an empty field.
+    The attempt is forgotten rather than marked a success, which would make its address "known"
+    and spare it the per-email delay."""
+    with ctx.change() as change:
+        forget_attempt(change, attempt)
+        change.audit(
+            attempt.email, "user.sign_in_incomplete", f"user:{user_id}", address=attempt.address, missing="code"
+        )
+    raise Unauthorized(CODE_MISSING, field="code")
 
 
 def _code_step(ctx: Context, vault: Vault, user: User, sealed: str | None, code: str | None, attempt: Attempt) -> int:
@@ -123,7 +142,9 @@ def _code_step(ctx: Context, vault: Vault, user: User, sealed: str | None, code:
     totp = pyotp.TOTP(vault.decrypt(sealed, binding("user-totp", user.id)))
     step = int(ctx.now().timestamp()) // totp.interval
     sent = (code or "").strip().encode()
+    if not sent:
+        _code_missing(ctx, attempt, user.id)
     for candidate in (step - 1, step, step + 1):
-        if sent and hmac.compare_digest(sent, totp.at(candidate * totp.interval).encode()):
+        if hmac.compare_digest(sent, totp.at(candidate * totp.interval).encode()):
             return candidate
-    _failed(ctx, attempt, user.id, CODE_REFUSED)
+    _failed(ctx, attempt, user.id, CODE_REFUSED, field="code")

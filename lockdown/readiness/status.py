@@ -18,16 +18,10 @@ from sqlite_utils import Database
 
 from connectors.versions import ApiVersions, version_warnings
 from lockdown.people.users import User
-from lockdown.register.accounts import get_account, list_accounts
+from lockdown.register.accounts import PLATFORM_NAMES, get_account, list_accounts
 from lockdown.timeutil import parse_iso
 
 STATES = ("ready", "failing", "unchecked")
-# How people write the platforms' names.
-PLATFORM_NAMES = {
-    "x": "X", "facebook": "Facebook", "instagram": "Instagram", "linkedin": "LinkedIn", "youtube": "YouTube",
-    "mastodon": "Mastodon", "bluesky": "Bluesky", "tiktok": "TikTok", "threads": "Threads", "flickr": "Flickr",
-    "other": "another platform",
-}  # fmt: skip
 # A token that ends this soon is warned of.
 TOKEN_WARNING = timedelta(days=14)
 

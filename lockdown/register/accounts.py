@@ -26,6 +26,12 @@ PLATFORMS = (
     "x", "facebook", "instagram", "linkedin", "youtube", "mastodon",
     "bluesky", "tiktok", "threads", "flickr", "other",
 )  # fmt: skip
+# How people write the platforms' names.
+PLATFORM_NAMES = {
+    "x": "X", "facebook": "Facebook", "instagram": "Instagram", "linkedin": "LinkedIn", "youtube": "YouTube",
+    "mastodon": "Mastodon", "bluesky": "Bluesky", "tiktok": "TikTok", "threads": "Threads", "flickr": "Flickr",
+    "other": "another platform",
+}  # fmt: skip
 HANDLE_PREFIX = "livuni"
 FIELDS = (
     "handle", "platform", "unit", "purpose", "monitored_hours", "manager",

@@ -68,11 +68,14 @@ def test_the_whole_drill(live: Live, chromium: Any, tmp_path: Path) -> None:
     dan = live.page(chromium, PHONE)
     sign_in(dan, MANAGER)
     dan.get_by_role("link", name="My accounts").click()
-    cards = dan.locator(".card.held")
-    assert cards.count() == 3
-    assert dan.get_by_text("ON HOLD").first.is_visible()
-    dan.get_by_text("Posts held on @livuni_chem").click()
+    rows = dan.locator(".row.held")
+    assert rows.count() == 3
+    assert dan.get_by_text("HELD", exact=True).first.is_visible()
+    dan.locator(".row.held", has_text="@livuni_chem").locator("summary").click()
+    assert dan.get_by_text("Waiting on X · @livuni_chem:").is_visible()
     assert dan.get_by_text("Open day tomorrow! Come and see the labs.").is_visible()
+    # The README's pictures of this step come from the full demo register (test_demo_register_phone.py,
+    # test_demo_phone.py).
     dan.get_by_role("button", name="Acknowledge incident 1").first.click()
     assert "acknowledgement is recorded" in dan.get_by_role("status").first.inner_text()
 

@@ -66,7 +66,7 @@ def test_a_manager_sees_the_hold_and_acknowledges(site: Any) -> None:
     manager = browser(app)
     assert sign_in(manager, "dan@livuni.ac.uk").status_code == 302
     mine = manager.get("/my-accounts").get_data(as_text=True)
-    assert mine.count("ON HOLD") == 3
+    assert mine.count('<span class="state">HELD</span>') == 3
     assert mine.count("Acknowledge incident 1</button>") == 1, "one acknowledgement per incident, not per account"
     assert "Holds 3 of your accounts" in mine
     acked = manager.post("/incidents/1/ack", data={"csrf_token": token_of(mine)})

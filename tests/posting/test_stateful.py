@@ -305,6 +305,7 @@ class PostsAndIncidents(RuleBasedStateMachine):
         self.model_accounts: dict[int, Account] = {}
         self.model_posts: dict[int, Post] = {}
         self.model_incidents: dict[int, Incident] = {}
+        self.acknowledged: set[tuple[int, str]] = set()
         self.message_authors: dict[int, str] = {}
         self.holding_statements: dict[int, int] = {}
         self.step = Step()
@@ -747,7 +748,12 @@ class PostsAndIncidents(RuleBasedStateMachine):
     @rule(incident=incidents, user=st.sampled_from(list(PEOPLE)))
     def acknowledge(self, incident: int, user: str) -> None:
         self.begin("acknowledge")
-        first = incidents.acknowledge(self.ctx, self.users[user], incident)
+        first, refusal = self.attempt(lambda: incidents.acknowledge(self.ctx, self.users[user], incident))
+        if not self.model_incidents[incident].active and (incident, user) not in self.acknowledged:
+            assert isinstance(refusal, Conflict), "a resolved incident has nothing left to acknowledge"
+            return
+        assert refusal is None, refusal
+        self.acknowledged.add((incident, user))
         again = incidents.acknowledge(self.ctx, self.users[user], incident)
         assert first == again, "acknowledging twice keeps the first time"
 
