@@ -11,6 +11,7 @@ from lockdown.api.state import app_state, request_context
 from lockdown.console.auth import login_required, signed_in_user
 from lockdown.console.blueprint import bp
 from lockdown.console.redirects import console_page
+from lockdown.console.wording import plural
 from lockdown.incidents.declare import acknowledge, get_incident, list_incidents, resolve_incident
 from lockdown.incidents.delivery_errors import delivery_errors_as_seen_by
 from lockdown.incidents.messages import approve_message, draft_message, get_message, list_messages
@@ -185,7 +186,8 @@ def resolve(incident_id: int) -> BaseResponse | str:
         )
     done = resolve_incident(ctx, app_state().incidents, me, incident_id, {"resume_policy": policy} if policy else {})
     flash(
-        f"Incident {incident_id} resolved ({done['resume_policy']}): {done['released_accounts']} accounts released.",
+        f"Incident {incident_id} resolved ({done['resume_policy']}): "
+        f"{plural(done['released_accounts'], 'account')} released.",
         "ok",
     )
     return _back(incident_id)
