@@ -95,7 +95,7 @@ def test_a_manager_sees_their_held_accounts_and_acknowledge_until_the_all_clear(
     page = manager.get("/").get_data(as_text=True)
     card = first_card(page)
     assert card.startswith("3 of your accounts are on hold")
-    assert "@livuni_chem on x" in card
+    assert "@livuni_chem on X" in card
     assert ">Acknowledge</button>" in page
     assert "/approve" not in page, "no press controls"
     assert "Draft a message" not in page
