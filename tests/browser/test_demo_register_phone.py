@@ -178,6 +178,8 @@ def test_the_drill_on_the_full_demo_register_fits_a_phone(
     declaring.sign_in(priya, PRESS, demo.totp[PRESS].now())
     assert priya.get_by_text("No active incident").is_visible()
     fits_a_phone(priya, axe_source, "1-dashboard-phone", tmp_path)
+    # The next action is Declare, even with every central account not yet checked (a fresh demo).
+    above_the_fold(priya.get_by_role("button", name="Declare…"))
     # The playbook list opens on live-incident: nothing to choose.
     declaring.fill(priya.get_by_label("Title"), "Fire at the Sydney Jones Library")
     declaring.fill(priya.get_by_label("Reason"), "Fire service on site 02:04; building evacuated")
