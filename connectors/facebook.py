@@ -28,9 +28,11 @@ reports the Page as reached with its permissions "not reported" rather than fail
 tokens fall under the Pages business use case rate limit (4,800 calls per engaged user a day);
 two calls every few hours are far within it.
 
-The watch (``recent_posts``): ``GET /{page_id}/feed?fields=id,message,created_time,permalink_url
-&since={unix}`` (https://developers.facebook.com/docs/graph-api/reference/page/feed/), newest
-first, following ``paging.next`` on the Graph host only. Reading the feed needs
+The watch (``recent_posts``): ``GET /{page_id}/posts?fields=id,message,created_time,permalink_url
+&since={unix}`` (the Page Feed reference, https://developers.facebook.com/docs/graph-api/reference/page/feed/:
+``/posts`` shows only what the Page itself published, where ``/feed`` also holds visitors' posts,
+which are not the Page speaking and must not read as out-of-band), newest first, following
+``paging.next`` on the Graph host only. Reading the posts needs
 ``pages_read_engagement``; a token without it (Graph error 10 or 200-299) is Unwatchable.
 """
 
@@ -142,11 +144,11 @@ class FacebookConnector(Connector):
         return Ready(account=str(name), scopes=scopes, expires_at=unix_time(debug.get("expires_at")))
 
     def recent_posts(self, since: datetime) -> list[RemotePost]:
-        """The Page feed's posts created at or after ``since``, newest first (see the module's
+        """The Page's own posts created at or after ``since``, newest first (see the module's
         note); ``remote_id`` is the ``{page-id}_{post-id}`` that ``publish`` records."""
         return graph_watch.recent(
             self.session,
-            f"{self.graph_url}/{self.config['page_id']}/feed",
+            f"{self.graph_url}/{self.config['page_id']}/posts",
             token=self.secret["page_access_token"],
             params={"fields": FEED_FIELDS, "since": str(int(since.timestamp())), "limit": FEED_PAGE},
             since=since,

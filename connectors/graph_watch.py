@@ -1,4 +1,4 @@
-"""The watch's reads on the Graph API (Facebook Page feed, Instagram media): pages of a listing,
+"""The watch's reads on the Graph API (Facebook Page posts, Instagram media): pages of a listing,
 newest first, until one reaches back past ``since``, at most ``WATCH_PAGES`` pages.
 
 A token that lacks the permission to read is Unwatchable: Graph error 10 (permission denied) or

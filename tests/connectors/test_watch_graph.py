@@ -22,7 +22,8 @@ from connectors.versions import DEFAULT_GRAPH_VERSION
 from tests.connectors import graph_fake
 
 GRAPH = f"https://graph.facebook.com/{DEFAULT_GRAPH_VERSION}"
-FEED = f"{GRAPH}/1234567890/feed"
+# /posts, not /feed: only what the Page itself published (visitors' posts are on /feed).
+FEED = f"{GRAPH}/1234567890/posts"
 MEDIA = f"{GRAPH}/17841400000000000/media"
 SINCE = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
 FEED_QUERY = {"fields": "id,message,created_time,permalink_url", "since": str(int(SINCE.timestamp())), "limit": "100"}
@@ -95,7 +96,7 @@ def test_facebook_never_follows_a_next_page_on_another_host(
         FEED,
         json=graph_fake.listing(
             [graph_fake.page_feed_post("1234567890_3", "Hi", "2026-11-29T10:30:00+0000")],
-            next_url="https://evil.example/feed?after=x",
+            next_url="https://evil.example/posts?after=x",
         ),
     )
 
