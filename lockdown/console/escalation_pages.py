@@ -42,7 +42,8 @@ def _me() -> User:
 
 
 def _accounts() -> list[dict[str, Any]]:
-    return list_accounts(request_context().db, limit=1000)["items"]
+    found: list[dict[str, Any]] = list_accounts(request_context().db, limit=1000)["items"]
+    return found
 
 
 def _form_page(form: dict[str, str], error: InvalidInput | None = None, status: int = 200) -> tuple[str, int]:
