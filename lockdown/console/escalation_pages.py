@@ -111,9 +111,18 @@ def escalation(escalation_id: int) -> str:
 
 @bp.post("/escalations/<int:escalation_id>/declare")
 @login_required
-def declare_from_report(escalation_id: int) -> BaseResponse:
-    """Press declares the compromised-account playbook on the report's account."""
-    incident = declare_from_escalation(request_context(), app_state().incidents, _me(), escalation_id)
+def declare_from_report(escalation_id: int) -> BaseResponse | str:
+    """Press declares the compromised-account playbook on the report's account, after a
+    confirmation that names the account (and, as the line it came from, nothing of the report)."""
+    ctx = request_context()
+    me = _me()
+    me.require("press")  # before the confirmation, so no one is asked to confirm what they may not do
+    if request.form.get("confirmed") != "yes":
+        line = next((item for item in declarable(ctx.db, me, ctx.now()) if item["id"] == escalation_id), None)
+        if line is not None:
+            return render_template("confirm_escalation_declare.html", item=line, labels=KIND_LABELS)
+        # Closed, pointing at a link, or not there: the service says which.
+    incident = declare_from_escalation(ctx, app_state().incidents, me, escalation_id)
     flash(f"Incident {incident['id']} declared from escalation {escalation_id}: its account is on hold.", "ok")
     return redirect(url_for("console.incident", incident_id=incident["id"]))
 

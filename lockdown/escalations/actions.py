@@ -13,6 +13,7 @@ from lockdown.escalations.reports import KIND_LABELS, escalation_row
 from lockdown.incidents.config import IncidentConfig
 from lockdown.incidents.declare import declare_incident
 from lockdown.people.users import User
+from lockdown.register.accounts import PLATFORM_NAMES
 from lockdown.store.busy import retry_when_busy
 from lockdown.store.context import Context
 from lockdown.timeutil import to_iso
@@ -41,12 +42,13 @@ def declare_from_escalation(ctx: Context, config: IncidentConfig, actor: User, e
     handle, platform = ctx.db.conn.execute(
         "SELECT handle, platform FROM accounts WHERE id = ?", [row["account_id"]]
     ).fetchone()
+    platform_name = PLATFORM_NAMES.get(platform, platform)
     # The incident is kept for ever and read by every role: it names the report, never its details.
     data = {
         "playbook": PLAYBOOK,
         "account_id": row["account_id"],
-        "title": f"Escalation {escalation_id}: {KIND_LABELS[row['kind']]}, {handle} ({platform})"[:200],
-        "reason": f"Declared from escalation {escalation_id} ({KIND_LABELS[row['kind']]}), filed {row['filed_at']}.",
+        "title": f"Escalation {escalation_id}: {KIND_LABELS[row['kind']]}, {handle} on {platform_name}"[:200],
+        "reason": f"Declared from escalation {escalation_id} ({KIND_LABELS[row['kind']]}), as reported to ERMC.",
     }
 
     def declare() -> dict[str, Any]:

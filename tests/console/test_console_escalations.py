@@ -78,10 +78,15 @@ def test_ermc_triages_with_ages_press_holds_from_a_line_without_details(site: Si
     assert "@livuni_chem" in listing
     assert "odd posts" not in listing
     assert MANAGER not in listing
-    response = form_post(press, "/escalations", f"/escalations/{filed}/declare", {})
+    confirm = form_post(press, "/escalations", f"/escalations/{filed}/declare", {})
+    assert confirm.status_code == 200
+    assert "Yes, declare and hold @livuni_chem on X" in confirm.get_data(as_text=True)
+    assert "odd posts" not in confirm.get_data(as_text=True)
+    assert site.ctx.db.conn.execute("SELECT COUNT(*) FROM incidents").fetchone()[0] == 0
+    response = form_post(press, "/escalations", f"/escalations/{filed}/declare", {"confirmed": "yes"})
     assert response.status_code == 302
     assert "/incidents/" in response.headers["Location"]
-    again = form_post(signed_in(site, PRESS_2), "/escalations", f"/escalations/{filed}/declare", {})
+    again = form_post(signed_in(site, PRESS_2), "/escalations", f"/escalations/{filed}/declare", {"confirmed": "yes"})
     assert again.status_code == 409
     assert site.ctx.db.conn.execute("SELECT COUNT(*) FROM incidents").fetchone()[0] == 1
 
@@ -103,4 +108,4 @@ def test_a_manager_cannot_close_or_declare(site: Site) -> None:
     filed = report(site, MANAGER)
     client = signed_in(site, MANAGER)
     assert form_post(client, "/escalations", f"/escalations/{filed}/close", {"reason": "x"}).status_code == 403
-    assert form_post(client, "/escalations", f"/escalations/{filed}/declare", {}).status_code == 403
+    assert form_post(client, "/escalations", f"/escalations/{filed}/declare", {"confirmed": "yes"}).status_code == 403
