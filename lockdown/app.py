@@ -17,7 +17,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
 from lockdown import __version__, console
-from lockdown.api import accounts, credentials, docs, incidents, meta, metrics, posts
+from lockdown.api import accounts, credentials, docs, escalations, incidents, meta, metrics, posts
 from lockdown.api import audit as audit_views
 from lockdown.api.client_address import TrustedProxies
 from lockdown.api.json_input import CheckedJSONProvider, refuse_unreadable_json
@@ -91,6 +91,7 @@ def create_app(config: Settings | None = None, *, clock: Clock | None = None) ->
         accounts.bp,
         posts.bp,
         incidents.bp,
+        escalations.bp,
         credentials.bp,
         audit_views.bp,
     ):

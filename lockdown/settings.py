@@ -53,6 +53,8 @@ class Settings:
     readiness_interval_seconds: float = 6 * 3600.0
     # How often a press officer is reminded of a message waiting for their approval.
     approval_reminder_seconds: float = 300.0
+    # How long a closed escalation (it holds personal data) is kept before it is deleted.
+    escalation_retention_days: int = 90
     playbooks_dir: Path = field(default_factory=lambda: DEFAULT_PLAYBOOKS)
     notify_webhook_url: str | None = None
     public_url: str = "http://127.0.0.1:8080"
@@ -116,6 +118,7 @@ class Settings:
             resume_interval_seconds=_positive_float(env, "LOCKDOWN_RESUME_INTERVAL", 600.0),
             readiness_interval_seconds=_readiness_interval(env),
             approval_reminder_seconds=_approval_reminder(env),
+            escalation_retention_days=_escalation_retention(env),
             playbooks_dir=_folder(env, "LOCKDOWN_PLAYBOOKS", DEFAULT_PLAYBOOKS),
             notify_webhook_url=_http_url(env, "LOCKDOWN_NOTIFY_WEBHOOK_URL"),
             public_url=_http_url(env, "LOCKDOWN_PUBLIC_URL") or "http://127.0.0.1:8080",
@@ -172,6 +175,21 @@ def _approval_reminder(env: Mapping[str, str]) -> float:
     if not 1 <= minutes <= 1440:
         raise SettingsError(f"{name} must be between 1 and 1440 minutes, got {raw!r}")
     return minutes * 60.0
+
+
+def _escalation_retention(env: Mapping[str, str]) -> int:
+    """LOCKDOWN_ESCALATION_RETENTION_DAYS: whole days a closed escalation is kept, 1 to 3650."""
+    name, raw = "LOCKDOWN_ESCALATION_RETENTION_DAYS", env.get("LOCKDOWN_ESCALATION_RETENTION_DAYS")
+    if raw is None or raw == "":
+        return 90
+    if not raw.strip().isascii() or not raw.strip().isdigit():
+        raise SettingsError(f"{name} must be a whole number of days, got {raw!r}")
+    days = int(raw.strip())
+    # Reports hold personal data (policy 2.2.6): kept no longer than needed, but at least a day so
+    # that a report closed by mistake can still be read.
+    if not 1 <= days <= 3650:
+        raise SettingsError(f"{name} must be between 1 and 3650 days, got {raw!r}")
+    return days
 
 
 def demo_mbox_path(db_path: Path) -> Path:

@@ -14,6 +14,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from lockdown.clock.health import SchedulerHealth
+from lockdown.escalations.actions import delete_expired
 from lockdown.incidents.approval_requests import request_approvals
 from lockdown.incidents.config import incident_config
 from lockdown.incidents.native_schedules import process_native_schedules
@@ -98,11 +99,19 @@ class SideJobs:
         )
         run_due_checks(self._context(), runner, limit=READINESS_BATCH)
 
+    def escalation_retention(self) -> None:
+        """Delete closed escalations older than LOCKDOWN_ESCALATION_RETENTION_DAYS (personal data)."""
+        deleted = delete_expired(self._context(), timedelta(days=self.settings.escalation_retention_days))
+        if deleted:
+            log.info("deleted %d closed escalations past their retention", deleted)
+
 
 # How often the readiness job looks for accounts whose slot has come, and how many it checks at
 # most per look (one after another, so at most one platform call at a time from this job).
 READINESS_EVERY_SECONDS = 60
 READINESS_BATCH = 50
+# Retention is counted in days: looking once an hour deletes a report at most an hour late.
+ESCALATION_RETENTION_EVERY_SECONDS = 3600
 
 
 def quiet_apscheduler() -> None:
@@ -163,6 +172,13 @@ def build_scheduler(settings: Settings, *, blocking: bool) -> tuple[BaseSchedule
         seconds=READINESS_EVERY_SECONDS,
         id="readiness",
         name="check the accounts whose readiness check is due",
+    )
+    scheduler.add_job(
+        _safely("escalation retention", jobs.escalation_retention, dispatcher, health),
+        "interval",
+        seconds=ESCALATION_RETENTION_EVERY_SECONDS,
+        id="escalation_retention",
+        name="delete closed escalations past their retention",
     )
     scheduler.add_job(
         _safely("dispatch tick", dispatcher.tick, dispatcher, health),

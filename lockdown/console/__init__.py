@@ -3,6 +3,7 @@
 from lockdown.console import (
     audit_pages,
     credential_pages,
+    escalation_pages,
     incident_pages,
     post_pages,
     readiness_pages,
@@ -16,6 +17,7 @@ __all__ = [
     "audit_pages",
     "bp",
     "credential_pages",
+    "escalation_pages",
     "incident_pages",
     "post_pages",
     "readiness_pages",

@@ -42,6 +42,7 @@ PAGES: tuple[tuple[str, str, frozenset[str] | None], ...] = (
     ("console.my_accounts", "My accounts", frozenset({"manager", "editor"})),
     ("console.incidents", "Incidents", None),
     ("console.posts", "Posts", None),
+    ("console.escalations", "Escalations", None),
     ("console.credentials", "Credentials", frozenset({"press", "manager", "ermc"})),
     ("console.register", "Register", frozenset({"ermc"})),
     ("console.audit", "Audit", frozenset({"ermc"})),

@@ -18,6 +18,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from sqlite_utils import Database
 
 from lockdown.clock.health import last_tick
+from lockdown.escalations.reports import open_by_age
 from lockdown.notify.delivery import notification_backlog
 from lockdown.store import audit
 from lockdown.timeutil import parse_iso, to_iso
@@ -45,6 +46,7 @@ class DatabaseCollector:
         yield self._connector_failures()
         yield self._last_tick_age()
         yield from self._readiness()
+        yield self._escalations_open()
         yield self._gauge("lockdown_audit_entries", "Entries in the audit trail", audit.head(self.db)[0])
 
     def _one(self, sql: str, params: list[object] | None = None) -> float:
@@ -103,6 +105,14 @@ class DatabaseCollector:
         )
         for kind, platform, count in rows:
             family.add_metric([kind, platform], count)
+        return family
+
+    def _escalations_open(self) -> GaugeMetricFamily:
+        family = GaugeMetricFamily(
+            "lockdown_escalations_open", "Open escalations to ERMC by how long they have waited", labels=["age"]
+        )
+        for age, count in open_by_age(self.db, self.now).items():
+            family.add_metric([age], count)
         return family
 
     def _last_tick_age(self) -> GaugeMetricFamily:

@@ -675,6 +675,72 @@ def m023_approval_requests(db: Database) -> None:
     )
 
 
+@migrations()
+def m025_escalations(db: Database) -> None:
+    """Escalations to ERMC (policy 2.2.6, #15): a report names one registered account or one
+    address elsewhere, never both; it is open until press declares from it (``closed_as``
+    'declared', with the incident) or ERMC closes it with a reason ('dismissed'). Closed ones are
+    deleted after the retention period, so ``closed_at`` is indexed. A filed report tells ERMC by
+    email, so the outbox admits the event ``escalation_filed``.
+
+    At merge: the watch's m024 may rebuild ``notifications`` for its own events too; this
+    rebuild must then list those as well."""
+    db.executescript(
+        """
+        CREATE TABLE escalations (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN ('hacked', 'hostile_comments', 'policy_breach',
+                'welfare_concern', 'other')),
+            account_id INTEGER REFERENCES accounts(id),
+            url TEXT,
+            details TEXT NOT NULL,
+            reporter_id INTEGER REFERENCES users(id),
+            reporter TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('open', 'closed')),
+            closed_as TEXT CHECK (closed_as IN ('declared', 'dismissed')),
+            close_reason TEXT,
+            closed_by INTEGER REFERENCES users(id),
+            closed_at TEXT,
+            incident_id INTEGER REFERENCES incidents(id),
+            filed_at TEXT NOT NULL,
+            CHECK ((account_id IS NULL) <> (url IS NULL)),
+            CHECK ((state = 'open') = (closed_at IS NULL))
+        );
+        CREATE INDEX escalations_by_state ON escalations(state, id);
+        CREATE INDEX escalations_by_reporter ON escalations(reporter_id, id) WHERE reporter_id IS NOT NULL;
+        CREATE INDEX escalations_closed ON escalations(closed_at) WHERE state = 'closed';
+        CREATE UNIQUE INDEX escalations_one_per_incident ON escalations(incident_id) WHERE incident_id IS NOT NULL;
+        CREATE TABLE notifications_new (
+            id INTEGER PRIMARY KEY,
+            incident_id INTEGER REFERENCES incidents(id),
+            event TEXT NOT NULL CHECK (event IN ('declared', 'resolved', 'revealed', 'rotation_due',
+                'rotation_summary', 'connector_secrets_dropped', 'readiness_failing', 'readiness_ready',
+                'approval_requested', 'escalation_filed')),
+            channel TEXT NOT NULL CHECK (channel IN ('email', 'webhook')),
+            user_id INTEGER REFERENCES users(id),
+            recipient TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            body TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'failed')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT NOT NULL,
+            sent_at TEXT,
+            error TEXT,
+            created_at TEXT NOT NULL,
+            message_id INTEGER REFERENCES incident_messages(id)
+        );
+        INSERT INTO notifications_new SELECT * FROM notifications;
+        DROP TABLE notifications;
+        ALTER TABLE notifications_new RENAME TO notifications;
+        CREATE INDEX notifications_due ON notifications(next_attempt_at) WHERE state = 'pending';
+        CREATE UNIQUE INDEX notifications_one_approval_request
+            ON notifications(message_id, channel, COALESCE(user_id, 0))
+            WHERE event = 'approval_requested' AND state = 'pending';
+        CREATE INDEX notifications_by_message ON notifications(message_id) WHERE message_id IS NOT NULL;
+        """
+    )
+
+
 def migrate(db: Database) -> list[str]:
     """Turn on WAL and apply pending migrations; return the names applied."""
     if db.conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal" and db.memory is False:
