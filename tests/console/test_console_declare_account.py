@@ -84,7 +84,8 @@ def test_a_press_officer_declares_a_compromised_account_after_confirming_which(s
     ).fetchone()
     assert (named, held) == (chem, 1)
     incident = priya.get(done.headers["Location"]).get_data(as_text=True)
-    assert "1 account held" in incident and "1 accounts" not in incident
+    assert "1 account held" in incident
+    assert "1 accounts" not in incident
 
 
 def test_declaring_without_an_account_names_the_field_and_keeps_what_was_typed(site: Site) -> None:

@@ -26,6 +26,7 @@ from lockdown.store.migrations import migrate
 from lockdown.vault.rotation import rotate_key
 from tests.conftest import LOOPBACK, SECRET, VAULT_KEY, Login
 from tests.posting.test_outbound import Platform
+from tests.store.old_database import copy_rows, database_before
 
 START = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 HANDLES = itertools.count(1)
@@ -228,15 +229,17 @@ def test_a_token_sealed_before_the_binding_still_works_for_its_host_and_rotation
     assert [call["authorization"] for call in instance.calls] == ["Bearer old-token"]
 
 
-def test_the_upgrade_records_where_each_older_secret_was_deposited_for(ctx: Context, account: dict[str, Any]) -> None:
-    # The database as the release before left it: no binding columns, no m016 applied.
-    conn = ctx.db.conn
-    conn.execute("DELETE FROM _sqlite_migrations WHERE name = 'm021_outbound_secret_binding'")
-    for column in ("kind", "host", "bound"):
-        conn.execute(f"ALTER TABLE connector_secrets DROP COLUMN {column}")
-    conn.commit()
+def test_the_upgrade_records_where_each_older_secret_was_deposited_for(
+    ctx: Context, account: dict[str, Any], tmp_path: Path
+) -> None:
+    # The database as the release before left it (no binding columns), holding this account,
+    # its manager and its secret; then the upgrade runs every migration from m021 on, in order.
+    old = database_before(tmp_path / "old.db", "m021")
+    copy_rows(ctx.db, old, "users", "id = (SELECT manager_id FROM accounts WHERE id = ?)", account["id"])
+    copy_rows(ctx.db, old, "accounts", "id = ?", account["id"])
+    assert copy_rows(ctx.db, old, "connector_secrets", "account_id = ?", account["id"]) == 1
 
-    assert migrate(ctx.db) == ["m021_outbound_secret_binding"]
+    assert migrate(old)[0] == "m021_outbound_secret_binding"
 
-    row = conn.execute("SELECT kind, host, bound FROM connector_secrets WHERE account_id = ?", [account["id"]])
+    row = old.conn.execute("SELECT kind, host, bound FROM connector_secrets WHERE account_id = ?", [account["id"]])
     assert row.fetchone() == ("mastodon", f"127.0.0.1:{account_port(account)}", 0)

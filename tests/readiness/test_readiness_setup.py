@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlite_utils
 
 from connectors.base import Ready
 from connectors.versions import ApiVersions
@@ -20,6 +19,7 @@ from lockdown.store.context import Context
 from lockdown.store.migrations import migrate, migrations
 from tests.conftest import Login, account_payload
 from tests.readiness.test_checks import Platform, runner
+from tests.store.old_database import database_before
 
 
 @pytest.mark.parametrize(("raw", "seconds"), [(None, 6 * 3600.0), ("0.25", 900.0), ("12", 43200.0), ("168", 604800.0)])
@@ -36,24 +36,16 @@ def test_a_readiness_interval_out_of_bounds_stops_the_start_naming_the_variable(
 
 
 def test_m022_keeps_every_notice_and_accepts_the_readiness_events(tmp_path: Path) -> None:
-    db = sqlite_utils.Database(tmp_path / "old.db")
-    before = [m for m in migrations._migrations if m.name < "m022"]
-    for step in before:
-        step.fn(db)
+    db = database_before(tmp_path / "old.db", "m022")
     db.conn.execute(
         "INSERT INTO notifications (event, channel, recipient, subject, body, state, next_attempt_at, created_at) "
         "VALUES ('rotation_due', 'email', 'a@livuni.ac.uk', 'S', 'B', 'pending', 'x', 'x')"
     )
     db.conn.commit()
-    migrations._migrations = [m for m in migrations._migrations]
-    db.execute("CREATE TABLE IF NOT EXISTS _sqlite_migrations (migration_set TEXT, name TEXT, applied_at TEXT)")
-    for step in before:
-        db.conn.execute(
-            "INSERT INTO _sqlite_migrations (migration_set, name, applied_at) VALUES ('lockdown', ?, 'x')", [step.name]
-        )
-    db.conn.commit()
 
-    assert migrate(db) == ["m022_account_readiness"]
+    applied = migrate(db)
+    assert applied[0] == "m022_account_readiness"
+    assert applied == sorted(m.name for m in migrations._migrations if m.name >= "m022")
 
     assert db.conn.execute("SELECT event, recipient FROM notifications").fetchall() == [
         ("rotation_due", "a@livuni.ac.uk")
