@@ -33,6 +33,7 @@ from lockdown.incidents import declare as incidents
 from lockdown.incidents import messages as incident_messages
 from lockdown.incidents.delivery_errors import delivery_errors_as_seen_by
 from lockdown.incidents.report import report_for, report_markdown
+from lockdown.incidents.watch_record import incident_watch
 from lockdown.posting.dispatch import connectors_for
 from lockdown.register.accounts import list_accounts
 from lockdown.watch import status as watch
@@ -154,10 +155,10 @@ def acknowledge(incident_id: int) -> dict[str, Any]:
 @bp.auth_required(auth)
 @bp.output(WatchOut)
 @bp.doc(responses=[401, 404])
-def incident_watch(incident_id: int) -> dict[str, Any]:
+def watch_of_incident(incident_id: int) -> dict[str, Any]:
     """What the platforms showed during the hold (any signed-in user, as the incident page):
     each covered account's listings, and every post on them that Lockdown did not send."""
-    return watch.incident_watch(request_context().db, incident_id)
+    return incident_watch(request_context().db, incident_id)
 
 
 @bp.post(f"/incidents{INCIDENT}/watch/<int:oob_id>/delete")

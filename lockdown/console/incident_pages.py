@@ -17,7 +17,8 @@ from lockdown.incidents.delivery_errors import delivery_errors_as_seen_by
 from lockdown.incidents.messages import approve_message, draft_message, get_message, list_messages
 from lockdown.incidents.next_steps import next_steps, resolve_preview
 from lockdown.incidents.playbooks import RESUME_POLICIES, TEMPLATES
-from lockdown.incidents.report import can_delete, report_for, report_markdown
+from lockdown.incidents.report import report_for, report_markdown
+from lockdown.incidents.watch_record import can_delete
 from lockdown.people.users import User
 from lockdown.posting.dispatch import connectors_for
 from lockdown.posting.posts import delete_remote, get_post

@@ -26,6 +26,7 @@ from typing import Any, Protocol
 from connectors.base import ConnectorError
 from lockdown.crypto import Vault, VaultError
 from lockdown.incidents.timeline import event
+from lockdown.incidents.watch_record import out_of_band_post
 from lockdown.posting.dispatch import ConnectorFactory, open_connector
 from lockdown.posting.post_errors import capped
 from lockdown.register.accounts import PLATFORM_NAMES, get_account
@@ -359,8 +360,6 @@ def escalate_pending(ctx: Context, escalate: EscalationHook | None) -> int:
             "SELECT id FROM out_of_band_posts WHERE incident_id IS NULL AND escalated_at IS NULL ORDER BY id"
         )
     ]:
-        from lockdown.watch.status import out_of_band_post
-
         post = out_of_band_post(ctx.db, oob_id)
         try:
             escalate(ctx, post)

@@ -18,6 +18,7 @@ from connectors.base import ConnectorError
 from lockdown.crypto import Vault
 from lockdown.incidents.config import incident_config
 from lockdown.incidents.declare import declare_incident
+from lockdown.incidents.watch_record import incident_watch
 from lockdown.posting import posts
 from lockdown.posting.dispatch import Dispatcher
 from lockdown.register.accounts import register_account
@@ -26,7 +27,6 @@ from lockdown.store import audit
 from lockdown.store.context import Context
 from lockdown.store.db import connect
 from lockdown.watch.checks import MARGIN, UNWATCHABLE_RETRY, WatchRunner, run_watch
-from lockdown.watch.status import incident_watch
 from tests.conftest import Login, account_payload
 from tests.watch.fakes import FakePlatform
 
