@@ -39,6 +39,8 @@ class FakePlatform:
         self.list_error: ConnectorError | None = None
         self.delete_error: ConnectorError | None = None
         self.during_list: Callable[[], None] | None = None
+        # Kinds that cannot list posts, as the outbox and the webhook cannot.
+        self.unlistable: set[str] = set()
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
 
@@ -76,6 +78,8 @@ class FakePlatform:
                 return Ready(account="@fake")
 
             def recent_posts(self, since: datetime) -> list[RemotePost]:
+                if kind in platform.unlistable:
+                    raise ConnectorError("this connector cannot list posts", permanent=True)
                 if platform.during_list:
                     platform.during_list()
                 platform.requests[kind] += 1
