@@ -201,3 +201,7 @@ class OutOfBandOut(Schema):
 class WatchOut(Schema):
     accounts = fields.List(fields.Nested(WatchedAccountOut), required=True)
     out_of_band = fields.List(fields.Nested(OutOfBandOut), required=True)
+
+
+class OutOfBandDeletedOut(OutOfBandOut):
+    """The post after the deletion (its own name: OutOfBandOut is nested in WatchOut)."""

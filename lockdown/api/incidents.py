@@ -21,7 +21,7 @@ from lockdown.api.incident_schemas import (
     MessageList,
     MessageOut,
     MyAccounts,
-    OutOfBandOut,
+    OutOfBandDeletedOut,
     PlaybookList,
     ReportQuery,
     ResolvedOut,
@@ -163,7 +163,7 @@ def watch_of_incident(incident_id: int) -> dict[str, Any]:
 
 @bp.post(f"/incidents{INCIDENT}/watch/<int:oob_id>/delete")
 @bp.auth_required(auth)
-@bp.output(OutOfBandOut)
+@bp.output(OutOfBandDeletedOut)
 @bp.doc(responses=[401, 403, 404, 409])
 def delete_out_of_band(incident_id: int, oob_id: int) -> dict[str, Any]:
     """Delete an out-of-band post from its platform (the press team, the account's manager);

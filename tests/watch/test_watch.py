@@ -19,6 +19,7 @@ from lockdown.crypto import Vault
 from lockdown.incidents.config import incident_config
 from lockdown.incidents.declare import declare_incident
 from lockdown.incidents.watch_record import incident_watch
+from lockdown.ops.metrics import render_metrics
 from lockdown.posting import posts
 from lockdown.posting.dispatch import Dispatcher
 from lockdown.register.accounts import register_account
@@ -28,6 +29,7 @@ from lockdown.store.context import Context
 from lockdown.store.db import connect
 from lockdown.watch.checks import MARGIN, UNWATCHABLE_RETRY, WatchRunner, run_watch
 from tests.conftest import Login, account_payload
+from tests.ops.test_metrics import parse, value
 from tests.watch.fakes import FakePlatform
 
 # The default interval of the accounts made here (platform "x").
@@ -291,3 +293,22 @@ def test_two_watchers_racing_record_each_post_once(
     assert (
         ctx.db.conn.execute("SELECT COUNT(*) FROM incident_events WHERE kind = 'out_of_band_post'").fetchone()[0] == 1
     )
+
+
+def test_the_metrics_count_out_of_band_posts_and_show_the_watch_lag_per_platform(
+    ctx: Context, clock: Clock, settings: Settings, platform: FakePlatform, account: dict[str, Any], press: Login
+) -> None:
+    incident = declare(clock, settings, press)
+    declared = datetime.fromisoformat(incident["declared_at"])
+    clock.advance(seconds=30)
+    samples = parse(render_metrics(ctx.db, clock.now).decode())
+    assert value(samples, "lockdown_watch_lag_seconds", platform="x") == 30.0  # never listed: since the hold
+
+    platform.post_natively("from the app")
+    run_watch(clock.ctx, runner(settings, platform))
+    clock.advance(seconds=45)
+    samples = parse(render_metrics(ctx.db, clock.now).decode())
+
+    assert value(samples, "lockdown_out_of_band_posts_total", platform="x", during_incident="true") == 1.0
+    assert value(samples, "lockdown_watch_lag_seconds", platform="x") == 45.0
+    assert clock.now - declared == timedelta(seconds=75)
