@@ -68,6 +68,16 @@ class Published:
     url: str | None = None
 
 
+@dataclass(frozen=True)
+class RemotePost:
+    """A post the platform shows on the account, whoever made it."""
+
+    remote_id: str  # the same id form publish() returns as Published.remote_id for this platform
+    url: str | None
+    text: str
+    posted_at: datetime  # aware UTC
+
+
 class ConnectorError(Exception):
     """Every connector failure. ``permanent``: do not try again. ``ambiguous``: the platform
     may have published it (the request was sent, no answer came back), so a person decides.
@@ -94,6 +104,19 @@ class ConnectorError(Exception):
     def __repr__(self) -> str:
         kind = "permanent" if self.permanent else "ambiguous" if self.ambiguous else "transient"
         return f"ConnectorError({kind}, status={self.status}, {self.message!r})"
+
+
+class Unwatchable(ConnectorError):
+    """The account's posts cannot be listed (no read permission, reads opted out, no API):
+    permanent, with the reason."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message, permanent=True, status=status)
+
+
+# How many pages one ``recent_posts`` call reads at most; past that it returns what it has
+# (newest first), so a burst of posts costs a bounded number of requests per poll.
+WATCH_PAGES = 5
 
 
 def url_host(url: str) -> str:
@@ -243,6 +266,15 @@ class Connector(ABC):
         nothing. Raise ConnectorError when not ready: permanent when a person must fix it (a
         revoked or expired token, a missing permission), transient when it may pass later (a 5xx,
         a timeout, a rate limit)."""
+
+    def recent_posts(self, since: datetime) -> list[RemotePost]:
+        """The posts the platform shows on this account created at or after ``since`` (aware),
+        newest first, whoever made them, with the same ``remote_id`` form ``publish`` returns.
+        Follows the platform's pages until a post is older than ``since``, but reads at most
+        ``WATCH_PAGES`` pages a call and then returns what it has (the newest). Raises
+        ConnectorError (a 429 transient with ``retry_after``) or Unwatchable when the account's
+        posts cannot be listed at all. A connector that can list posts overrides this."""
+        raise Unwatchable("this connector cannot list posts")
 
     def close(self) -> None:
         """Release the HTTP session's connections (a connector is built for each send)."""

@@ -10,10 +10,15 @@ Settings: ``identifier`` (the handle, e.g. ``livuni.bsky.social``, or the DID) a
 The session is made once per account and kept (``connectors.bluesky_session``): a PDS allows
 few logins. createRecord has no idempotency key: a request that got no answer may have
 published the post.
+
+The watch (``recent_posts``) reads ``com.atproto.repo.listRecords`` for ``app.bsky.feed.post``
+on the account's own PDS through the kept session: the repository is the authority on what the
+account has posted (no AppView, no index lag), and it costs nothing but the PDS's read limits.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -22,13 +27,24 @@ from atproto_client import models
 from atproto_client.exceptions import BadRequestError
 from atproto_core.uri import AtUri
 
-from connectors.base import Connector, ConnectorError, OutgoingPost, Published, Ready, Setting, url_host
+from connectors.base import (
+    WATCH_PAGES,
+    Connector,
+    ConnectorError,
+    OutgoingPost,
+    Published,
+    Ready,
+    RemotePost,
+    Setting,
+    url_host,
+)
 from connectors.bluesky_session import SESSIONS, KeptSession
 from connectors.bluesky_text import check_limits, facets
 from connectors.outbound import PUBLIC_ONLY, OutboundPolicy
 
 DEFAULT_SERVICE = "https://bsky.social"
 POST = "app.bsky.feed.post"
+PAGE = 100  # listRecords' largest page
 
 
 class BlueskyConnector(Connector):
@@ -64,7 +80,51 @@ class BlueskyConnector(Connector):
             publishes=True,
         )
         uri = str(created.uri)
-        return Published(remote_id=uri, url=f"https://bsky.app/profile/{self.kept.did}/post/{uri.rsplit('/', 1)[-1]}")
+        return Published(remote_id=uri, url=self._web_url(uri))
+
+    def recent_posts(self, since: datetime) -> list[RemotePost]:
+        """The account's posts created at or after ``since``, newest first, from its own
+        repository: ``com.atproto.repo.listRecords`` (collection ``app.bsky.feed.post``, 100 a
+        page, cursor paging, at most ``WATCH_PAGES`` pages). The PDS lists records newest first
+        (by record key, a time-ordered TID) unless ``reverse`` is set. ``posted_at`` is the
+        record's ``createdAt``, which the writer chooses: a record dated before ``since`` is left
+        out even if it was written later. ``remote_id`` is the at:// URI, as ``publish`` gives."""
+        found: list[RemotePost] = []
+        cursor: str | None = None
+        for _ in range(WATCH_PAGES):
+            page: Any = self.kept.call("com.atproto.repo.listRecords", functools.partial(self._list, cursor=cursor))
+            older = False
+            for record in page.records:
+                post = self._remote_post(str(record.uri), record.value)
+                if post.posted_at < since:
+                    older = True
+                else:
+                    found.append(post)
+            cursor = page.cursor
+            if older or not cursor or not page.records:
+                break
+        found.sort(key=lambda post: post.posted_at, reverse=True)
+        return found
+
+    def _list(self, client: Any, *, cursor: str | None) -> Any:
+        return client.com.atproto.repo.list_records(
+            models.ComAtprotoRepoListRecords.Params(repo=self.kept.did, collection=POST, limit=PAGE, cursor=cursor)
+        )
+
+    def _remote_post(self, uri: str, value: Any) -> RemotePost:
+        text, created = _field(value, "text"), _field(value, "created_at", "createdAt")
+        try:
+            posted_at = datetime.fromisoformat(str(created).replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise ConnectorError(f"the post {uri} has an unreadable createdAt {created!r}", permanent=False) from exc
+        if posted_at.tzinfo is None:
+            posted_at = posted_at.replace(tzinfo=UTC)
+        return RemotePost(
+            remote_id=uri, url=self._web_url(uri), text=str(text or ""), posted_at=posted_at.astimezone(UTC)
+        )
+
+    def _web_url(self, uri: str) -> str:
+        return f"https://bsky.app/profile/{self.kept.did}/post/{uri.rsplit('/', 1)[-1]}"
 
     def delete(self, remote_id: str) -> None:
         if not remote_id.startswith("at://") or f"/{POST}/" not in remote_id:
@@ -101,3 +161,14 @@ class BlueskyConnector(Connector):
                 return None
             raise
         return str(answer.did)
+
+
+def _field(value: Any, *names: str) -> Any:
+    """A field of a listed record's value, whether atproto made it a model or left it a dict."""
+    for name in names:
+        if isinstance(value, Mapping):
+            if name in value:
+                return value[name]
+        elif getattr(value, name, None) is not None:
+            return getattr(value, name)
+    return None

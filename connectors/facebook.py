@@ -27,6 +27,11 @@ another may be refused, and then the check
 reports the Page as reached with its permissions "not reported" rather than failing it. Page
 tokens fall under the Pages business use case rate limit (4,800 calls per engaged user a day);
 two calls every few hours are far within it.
+
+The watch (``recent_posts``): ``GET /{page_id}/feed?fields=id,message,created_time,permalink_url
+&since={unix}`` (https://developers.facebook.com/docs/graph-api/reference/page/feed/), newest
+first, following ``paging.next`` on the Graph host only. Reading the feed needs
+``pages_read_engagement``; a token without it (Graph error 10 or 200-299) is Unwatchable.
 """
 
 from __future__ import annotations
@@ -37,8 +42,8 @@ from typing import Any
 
 import requests
 
-from connectors import native
-from connectors.base import Connector, ConnectorError, OutgoingPost, Published, Ready, Setting
+from connectors import graph_watch, native
+from connectors.base import Connector, ConnectorError, OutgoingPost, Published, Ready, RemotePost, Setting
 from connectors.graph_errors import graph_error
 from connectors.http import check_response, network_error, new_session
 from connectors.native import NativeScheduled
@@ -56,6 +61,9 @@ RESTORE_AT_LEAST = timedelta(minutes=11)
 RESTORE_OTHERWISE = timedelta(minutes=15)
 # What publishing to a Page's feed needs (https://developers.facebook.com/docs/pages-api/posts).
 NEEDED_PERMISSION = "pages_manage_posts"
+FEED_FIELDS = "id,message,created_time,permalink_url"
+FEED_PAGE = "100"
+READ_PERMISSION = "pages_read_engagement"
 # Graph's "invalid OAuth access token" (expired, revoked, password changed).
 INVALID_TOKEN = 190
 
@@ -132,6 +140,20 @@ class FacebookConnector(Connector):
                 permanent=True,
             )
         return Ready(account=str(name), scopes=scopes, expires_at=unix_time(debug.get("expires_at")))
+
+    def recent_posts(self, since: datetime) -> list[RemotePost]:
+        """The Page feed's posts created at or after ``since``, newest first (see the module's
+        note); ``remote_id`` is the ``{page-id}_{post-id}`` that ``publish`` records."""
+        return graph_watch.recent(
+            self.session,
+            f"{self.graph_url}/{self.config['page_id']}/feed",
+            token=self.secret["page_access_token"],
+            params={"fields": FEED_FIELDS, "since": str(int(since.timestamp())), "limit": FEED_PAGE},
+            since=since,
+            needs=READ_PERMISSION,
+            post=_feed_post,
+            follow=_next_on_graph,
+        )
 
     def list_native_scheduled(self) -> list[NativeScheduled]:
         """The Page's scheduled posts, following ``paging.next`` (on the Graph host only, up
@@ -272,3 +294,24 @@ def unix_time(value: Any) -> datetime | None:
         return datetime.fromtimestamp(float(value), UTC)
     except (OverflowError, OSError, ValueError):
         return None
+
+
+def _feed_post(item: dict[str, Any]) -> RemotePost:
+    """One Page Post (https://developers.facebook.com/docs/graph-api/reference/pagepost/)."""
+    link = item.get("permalink_url")
+    return RemotePost(
+        remote_id=str(item["id"]),
+        url=link if isinstance(link, str) and link else f"https://www.facebook.com/{item['id']}",
+        text=str(item.get("message") or ""),
+        posted_at=graph_watch.graph_time(item.get("created_time")),
+    )
+
+
+def _next_on_graph(body: dict[str, Any], _url: str, _params: dict[str, str]) -> tuple[str, None] | None:
+    """``paging.next``, a URL with its own query, followed only on the Graph host: the token
+    goes nowhere else."""
+    paging = body.get("paging")
+    following = paging.get("next") if isinstance(paging, dict) else None
+    if isinstance(following, str) and following.startswith(f"{GRAPH_HOST}/"):
+        return following, None
+    return None

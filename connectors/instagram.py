@@ -25,15 +25,23 @@ Instagram's API cannot delete published media, so ``delete`` always fails perman
 
 Readiness: ``GET /{ig_user_id}?fields=username`` on the account's Graph host names the account
 the token reaches (a revoked or expired token is Graph error 190: permanent).
+
+The watch (``recent_posts``): ``GET /{ig_user_id}/media?fields=id,caption,timestamp,permalink``
+(https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-user/media),
+newest first, paged by ``paging.cursors.after`` on the account's own Graph host while Graph
+gives a ``paging.next``. ``remote_id`` is the media id ``media_publish`` returns. A token
+without the permission to read (Graph error 10 or 200-299) is Unwatchable.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
 
-from connectors.base import Connector, ConnectorError, OutgoingPost, Published, Ready, Setting
+from connectors import graph_watch
+from connectors.base import Connector, ConnectorError, OutgoingPost, Published, Ready, RemotePost, Setting
 from connectors.facebook import FacebookConnector
 from connectors.http import new_session
 from connectors.outbound import PUBLIC_ONLY, OutboundPolicy
@@ -43,6 +51,11 @@ from connectors.versions import graph_version
 CONTAINER_EXPIRED = 2207020
 # Facebook Login tokens work on the first, Instagram Login tokens on the second only.
 HOSTS = ("graph.facebook.com", "graph.instagram.com")
+MEDIA_FIELDS = "id,caption,timestamp,permalink"
+MEDIA_PAGE = "50"
+# Reading the account's media: instagram_basic with Facebook Login, instagram_business_basic
+# with Instagram Login.
+READ_PERMISSION = "instagram_basic (or instagram_business_basic with Instagram Login)"
 # Reads of a container's status within one attempt, and the wait between them: an image is
 # usually ready at once, a video may take minutes, which later attempts wait out instead.
 STATUS_READS = 4
@@ -134,6 +147,19 @@ class InstagramConnector(Connector):
             raise ConnectorError("Instagram named no username for ig_user_id", permanent=False)
         return Ready(account=f"@{username}")
 
+    def recent_posts(self, since: datetime) -> list[RemotePost]:
+        """The account's media created at or after ``since``, newest first (see the module's note)."""
+        return graph_watch.recent(
+            self.session,
+            f"{self.base}/media",
+            token=self.secret["access_token"],
+            params={"fields": MEDIA_FIELDS, "limit": MEDIA_PAGE},
+            since=since,
+            needs=READ_PERMISSION,
+            post=_media_post,
+            follow=_after,
+        )
+
     def delete(self, remote_id: str) -> None:
         raise ConnectorError(
             f"Instagram's API cannot delete published media ({remote_id}); delete it in the Instagram app",
@@ -199,3 +225,24 @@ class InstagramConnector(Connector):
         if not container:
             raise ConnectorError("Instagram made a media container but gave no id", permanent=False)
         return str(container)
+
+
+def _media_post(item: dict[str, Any]) -> RemotePost:
+    """One IG Media (https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-media)."""
+    link = item.get("permalink")
+    return RemotePost(
+        remote_id=str(item["id"]),
+        url=link if isinstance(link, str) and link else None,
+        text=str(item.get("caption") or ""),
+        posted_at=graph_watch.graph_time(item.get("timestamp")),
+    )
+
+
+def _after(body: dict[str, Any], url: str, params: dict[str, str]) -> tuple[str, dict[str, str]] | None:
+    """The same listing from ``paging.cursors.after``, while Graph says there is a next page."""
+    paging = body.get("paging")
+    if not isinstance(paging, dict) or not paging.get("next"):
+        return None
+    cursors = paging.get("cursors")
+    after = cursors.get("after") if isinstance(cursors, dict) else None
+    return None if not isinstance(after, str) or not after else (url, {**params, "after": after})

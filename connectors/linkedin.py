@@ -19,18 +19,41 @@ the same version headers) names the organization the token reaches; a sunset ver
 as it fails a post. A member author is read with ``GET /v2/userinfo`` (OpenID Connect, which
 needs the ``openid`` and ``profile`` scopes beside ``w_member_social``). LinkedIn reports no
 token expiry on either call (its tokens last 60 days unless refreshed).
+
+The watch (``recent_posts``): the Posts API's "Find Posts by Authors",
+``GET /rest/posts?author={urn}&q=author&count=50&start=..&sortBy=LAST_MODIFIED`` with
+``X-RestLi-Method: FINDER``
+(https://learn.microsoft.com/en-us/linkedin/marketing/community-management/shares/posts-api).
+Sorted by last modification, newest first: a post created at or after ``since`` was modified
+then or later, so the listing stops at the first post last modified before ``since``, and keeps
+those published (``publishedAt``, else ``createdAt``, epoch milliseconds) at or after it. Reading
+needs ``r_organization_social`` (a Page) or ``r_member_social`` (a member, a restricted
+permission): a 403 is Unwatchable. LinkedIn's limits are per day per app and per member and
+reset at midnight UTC (https://learn.microsoft.com/en-us/linkedin/shared/api-guide/concepts/rate-limits),
+which is what a 429 without ``Retry-After`` waits for.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
 import requests
 
-from connectors.base import Connector, ConnectorError, OutgoingPost, Published, Ready, Setting
+from connectors.base import (
+    WATCH_PAGES,
+    Connector,
+    ConnectorError,
+    OutgoingPost,
+    Published,
+    Ready,
+    RemotePost,
+    Setting,
+    Unwatchable,
+)
 from connectors.http import new_session, send
 from connectors.outbound import PUBLIC_ONLY, OutboundPolicy
 from connectors.versions import linkedin_version
@@ -41,6 +64,7 @@ USERINFO = "https://api.linkedin.com/v2/userinfo"
 ORGANIZATION_URN = re.compile(r"urn:li:organization:(\d+)")
 # LinkedIn answers a version it no longer serves with 426 Upgrade Required.
 VERSION_SUNSET = 426
+FIND_PAGE = 50
 RESERVED = re.compile(r"([\\|{}@\[\]()<>*_~])")
 LINK = re.compile(r"(https?://\S+)")
 
@@ -101,11 +125,53 @@ class LinkedInConnector(Connector):
         name = _json(self._send("GET", url, headers=headers, idempotent=True)).get(key)
         return Ready(account=f"{name} ({author})" if name else author)
 
+    def recent_posts(self, since: datetime) -> list[RemotePost]:
+        """The author's posts published at or after ``since``, newest first (see the module's
+        note); ``remote_id`` is the post's URN, as ``x-restli-id`` gave it to ``publish``."""
+        author = str(self.config["author"])
+        needs = "r_organization_social" if ORGANIZATION_URN.fullmatch(author) else "r_member_social"
+        found: list[RemotePost] = []
+        headers = {**self.headers, "X-RestLi-Method": "FINDER"}
+        for page in range(WATCH_PAGES):
+            params = {
+                "author": author,
+                "q": "author",
+                "count": str(FIND_PAGE),
+                "start": str(page * FIND_PAGE),
+                "sortBy": "LAST_MODIFIED",
+            }
+            try:
+                body = _json(self._send("GET", POSTS, params=params, headers=headers, idempotent=True))
+            except ConnectorError as exc:
+                if exc.status == 403:
+                    raise Unwatchable(
+                        f"LinkedIn refused to list the posts ({exc.message}); the token needs {needs}"
+                    ) from exc
+                raise
+            elements = body.get("elements")
+            if not isinstance(elements, list):
+                raise ConnectorError("LinkedIn's posts by author had no elements list", permanent=False)
+            older = False
+            for element in elements:
+                post, modified = _remote_post(element)
+                if modified < since:
+                    older = True
+                    break
+                if post.posted_at >= since:
+                    found.append(post)
+            if older or len(elements) < FIND_PAGE:
+                break
+        found.sort(key=lambda post: post.posted_at, reverse=True)
+        return found
+
     def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
-        """One call through the shared HTTP wrapper, a sunset version named as such."""
+        """One call through the shared HTTP wrapper, a sunset version named as such, and a
+        429 without ``Retry-After`` waiting for the daily limits' reset at midnight UTC."""
         try:
             return send(self.session, method, url, **kwargs)
         except ConnectorError as exc:
+            if exc.status == 429 and exc.retry_after is None:
+                exc.retry_after = _until_midnight_utc(datetime.now(UTC))
             if exc.status != VERSION_SUNSET:
                 raise
             version = self.headers["LinkedIn-Version"]
@@ -129,3 +195,31 @@ def _json(response: requests.Response) -> dict[str, Any]:
     except ValueError:
         return {}
     return body if isinstance(body, dict) else {}
+
+
+def _remote_post(element: Any) -> tuple[RemotePost, datetime]:
+    """One Post (Posts API schema) as a RemotePost, with its ``lastModifiedAt``."""
+    if not isinstance(element, dict) or not isinstance(element.get("id"), str):
+        raise ConnectorError(f"LinkedIn listed a post without an id: {element!r:.200}", permanent=False)
+    urn = element["id"]
+    published = _millis(element.get("publishedAt") or element.get("createdAt"), urn)
+    modified = _millis(element.get("lastModifiedAt") or element.get("createdAt"), urn)
+    post = RemotePost(
+        remote_id=urn,
+        url=f"https://www.linkedin.com/feed/update/{urn}",
+        text=str(element.get("commentary") or ""),
+        posted_at=published,
+    )
+    return post, max(modified, published)
+
+
+def _millis(value: Any, urn: str) -> datetime:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConnectorError(f"LinkedIn listed post {urn} without a time: {value!r}", permanent=False)
+    return datetime.fromtimestamp(value / 1000, UTC)
+
+
+def _until_midnight_utc(now: datetime) -> float:
+    """Seconds until LinkedIn's daily limits reset (midnight UTC)."""
+    midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return (midnight - now).total_seconds()

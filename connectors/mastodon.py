@@ -24,13 +24,25 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 import requests
 
 from connectors import native
-from connectors.base import Connector, ConnectorError, OutgoingPost, Published, Ready, Setting, url_host
+from connectors.base import (
+    WATCH_PAGES,
+    Connector,
+    ConnectorError,
+    OutgoingPost,
+    Published,
+    Ready,
+    RemotePost,
+    Setting,
+    Unwatchable,
+    url_host,
+)
 from connectors.http import check_response, network_error, new_session
 from connectors.native import NativeScheduled
 from connectors.outbound import PUBLIC_ONLY, OutboundPolicy
@@ -61,6 +73,8 @@ class MastodonConnector(Connector):
         self.session = new_session(outbound=self.outbound)
         self.base = str(self.config["base_url"]).rstrip("/")
         self.headers = {"Authorization": f"Bearer {self.secret['access_token']}"}
+        # The token's own account id (from verify_credentials), asked once per connector.
+        self._account_id: str | None = None
 
     def publish(self, post: OutgoingPost) -> Published:
         response = self._send(
@@ -96,6 +110,57 @@ class MastodonConnector(Connector):
         host = urlsplit(self.base).hostname or ""
         return Ready(account=f"@{acct}" if "@" in str(acct) else f"@{acct}@{host}")
 
+    def account_id(self) -> str:
+        """The id of the account the token acts as (``verify_credentials``), kept once asked."""
+        if self._account_id is None:
+            response = self._send("GET", "/api/v1/accounts/verify_credentials", headers=self.headers, idempotent=True)
+            account = self._json(response)
+            found = account.get("id") if isinstance(account, dict) else None
+            if found is None:
+                raise ConnectorError("Mastodon's verify_credentials named no account id", permanent=False)
+            self._account_id = str(found)
+        return self._account_id
+
+    def recent_posts(self, since: datetime) -> list[RemotePost]:
+        """The account's own statuses (boosts left out) created at or after ``since``, newest
+        first: ``GET /api/v1/accounts/:id/statuses?exclude_reblogs=true&limit=40``
+        (https://docs.joinmastodon.org/methods/accounts/#statuses), following ``Link:
+        rel="next"`` (``max_id``) on this instance only, at most ``WATCH_PAGES`` pages. The
+        text is the status's HTML ``content`` as plain text. Needs ``read:statuses``; a public
+        account's statuses are listed even without it. 300 requests per 5 minutes per account."""
+        found: list[RemotePost] = []
+        url: str | None = f"{self.base}/api/v1/accounts/{self.account_id()}/statuses?exclude_reblogs=true&limit=40"
+        for _ in range(WATCH_PAGES):
+            if url is None:
+                break
+            try:
+                response = self._send(
+                    "GET", self._on_this_instance(url, "statuses"), headers=self.headers, idempotent=True
+                )
+            except ConnectorError as exc:
+                if exc.status == 403:  # "This action is outside the authorized scopes"
+                    raise Unwatchable(
+                        f"Mastodon refused to list the account's statuses ({exc.message}); "
+                        "the token needs read:statuses",
+                        status=403,
+                    ) from exc
+                raise
+            page = self._json(response)
+            if not isinstance(page, list):
+                raise ConnectorError("Mastodon's statuses were not a list", permanent=False)
+            older = False
+            for status in page:
+                post = _remote_post(status)
+                if post.posted_at < since:
+                    older = True
+                    continue
+                found.append(post)
+            if older or not page:
+                break
+            url = response.links.get("next", {}).get("url")
+        found.sort(key=lambda post: post.posted_at, reverse=True)
+        return found
+
     def list_scheduled(self) -> list[dict[str, Any]]:
         """Every scheduled status, following the ``Link: rel="next"`` pages on this instance."""
         found: list[dict[str, Any]] = []
@@ -103,7 +168,9 @@ class MastodonConnector(Connector):
         for _ in range(MAX_PAGES):
             if url is None:
                 break
-            response = self._send("GET", self._on_this_instance(url), headers=self.headers, idempotent=True)
+            response = self._send(
+                "GET", self._on_this_instance(url, "scheduled statuses"), headers=self.headers, idempotent=True
+            )
             page = self._json(response)
             if not isinstance(page, list):
                 raise ConnectorError("Mastodon's scheduled statuses were not a list", permanent=False)
@@ -111,7 +178,7 @@ class MastodonConnector(Connector):
             url = response.links.get("next", {}).get("url") if page else None
         return found
 
-    def _on_this_instance(self, link: str) -> str:
+    def _on_this_instance(self, link: str, listing: str) -> str:
         """A page link as a URL on ``base_url``'s own origin (however the host is spelled); an
         error, not a silently short listing, if it points anywhere else: the token goes only
         to the instance it was given for."""
@@ -119,7 +186,7 @@ class MastodonConnector(Connector):
         if _origin(target) != _origin(home):
             where = f"{target.scheme}://{target.netloc.rpartition('@')[2]}"
             raise ConnectorError(
-                f"Mastodon's next page of scheduled statuses is at {where}, not on base_url "
+                f"Mastodon's next page of {listing} is at {where}, not on base_url "
                 f"{home.scheme}://{home.netloc}; the listing stops there: set base_url to the address "
                 "the instance's API answers on",
                 permanent=True,
@@ -221,3 +288,38 @@ def _origin(url: SplitResult) -> tuple[str, str, int | None]:
     except ValueError:
         port = -1  # an unreadable port matches no origin
     return scheme, url.hostname or "", port
+
+
+def _remote_post(status: Any) -> RemotePost:
+    """A Status entity (https://docs.joinmastodon.org/entities/Status/) as a RemotePost."""
+    if not isinstance(status, dict) or status.get("id") is None or not isinstance(status.get("created_at"), str):
+        raise ConnectorError(f"Mastodon listed a status without id or time: {status!r:.200}", permanent=False)
+    return RemotePost(
+        remote_id=str(status["id"]),
+        url=status.get("url") if isinstance(status.get("url"), str) else None,
+        text=_plain(str(status.get("content") or "")),
+        posted_at=native.parse_utc(status["created_at"]),
+    )
+
+
+class _Text(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: Any) -> None:
+        if tag == "br":
+            self.parts.append("\n")
+        elif tag == "p" and self.parts:
+            self.parts.append("\n\n")
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+def _plain(content: str) -> str:
+    """A status's HTML ``content`` as the text a person typed (paragraphs and line breaks kept)."""
+    parser = _Text()
+    parser.feed(content)
+    parser.close()
+    return "".join(parser.parts).strip()

@@ -6,7 +6,9 @@ Its readiness check is always ready: it depends on nothing outside this machine.
 
 from __future__ import annotations
 
-from connectors.base import Connector, OutgoingPost, Published, Ready
+from datetime import datetime
+
+from connectors.base import Connector, OutgoingPost, Published, Ready, RemotePost, Unwatchable
 
 
 class OutboxConnector(Connector):
@@ -21,3 +23,7 @@ class OutboxConnector(Connector):
     def check(self) -> Ready:
         """Always ready: the outbox only records posts locally."""
         return Ready(account="outbox (records posts here, publishes nothing)")
+
+    def recent_posts(self, since: datetime) -> list[RemotePost]:
+        """Nothing to watch: the outbox publishes nothing anywhere."""
+        raise Unwatchable("the outbox publishes nothing anywhere, so there is nothing to watch")

@@ -15,10 +15,20 @@ constructor refuses anything else). A failing receiver shows up when a post fail
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from connectors.base import Connector, ConnectorError, OutgoingPost, Published, Ready, Setting, url_host
+from connectors.base import (
+    Connector,
+    ConnectorError,
+    OutgoingPost,
+    Published,
+    Ready,
+    RemotePost,
+    Setting,
+    Unwatchable,
+    url_host,
+)
 from connectors.http import new_session, send
 from connectors.outbound import PUBLIC_ONLY, OutboundPolicy
 from connectors.settings import is_masked
@@ -77,3 +87,7 @@ class WebhookConnector(Connector):
         """Ready as far as can be known without posting: the URL is set for its host. Nothing is
         sent (see the module's note)."""
         return Ready(account=f"webhook at {url_host(self.secret['url'])} (not checkable: configuration only)")
+
+    def recent_posts(self, since: datetime) -> list[RemotePost]:
+        """A hook URL can only be sent to: what the receiver did with a post cannot be read back."""
+        raise Unwatchable("a webhook can only be sent to; what the receiver published cannot be listed")

@@ -15,20 +15,41 @@ Readiness: ``GET /2/users/me`` (``get_me``, OAuth 1.0a user context) names the a
 tokens act as; X answers OAuth 1.0a calls with ``x-access-level`` (``read``, ``read-write``,
 ``read-write-directmessages``), and a token that may only read cannot post: not ready. The
 endpoint allows 75 requests per 15 minutes per user; a check every few hours is far within it.
+
+The watch (``recent_posts``): ``GET /2/users/:id/tweets`` (``get_users_tweets``, the user id
+from ``GET /2/users/me``, asked once per connector). X bills reads per post returned, so an
+account is watched only when its setting ``watch_reads`` is ``yes``; otherwise ``recent_posts``
+raises Unwatchable and sends nothing.
 """
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import requests
 import tweepy
 
-from connectors.base import Connector, ConnectorError, OutgoingPost, Published, Ready
+from connectors.base import (
+    WATCH_PAGES,
+    Connector,
+    ConnectorError,
+    OutgoingPost,
+    Published,
+    Ready,
+    RemotePost,
+    Setting,
+    Unwatchable,
+)
 from connectors.http import TRANSIENT_4XX, network_error, new_session, retry_after_seconds
 from connectors.outbound import PUBLIC_ONLY, OutboundPolicy
+
+# The most posts one page of GET /2/users/:id/tweets returns.
+PAGE = 100
+OPTED_OUT = "X reads are billed per post; opted out"
 
 # The 24-hour posting limits, per user and per app, beside the 15-minute window.
 DAILY_LIMITS = ("x-user-limit-24hour", "x-app-limit-24hour")
@@ -48,6 +69,8 @@ def daily_limit_wait(headers: Mapping[str, str], now: float) -> float | None:
 class XConnector(Connector):
     kind = "x"
     host = "api.twitter.com"
+    # "yes" lets the watch read the account's posts, which X bills per post returned.
+    settings = (Setting("watch_reads", required=False),)
     secrets = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
 
     def __init__(
@@ -63,6 +86,7 @@ class XConnector(Connector):
         )
         # tweepy sends without a timeout: mount the timeout adapter on tweepy's own session.
         self.session = new_session(self.client.session, outbound=self.outbound)
+        self._user_id: str | None = None
 
     def publish(self, post: OutgoingPost) -> Published:
         response = self._call(lambda: self.client.create_tweet(text=post.body, user_auth=True), idempotent=False)
@@ -101,6 +125,64 @@ class XConnector(Connector):
             )
         return Ready(account=f"@{username}", scopes=(level,) if level else ())
 
+    def recent_posts(self, since: datetime) -> list[RemotePost]:
+        """The account's posts created at or after ``since``, newest first:
+        ``GET /2/users/:id/tweets`` with ``start_time`` (whole seconds, inclusive),
+        ``max_results=100`` and ``tweet.fields=created_at``, following ``meta.next_token`` as
+        ``pagination_token`` for at most ``WATCH_PAGES`` pages
+        (https://docs.x.com/x-api/users/get-posts). Only when the setting ``watch_reads`` is
+        ``yes``: X bills every post returned. A 403 (the app's access does not include reading
+        posts) is Unwatchable."""
+        if str(self.config.get("watch_reads") or "").strip().lower() != "yes":
+            raise Unwatchable(OPTED_OUT)
+        user_id = self.user_id()
+        start = since.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+        found: list[RemotePost] = []
+        token: str | None = None
+        for _ in range(WATCH_PAGES):
+            params: dict[str, Any] = {"start_time": start, "max_results": PAGE, "tweet_fields": ["created_at"]}
+            if token:
+                params["pagination_token"] = token
+            try:
+                response = self._call(
+                    functools.partial(self.client.get_users_tweets, user_id, user_auth=True, **params),
+                    idempotent=True,
+                )
+            except ConnectorError as exc:
+                if exc.status == 403:
+                    raise Unwatchable(
+                        f"X refused to list the account's posts ({exc.message}); the app's access must include "
+                        "reading posts",
+                        status=403,
+                    ) from exc
+                raise
+            for tweet in response.data or ():
+                posted_at = _aware(tweet.created_at)
+                if posted_at >= since:
+                    found.append(
+                        RemotePost(
+                            remote_id=str(tweet.id),
+                            url=f"https://x.com/i/web/status/{tweet.id}",
+                            text=str(tweet.text or ""),
+                            posted_at=posted_at,
+                        )
+                    )
+            token = (response.meta or {}).get("next_token")
+            if not token:
+                break
+        found.sort(key=lambda post: post.posted_at, reverse=True)
+        return found
+
+    def user_id(self) -> str:
+        """The id of the user the tokens act as (``GET /2/users/me``), kept once asked."""
+        if self._user_id is None:
+            response = self._call(lambda: self.client.get_me(user_auth=True), idempotent=True)
+            found = getattr(response.data, "id", None)
+            if found is None:
+                raise ConnectorError("X's users/me named no user id", permanent=False)
+            self._user_id = str(found)
+        return self._user_id
+
     @staticmethod
     def _call(request: Callable[[], Any], *, idempotent: bool) -> Any:
         """Run one tweepy call, every failure turned into ConnectorError."""
@@ -132,3 +214,10 @@ class XConnector(Connector):
             waits = [retry_after_seconds(exc.response), daily_limit_wait(exc.response.headers, time.time())]
             retry_after = max((wait for wait in waits if wait is not None), default=None)
         return ConnectorError(f"HTTP {status}: {said}", permanent=not transient, status=status, retry_after=retry_after)
+
+
+def _aware(moment: Any) -> datetime:
+    """A post's ``created_at`` (tweepy parses it) as an aware UTC datetime."""
+    if not isinstance(moment, datetime):
+        raise ConnectorError(f"X listed a post without created_at: {moment!r}", permanent=False)
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)

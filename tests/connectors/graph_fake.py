@@ -95,3 +95,45 @@ def container_status(container_id: str, status_code: str, status: str | None = N
     if status is not None:
         body["status"] = status
     return body
+
+
+def page_feed_post(post_id: str, message: str, created_time: str) -> dict[str, str]:
+    """One Page Post as ``GET /{page-id}/feed?fields=id,message,created_time,permalink_url``
+    lists it (https://developers.facebook.com/docs/graph-api/reference/page/feed/#read,
+    fields of https://developers.facebook.com/docs/graph-api/reference/pagepost/):
+    ``created_time`` as Graph writes times, ``2026-11-29T10:30:00+0000``."""
+    return {
+        "id": post_id,
+        "message": message,
+        "created_time": created_time,
+        "permalink_url": f"https://www.facebook.com/{post_id.replace('_', '/posts/')}",
+    }
+
+
+def ig_media(media_id: str, caption: str, timestamp: str) -> dict[str, str]:
+    """One IG Media as ``GET /{ig-user-id}/media?fields=id,caption,timestamp,permalink`` lists it
+    (https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-media)."""
+    return {
+        "id": media_id,
+        "caption": caption,
+        "timestamp": timestamp,
+        "permalink": f"https://www.instagram.com/p/{media_id[-6:]}/",
+    }
+
+
+def listing(
+    data: list[dict[str, str]], *, next_url: str | None = None, after: str | None = None, before: str | None = None
+) -> dict[str, Any]:
+    """A Graph edge's page (https://developers.facebook.com/docs/graph-api/results): ``data``,
+    and ``paging`` with ``cursors`` (cursor-based edges such as IG media) and ``next`` only when
+    there is another page (time-based edges such as a Page feed give ``previous``/``next`` URLs
+    without cursors)."""
+    body: dict[str, Any] = {"data": data}
+    paging: dict[str, Any] = {}
+    if after or before:
+        paging["cursors"] = {"before": before or "QVFIUbefore", "after": after or "QVFIUafter"}
+    if next_url:
+        paging["next"] = next_url
+    if paging:
+        body["paging"] = paging
+    return body

@@ -32,6 +32,41 @@ def deleted() -> dict[str, Any]:
     return {"status": 204, "body": ""}
 
 
+def post(urn: str, author: str, commentary: str, published_ms: int, modified_ms: int | None = None) -> dict[str, Any]:
+    """One Post as "Find Posts by Authors" lists it (the Posts API page's Post schema):
+    ``id`` the URN, ``commentary``, ``createdAt``/``publishedAt``/``lastModifiedAt`` in epoch ms."""
+    if not urn.startswith(("urn:li:share:", "urn:li:ugcPost:")):
+        raise ValueError(f"a post's URN is urn:li:share:... or urn:li:ugcPost:..., not {urn!r}")
+    return {
+        "id": urn,
+        "author": author,
+        "commentary": commentary,
+        "visibility": "PUBLIC",
+        "distribution": {"feedDistribution": "MAIN_FEED", "targetEntities": [], "thirdPartyDistributionChannels": []},
+        "lifecycleState": "PUBLISHED",
+        "lifecycleStateInfo": {"isEditedByAuthor": modified_ms is not None},
+        "isReshareDisabledByAuthor": False,
+        "createdAt": published_ms,
+        "publishedAt": published_ms,
+        "lastModifiedAt": modified_ms or published_ms,
+    }
+
+
+def posts_by_author(elements: list[dict[str, Any]], *, start: int, count: int, author: str) -> dict[str, Any]:
+    """``GET /rest/posts?q=author`` 200: ``elements`` and ``paging`` (``start``, ``count``, and a
+    ``next`` link while a full page came back), as the Posts API page shows it."""
+    links = []
+    if len(elements) == count:
+        links.append(
+            {
+                "type": "application/json",
+                "rel": "next",
+                "href": f"/rest/posts?author={author}&count={count}&q=author&start={start + count}",
+            }
+        )
+    return {"paging": {"start": start, "count": count, "links": links}, "elements": elements}
+
+
 def error(
     status: int, message: str, *, service_error_code: int | None = None, code: str | None = None
 ) -> dict[str, Any]:

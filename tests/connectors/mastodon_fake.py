@@ -58,13 +58,17 @@ def credential_account(base: str = BASE) -> dict[str, Any]:
     }
 
 
-def status(status_id: str, content: str = "<p>Open day</p>", base: str = BASE) -> dict[str, Any]:
-    """``POST /api/v1/statuses`` and ``DELETE /api/v1/statuses/{id}`` 200: a Status."""
+def status(
+    status_id: str, content: str = "<p>Open day</p>", base: str = BASE, created_at: str = CREATED
+) -> dict[str, Any]:
+    """``POST /api/v1/statuses`` and ``DELETE /api/v1/statuses/{id}`` 200: a Status; a list of
+    them is ``GET /api/v1/accounts/{id}/statuses`` 200
+    (https://docs.joinmastodon.org/methods/accounts/#statuses)."""
     return {
         "id": status_id,
         "uri": f"{base}/users/livuni/statuses/{status_id}",
         "url": f"{base}/@livuni/{status_id}",
-        "created_at": CREATED,
+        "created_at": created_at,
         "account": account(base),
         "content": content,
         "visibility": "public",

@@ -18,7 +18,10 @@ from connectors.registry import CONNECTORS, connector_class
 from connectors.settings import SettingsInvalid, validate_connector
 
 PLATFORMS = {
-    "x": ((), ("consumer_key", "consumer_secret", "access_token", "access_token_secret")),
+    "x": (
+        (Setting("watch_reads", required=False),),
+        ("consumer_key", "consumer_secret", "access_token", "access_token_secret"),
+    ),
     "facebook": ((Setting("page_id"),), ("page_access_token",)),
     "instagram": (
         (

@@ -33,6 +33,30 @@ def deleted(done: bool = True) -> dict[str, Any]:
     return {"data": {"deleted": done}}
 
 
+def me(user_id: str = "2244994945", username: str = "livuni") -> dict[str, Any]:
+    """``GET /2/users/me`` 200: ``GetUsersMeResponse`` (https://docs.x.com/x-api/users/user-lookup-me)."""
+    return {"data": {"id": user_id, "name": "University of Liverpool", "username": username}}
+
+
+def tweet(tweet_id: str, text: str, created_at: str) -> dict[str, Any]:
+    """One ``Post`` as listed with ``tweet.fields=created_at``, with ``edit_history_tweet_ids``,
+    which X returns by default (https://docs.x.com/x-api/fundamentals/edit-posts) and tweepy
+    warns without; the document's Post does not name it but allows more properties."""
+    return {"id": tweet_id, "text": text, "created_at": created_at, "edit_history_tweet_ids": [tweet_id]}
+
+
+def tweets_page(tweets: list[dict[str, Any]], next_token: str | None = None) -> dict[str, Any]:
+    """``GET /2/users/{id}/tweets`` 200: ``GetUsersPostsResponse``
+    (https://docs.x.com/x-api/users/get-posts): ``data`` (left out when empty, as X does) and
+    ``meta`` with ``next_token`` when there is another page."""
+    meta: dict[str, Any] = {"result_count": len(tweets)}
+    if tweets:
+        meta |= {"newest_id": tweets[0]["id"], "oldest_id": tweets[-1]["id"]}
+    if next_token:
+        meta["next_token"] = next_token
+    return {"data": tweets, "meta": meta} if tweets else {"meta": meta}
+
+
 def problem(kind: str, status: int, title: str, detail: str, **fields: str) -> dict[str, Any]:
     """Keyword arguments for ``fake.add``: a problem of one of the document's kinds
     (``invalid-request``, ``resource-not-found``, ``internal-error``, ...)."""

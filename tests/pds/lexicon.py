@@ -14,7 +14,8 @@ LEXICONS = HERE.parent / "specs" / "atproto-lexicons"
 
 
 def validate(checks: list[tuple[str, str, Any]]) -> list[str | None]:
-    """For each (kind, nsid, value), kind ``record`` or ``input`` (an XRPC procedure's body):
+    """For each (kind, nsid, value), kind ``record``, ``input`` (an XRPC procedure's body),
+    ``params`` (a query's parameters, typed) or ``output`` (an XRPC method's JSON answer):
     None when the value is valid, else the validator's message."""
     node = shutil.which("node")
     if node is None or not (HERE / "node_modules" / "@atproto" / "lexicon").is_dir():

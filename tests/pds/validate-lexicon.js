@@ -1,6 +1,7 @@
 // Validates values against the official Lexicon documents with @atproto/lexicon (the PDS's own
 // validator). Usage: node validate-lexicon.js LEXICON_DIRECTORY < checks.json, where checks is a
-// list of {"kind": "record" | "input", "nsid": ..., "value": ...}. Prints a list of the same
+// list of {"kind": "record" | "input" | "params" | "output", "nsid": ..., "value": ...} (params:
+// a query's parameters, typed as the lexicon says; output: its JSON answer). Prints a list of the same
 // length: null for a valid value, else the validator's message.
 'use strict'
 const fs = require('node:fs')
@@ -21,6 +22,8 @@ const results = checks.map(({ kind, nsid, value }) => {
   try {
     if (kind === 'record') lexicons.assertValidRecord(nsid, value)
     else if (kind === 'input') lexicons.assertValidXrpcInput(nsid, value)
+    else if (kind === 'params') lexicons.assertValidXrpcParams(nsid, value)
+    else if (kind === 'output') lexicons.assertValidXrpcOutput(nsid, value)
     else throw new Error(`unknown kind ${kind}`)
     return null
   } catch (err) {
