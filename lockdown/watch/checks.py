@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from connectors.base import ConnectorError
+from connectors.base import ConnectorError, RemotePost
 from lockdown.crypto import Vault, VaultError
 from lockdown.incidents.timeline import event
 from lockdown.incidents.watch_record import out_of_band_post
@@ -48,19 +48,6 @@ UNWATCHABLE_RETRY = timedelta(hours=1)
 ABANDONED_AFTER = timedelta(minutes=5)
 # Texts are compared without case or runs of white space (platforms fold line ends and trim).
 _SPACE = re.compile(r"\s+")
-
-
-class ListedPost(Protocol):
-    """What the watch reads of a post the platform lists (connectors.base.RemotePost)."""
-
-    @property
-    def remote_id(self) -> str: ...
-    @property
-    def url(self) -> str | None: ...
-    @property
-    def text(self) -> str: ...
-    @property
-    def posted_at(self) -> datetime: ...
 
 
 class EscalationHook(Protocol):
@@ -163,19 +150,14 @@ def _claim(ctx: Context, account_id: int) -> str | None:
     return token if claimed else None
 
 
-def _list(ctx: Context, runner: WatchRunner, due: Due) -> Sequence[ListedPost] | ConnectorError:
+def _list(ctx: Context, runner: WatchRunner, due: Due) -> Sequence[RemotePost] | ConnectorError:
     """Build the connector as the dispatcher does and list the account's posts since ``due.since``;
     every failure as ConnectorError (permanent: the account cannot be watched)."""
     account = get_account(ctx.db, due.account_id)
     try:
         connector = open_connector(ctx.db, runner.vault, runner.connector_factory, due.account_id, account["connector"])
         try:
-            # Every connector has recent_posts once #15's connectors land; one without it cannot list.
-            recent = getattr(connector, "recent_posts", None)
-            if recent is None:
-                return ConnectorError("this connector cannot list posts", permanent=True)
-            listed: Sequence[ListedPost] = recent(due.since)
-            return listed
+            return connector.recent_posts(due.since)
         finally:
             connector.close()
     except VaultError as exc:
@@ -192,7 +174,7 @@ def _normal(text: str) -> str:
     return _SPACE.sub(" ", text).strip().casefold()
 
 
-def lockdown_sent(ctx: Context, account_id: int, listed: Sequence[ListedPost]) -> set[str]:
+def lockdown_sent(ctx: Context, account_id: int, listed: Sequence[RemotePost]) -> set[str]:
     """The platform ids among ``listed`` that are Lockdown's own on this account: posts and
     incident-message deliveries by id, and a post still on the wire (or lost) by its text."""
     ids = [post.remote_id for post in listed]
@@ -223,7 +205,7 @@ def lockdown_sent(ctx: Context, account_id: int, listed: Sequence[ListedPost]) -
 
 
 def _record(
-    ctx: Context, runner: WatchRunner, due: Due, token: str, outcome: Sequence[ListedPost] | ConnectorError
+    ctx: Context, runner: WatchRunner, due: Due, token: str, outcome: Sequence[RemotePost] | ConnectorError
 ) -> tuple[str, int]:
     """Record the listing if the claim is still ours: the account's watch state, each held
     incident's count, every new out-of-band post with its audit entry, timeline entry and notices."""
@@ -245,9 +227,16 @@ def _record(
             )
         ]
         if isinstance(outcome, ConnectorError):
+            # Unwatchable (no read permission, reads opted out, no API) and any other permanent
+            # failure (a revoked token) both need a person before a listing can work.
             status = "unwatchable" if outcome.permanent else "failing"
             reason: str | None = outcome.message
-            wait = max(UNWATCHABLE_RETRY, runner.interval(due.platform, held=due.held)) if outcome.permanent else None
+            if outcome.permanent:
+                wait: timedelta | None = max(UNWATCHABLE_RETRY, runner.interval(due.platform, held=due.held))
+            elif outcome.retry_after:  # a 429 says when: earlier would spend the limit for nothing
+                wait = max(timedelta(seconds=outcome.retry_after), runner.interval(due.platform, held=due.held))
+            else:
+                wait = None
         else:
             status, reason, wait = "ok", None, None
             ours = lockdown_sent(ctx, due.account_id, outcome)
@@ -279,7 +268,7 @@ def _record(
     return status, found
 
 
-def _record_out_of_band(change: Changes, account_id: int, holding: list[int], post: ListedPost) -> bool:
+def _record_out_of_band(change: Changes, account_id: int, holding: list[int], post: RemotePost) -> bool:
     """Record one out-of-band post once (per account and platform id), with its audit entry, its
     timeline entry on each incident holding the account, and its notices. False when known."""
     db = change.context.db.conn
@@ -303,7 +292,7 @@ def _record_out_of_band(change: Changes, account_id: int, holding: list[int], po
     return True
 
 
-def _notify(change: Changes, oob_id: int, account_id: int, incident_id: int | None, post: ListedPost) -> None:
+def _notify(change: Changes, oob_id: int, account_id: int, incident_id: int | None, post: RemotePost) -> None:
     """One email to each press officer, each ERMC member and the account's manager, through the
     notifications outbox (delivered by the scheduler)."""
     db = change.context.db.conn

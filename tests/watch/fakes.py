@@ -8,22 +8,10 @@ import itertools
 import threading
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from connectors.base import Connector, ConnectorError, OutgoingPost, Published, Ready
-
-try:  # the connectors' own shape once #15's connectors are merged
-    from connectors.base import RemotePost  # type: ignore[attr-defined,unused-ignore]
-except ImportError:  # pragma: no cover - until then, the same fields
-
-    @dataclass(frozen=True)
-    class RemotePost:  # type: ignore[no-redef]
-        remote_id: str
-        url: str | None
-        text: str
-        posted_at: datetime
+from connectors.base import Connector, ConnectorError, OutgoingPost, Published, Ready, RemotePost, Unwatchable
 
 
 class FakePlatform:
@@ -79,7 +67,7 @@ class FakePlatform:
 
             def recent_posts(self, since: datetime) -> list[RemotePost]:
                 if kind in platform.unlistable:
-                    raise ConnectorError("this connector cannot list posts", permanent=True)
+                    raise Unwatchable("this connector cannot list posts")
                 if platform.during_list:
                     platform.during_list()
                 platform.requests[kind] += 1
