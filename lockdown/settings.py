@@ -166,12 +166,14 @@ def _readiness_interval(env: Mapping[str, str]) -> float:
     return hours * 3600.0
 
 
-# Each is inside the platform's published read limit for one account's token with room to spare
-# (README "Watching the platforms" has the arithmetic): Mastodon 300 requests per 5 minutes per
-# token, Bluesky's PDS 3,000 per 5 minutes per IP, LinkedIn and X daily/15-minute app quotas
-# shared by every account, the Graph API's 200 calls per hour per user.
+# Each keeps one account's listings within a tenth of the platform's published limit per account
+# (lockdown.watch.budget has the figures; README "Watching the platforms" the arithmetic):
+# Mastodon 2 requests a minute of 300 per 5 min; Bluesky 1 a minute (its limit is per IP, shared:
+# the interval stretches with the number watched); Facebook and Instagram 1 per 5 minutes of 200 an
+# hour (one engaged user; the app-user limit); LinkedIn publishes no figures; X 2 per 5 minutes of
+# 75 per 15 minutes (users/me), and the per-app limit stretches it too.
 WATCH_INTERVALS: Mapping[str, float] = {
-    "mastodon": 60.0, "bluesky": 60.0, "facebook": 120.0, "instagram": 120.0, "linkedin": 300.0, "x": 300.0,
+    "mastodon": 60.0, "bluesky": 60.0, "facebook": 300.0, "instagram": 300.0, "linkedin": 300.0, "x": 300.0,
 }  # fmt: skip
 # Any other platform (a connector that cannot list posts says so at its first check).
 WATCH_INTERVAL_OTHER = 300.0
@@ -179,7 +181,7 @@ WATCH_INTERVAL_OTHER = 300.0
 
 def _watch_intervals(env: Mapping[str, str]) -> dict[str, float]:
     """LOCKDOWN_WATCH_INTERVAL_SECONDS: ``platform=seconds`` pairs, comma-separated, each 15 to
-    3600, over the defaults (``mastodon=60,bluesky=60,facebook=120,instagram=120,linkedin=300,x=300``)."""
+    3600, over the defaults (``mastodon=60,bluesky=60,facebook=300,instagram=300,linkedin=300,x=300``)."""
     name, raw = "LOCKDOWN_WATCH_INTERVAL_SECONDS", env.get("LOCKDOWN_WATCH_INTERVAL_SECONDS") or ""
     intervals = dict(WATCH_INTERVALS)
     for pair in filter(None, (part.strip() for part in raw.split(","))):

@@ -33,6 +33,7 @@ from lockdown.register.accounts import PLATFORM_NAMES, get_account
 from lockdown.settings import WATCH_INTERVAL_OTHER
 from lockdown.store.context import Changes, Context
 from lockdown.timeutil import parse_iso, to_iso
+from lockdown.watch.budget import interval_for
 
 log = logging.getLogger(__name__)
 
@@ -70,11 +71,13 @@ class WatchRunner:
     idle_seconds: float | None = None
     escalate: EscalationHook | None = None
 
-    def interval(self, platform: str, *, held: bool) -> timedelta:
-        """Seconds between two listings of an account on ``platform``, held or not."""
+    def interval(self, platform: str, *, held: bool, watched: int = 1) -> timedelta:
+        """Time between two listings of an account on ``platform``, held or not, when ``watched``
+        accounts on it are watched (a limit shared by all of them stretches it: watch.budget)."""
+        configured = self.intervals.get(platform, WATCH_INTERVAL_OTHER)
         if not held and self.idle_seconds:
-            return timedelta(seconds=self.idle_seconds)
-        return timedelta(seconds=self.intervals.get(platform, WATCH_INTERVAL_OTHER))
+            configured = max(configured, self.idle_seconds)
+        return interval_for(platform, configured, watched)
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,8 @@ class Due:
     platform: str
     since: datetime
     held: bool
+    # How many accounts on its platform are watched now (a shared limit is divided among them).
+    watched: int = 1
 
 
 def due_accounts(ctx: Context, runner: WatchRunner, *, limit: int) -> list[Due]:
@@ -100,6 +105,9 @@ def due_accounts(ctx: Context, runner: WatchRunner, *, limit: int) -> list[Due]:
         + ("" if idle else "AND EXISTS (SELECT 1 FROM account_holds h WHERE h.account_id = a.id) ")
         + "ORDER BY held_since IS NULL, w.last_checked_at IS NOT NULL, w.last_checked_at, a.id",
     ).fetchall()
+    watched: dict[str, int] = {}
+    for _, platform, *_rest in rows:
+        watched[platform] = watched.get(platform, 0) + 1
     due: list[Due] = []
     for account_id, platform, held_since, last, next_at, running in rows:
         if running is not None and parse_iso(running) > now - ABANDONED_AFTER:
@@ -111,9 +119,9 @@ def due_accounts(ctx: Context, runner: WatchRunner, *, limit: int) -> list[Due]:
         if held:
             since = parse_iso(held_since) - MARGIN
         else:
-            window = runner.interval(platform, held=False)
+            window = runner.interval(platform, held=False, watched=watched[platform])
             since = max(parse_iso(last), now - window) - MARGIN if last else now - window - MARGIN
-        due.append(Due(account_id, platform, since, held))
+        due.append(Due(account_id, platform, since, held, watched[platform]))
         if len(due) >= limit:
             break
     return due
@@ -232,9 +240,14 @@ def _record(
             status = "unwatchable" if outcome.permanent else "failing"
             reason: str | None = outcome.message
             if outcome.permanent:
-                wait: timedelta | None = max(UNWATCHABLE_RETRY, runner.interval(due.platform, held=due.held))
+                wait: timedelta | None = max(
+                    UNWATCHABLE_RETRY, runner.interval(due.platform, held=due.held, watched=due.watched)
+                )
             elif outcome.retry_after:  # a 429 says when: earlier would spend the limit for nothing
-                wait = max(timedelta(seconds=outcome.retry_after), runner.interval(due.platform, held=due.held))
+                wait = max(
+                    timedelta(seconds=outcome.retry_after),
+                    runner.interval(due.platform, held=due.held, watched=due.watched),
+                )
             else:
                 wait = None
         else:
@@ -244,7 +257,7 @@ def _record(
             for post in sorted(strangers, key=lambda p: p.posted_at):
                 if _record_out_of_band(change, due.account_id, holding, post):
                     found += 1
-        next_at = now + (wait or runner.interval(due.platform, held=bool(holding)))
+        next_at = now + (wait or runner.interval(due.platform, held=bool(holding), watched=due.watched))
         db.execute(
             "UPDATE account_watch SET status = ?, reason = ?, checks = checks + 1, last_checked_at = ?, "
             "next_check_at = ?, running_since = NULL, running_by = NULL WHERE account_id = ? AND running_by = ?",
