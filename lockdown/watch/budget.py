@@ -10,6 +10,7 @@ measures what the job spends against them.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -20,12 +21,14 @@ SHARE = 0.10
 
 @dataclass(frozen=True)
 class Limit:
-    """``requests`` per ``seconds``, for one account's token or shared by all (``shared``)."""
+    """``requests`` per ``seconds``, for one account's token or shared by all (``shared``), of
+    which each listing spends ``spent``."""
 
     requests: int
     seconds: float
     shared: bool
     what: str
+    spent: int = 1
 
     @property
     def per_hour(self) -> float:
@@ -43,7 +46,7 @@ class Budget:
 
 BUDGETS: dict[str, Budget] = {
     # verify_credentials for the account id (a connector is built per listing), then statuses.
-    "mastodon": Budget(2, (Limit(300, 300, False, "300 per 5 min per account"),)),
+    "mastodon": Budget(2, (Limit(300, 300, False, "300 per 5 min per account", spent=2),)),
     # listRecords on the account's PDS with its kept session; bsky.social counts by IP.
     "bluesky": Budget(1, (Limit(3000, 300, True, "3,000 per 5 min per IP at the PDS"),)),
     # users/me for the user id, then users/:id/tweets (Basic tier).
@@ -72,5 +75,5 @@ def interval_for(platform: str, configured: float, watched: int) -> timedelta:
     if budget is not None:
         for limit in budget.limits:
             if limit.shared:
-                seconds = max(seconds, watched * budget.per_listing * 3600.0 / (SHARE * limit.per_hour))
+                seconds = max(seconds, math.ceil(watched * limit.spent * 3600.0 / (SHARE * limit.per_hour)))
     return timedelta(seconds=seconds)

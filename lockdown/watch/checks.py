@@ -29,6 +29,7 @@ from lockdown.incidents.timeline import event
 from lockdown.incidents.watch_record import out_of_band_post
 from lockdown.posting.dispatch import ConnectorFactory, open_connector
 from lockdown.posting.post_errors import capped
+from lockdown.readiness.checks import slot_offset
 from lockdown.register.accounts import PLATFORM_NAMES, get_account
 from lockdown.settings import WATCH_INTERVAL_OTHER
 from lockdown.store.context import Changes, Context
@@ -113,14 +114,19 @@ def due_accounts(ctx: Context, runner: WatchRunner, *, limit: int) -> list[Due]:
         if running is not None and parse_iso(running) > now - ABANDONED_AFTER:
             continue
         held = held_since is not None
-        fresh_hold = held and (last is None or last < held_since)
-        if not (last is None or fresh_hold or next_at is None or parse_iso(next_at) <= now):
+        spacing = runner.interval(platform, held=held, watched=watched[platform])
+        if held and (last is None or last < held_since):
+            # The first listing of a hold falls at the account's slot in the interval, so that
+            # a declaration does not spend a shared limit (Bluesky's per IP) in one burst.
+            first = parse_iso(held_since) + slot_offset(account_id, spacing)
+            if first > now:
+                continue
+        elif not (last is None or next_at is None or parse_iso(next_at) <= now):
             continue
         if held:
             since = parse_iso(held_since) - MARGIN
         else:
-            window = runner.interval(platform, held=False, watched=watched[platform])
-            since = max(parse_iso(last), now - window) - MARGIN if last else now - window - MARGIN
+            since = max(parse_iso(last), now - spacing) - MARGIN if last else now - spacing - MARGIN
         due.append(Due(account_id, platform, since, held, watched[platform]))
         if len(due) >= limit:
             break

@@ -70,7 +70,11 @@ def account(ctx: Context, ermc: Login, manager: Login) -> dict[str, Any]:
 
 
 def declare(clock: Clock, settings: Settings, press: Login) -> dict[str, Any]:
-    return declare_incident(clock.ctx, incident_config(settings), press.user, {"title": "Fire", "reason": "drill"})
+    """Declare, then move to the end of the first interval: each account's first listing falls
+    at its slot in it (a declaration does not list every account in one burst)."""
+    declared = declare_incident(clock.ctx, incident_config(settings), press.user, {"title": "Fire", "reason": "drill"})
+    clock.advance(seconds=INTERVAL)
+    return declared
 
 
 def out_of_band(ctx: Context) -> list[tuple[Any, ...]]:
@@ -173,7 +177,7 @@ def test_the_listing_reads_from_the_start_of_the_hold_less_the_margin_every_time
     watch = WatchRunner(Vault(settings.vault_keys), spying, settings.watch_intervals)
     for _ in range(2):
         run_watch(clock.ctx, watch)
-        clock.advance(minutes=5)
+        clock.advance(seconds=INTERVAL)
 
     start = datetime.fromisoformat(incident["declared_at"])
     assert asked == [start - MARGIN, start - MARGIN]
@@ -300,9 +304,8 @@ def test_the_metrics_count_out_of_band_posts_and_show_the_watch_lag_per_platform
 ) -> None:
     incident = declare(clock, settings, press)
     declared = datetime.fromisoformat(incident["declared_at"])
-    clock.advance(seconds=30)
     samples = parse(render_metrics(ctx.db, clock.now).decode())
-    assert value(samples, "lockdown_watch_lag_seconds", platform="x") == 30.0  # never listed: since the hold
+    assert value(samples, "lockdown_watch_lag_seconds", platform="x") == INTERVAL  # never listed: since the hold
 
     platform.post_natively("from the app")
     run_watch(clock.ctx, runner(settings, platform))
@@ -311,4 +314,4 @@ def test_the_metrics_count_out_of_band_posts_and_show_the_watch_lag_per_platform
 
     assert value(samples, "lockdown_out_of_band_posts_total", platform="x", during_incident="true") == 1.0
     assert value(samples, "lockdown_watch_lag_seconds", platform="x") == 45.0
-    assert clock.now - declared == timedelta(seconds=75)
+    assert clock.now - declared == timedelta(seconds=INTERVAL + 45)
