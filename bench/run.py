@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/run.py [--quick] [--write bench/RESULTS.md] [--only NAME ...]
 
-NAME is one of: import, dispatch, lockdown, load, contention, memory, approval, watch. --quick uses sizes small enough for a
-minute or two (to check the scripts); the figures in RESULTS.md come from a full run. The load
+NAME is one of: import, dispatch, lockdown, load, contention, memory, approval, watch. --quick uses
+sizes small enough for a minute or two (to check the scripts); the figures in RESULTS.md come from a full run. The load
 benchmark needs Debian's wrk. Each benchmark compares with the naive way in the same run, so
 read the ratios: these machines are shared and noisy.
 """
