@@ -97,6 +97,16 @@ def build_report(db: Database, audit_key: bytes, incident_id: int) -> dict[str, 
     }
 
 
+def _line(text: str) -> str:
+    """A platform's words on one Markdown line: a post's line breaks would start new blocks."""
+    return " ".join(str(text).split())
+
+
+def _cell(text: str) -> str:
+    """A platform's words in one Markdown table cell: a pipe would end the cell."""
+    return _line(text).replace("|", "\\|")
+
+
 def _clock(stamp: str) -> str:
     """'2026-11-29T02:14:05.123456Z' as '02:14' (the report's times are UTC throughout)."""
     return stamp[11:16]
@@ -205,11 +215,11 @@ def report_markdown(report: dict[str, Any]) -> str:
     ]
     for account in report["accounts"]:
         record = account.get("platform_record")
-        lines.append(f"| {account['handle']} | {account['platform']} | {record['summary'] if record else '-'} |")
+        lines.append(f"| {account['handle']} | {account['platform']} | {_cell(record['summary']) if record else '-'} |")
     not_watched = report["proof"]["platforms"]["accounts_not_watched"]
     if not_watched:
         lines += ["", "Accounts that could not be watched:", ""]
-        lines += [f"- {a['handle']} ({a['platform']}): {a['reason']}" for a in not_watched]
+        lines += [f"- {a['handle']} ({a['platform']}): {_line(a['reason'])}" for a in not_watched]
     out_of_band = [p for account in report["accounts"] for p in (account.get("platform_record") or {}).get(
         "out_of_band", [])]  # fmt: skip
     if out_of_band:
@@ -218,7 +228,7 @@ def report_markdown(report: dict[str, Any]) -> str:
             fate = f"deleted {post['deleted_at']} by {post['deleted_by']}" if post["deleted_at"] else "NOT DELETED"
             lines.append(
                 f"- {post['handle']} ({post['platform']}), posted {post['posted_at']}, seen {post['seen_at']}, "
-                f"{post['url'] or post['remote_id']}: {fate}. Text: {post['text']}"
+                f"{post['url'] or post['remote_id']}: {fate}. Text: {_line(post['text'])}"
             )
     lines += ["", "## Messages", ""]
     for message in report["messages"]:
