@@ -87,8 +87,11 @@ class BlueskyConnector(Connector):
         repository: ``com.atproto.repo.listRecords`` (collection ``app.bsky.feed.post``, 100 a
         page, cursor paging, at most ``WATCH_PAGES`` pages). The PDS lists records newest first
         (by record key, a time-ordered TID) unless ``reverse`` is set. ``posted_at`` is the
-        record's ``createdAt``, which the writer chooses: a record dated before ``since`` is left
-        out even if it was written later. ``remote_id`` is the at:// URI, as ``publish`` gives."""
+        record's ``createdAt``, which the writer chooses; so a record counts as made since
+        ``since`` when either its ``createdAt`` or the time in its TID record key (set by the
+        PDS when it writes a record without a chosen key) is at or after ``since``: a post
+        backdated by its writer is still listed (last, by its ``createdAt``). ``remote_id`` is
+        the at:// URI, as ``publish`` gives."""
         found: list[RemotePost] = []
         cursor: str | None = None
         for _ in range(WATCH_PAGES):
@@ -96,10 +99,11 @@ class BlueskyConnector(Connector):
             older = False
             for record in page.records:
                 post = self._remote_post(str(record.uri), record.value)
-                if post.posted_at < since:
-                    older = True
-                else:
+                written = tid_time(str(record.uri).rsplit("/", 1)[-1])
+                if post.posted_at >= since or (written is not None and written >= since):
                     found.append(post)
+                else:
+                    older = True
             cursor = page.cursor
             if older or not cursor or not page.records:
                 break
@@ -161,6 +165,26 @@ class BlueskyConnector(Connector):
                 return None
             raise
         return str(answer.did)
+
+
+TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
+
+
+def tid_time(rkey: str) -> datetime | None:
+    """The time in a TID record key (https://atproto.com/specs/tid: 13 base32-sortable
+    characters, 53 bits of microseconds since the epoch, then 10 bits of clock id), or None
+    when the key is not a TID."""
+    if len(rkey) != 13 or any(char not in TID_ALPHABET for char in rkey):
+        return None
+    value = 0
+    for char in rkey:
+        value = value * 32 + TID_ALPHABET.index(char)
+    if value >> 63:
+        return None
+    try:
+        return datetime.fromtimestamp((value >> 10) / 1_000_000, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 def _field(value: Any, *names: str) -> Any:

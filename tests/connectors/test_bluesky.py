@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -560,3 +561,54 @@ def test_bluesky_needs_its_identifier() -> None:
 
     assert caught.value.permanent
     assert "identifier" in caught.value.message
+
+
+# The watch's listRecords (https://docs.bsky.app/docs/api/com-atproto-repo-list-records), its
+# answers shaped as the lexicon's output; the same call against the reference PDS is in
+# test_watch_bluesky.py.
+
+
+def listed(n: int, created_at: str, cursor: str | None) -> dict[str, Any]:
+    record = {"$type": "app.bsky.feed.post", "text": f"post {n}", "createdAt": created_at}
+    page: dict[str, Any] = {
+        "records": [{"uri": f"at://{DID}/app.bsky.feed.post/3kxyzrkey{n:02d}", "cid": "bafyrei", "value": record}]
+    }
+    if cursor:
+        page["cursor"] = cursor
+    return page
+
+
+def test_bluesky_listing_reads_at_most_five_pages(fake_pds: FakePds, bluesky: Callable[..., BlueskyConnector]) -> None:
+    fake_pds.on(
+        "com.atproto.repo.listRecords",
+        *(listed(n, "2026-11-29T10:00:00.000Z", f"cursor{n}") for n in range(6)),
+    )
+
+    posts = bluesky().recent_posts(datetime(2026, 11, 29, 9, 0, tzinfo=UTC))
+
+    assert [post.text for post in posts] == [f"post {n}" for n in range(5)]
+    assert fake_pds.methods().count("com.atproto.repo.listRecords") == 5
+    cursors = [call.url.params.get("cursor") for call in fake_pds.calls if call.url.path.endswith("listRecords")]
+    assert cursors == [None, "cursor0", "cursor1", "cursor2", "cursor3"]
+
+
+def test_bluesky_listing_429_is_transient_until_the_ratelimit_reset(
+    fake_pds: FakePds, bluesky: Callable[..., BlueskyConnector]
+) -> None:
+    reset = int(time.time()) + 120
+    fake_pds.on(
+        "com.atproto.repo.listRecords",
+        xrpc_error(
+            429,
+            "RateLimitExceeded",
+            "Rate Limit Exceeded",
+            **{"RateLimit-Limit": "3000", "RateLimit-Remaining": "0", "RateLimit-Reset": str(reset)},
+        ),
+    )
+
+    with pytest.raises(ConnectorError) as caught:
+        bluesky().recent_posts(datetime(2026, 11, 29, 9, 0, tzinfo=UTC))
+
+    assert (caught.value.permanent, caught.value.status) == (False, 429)
+    assert caught.value.retry_after is not None
+    assert 115 <= caught.value.retry_after <= 120

@@ -5,6 +5,7 @@ are checked against the lexicon (tests/specs/atproto-lexicons) by ``@atproto/lex
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -92,7 +93,8 @@ def test_the_watch_lists_published_and_outside_posts_since_a_time_with_publish_i
 ) -> None:
     livuni = pds.account("livuni")
     before = write_past_the_connector(pds, livuni, "Yesterday's news", datetime.now(UTC) - timedelta(hours=1))
-    since = datetime.now(UTC) - timedelta(seconds=1)
+    time.sleep(0.01)
+    since = datetime.now(UTC)
     bluesky_connector = connector(pds, livuni)
     published = [bluesky_connector.publish(make_post(body=f"Open day, part {n}")) for n in (1, 2, 3)]
     outside = write_past_the_connector(pds, livuni, "Posted from the app during the hold", datetime.now(UTC))
@@ -135,3 +137,27 @@ def test_the_lexicon_check_refuses_bad_list_params() -> None:
     results = validate([("params", LIST, {"repo": "did:plc:abc123", "collection": POST, "limit": 500})])
     assert results[0]
     assert "limit" in results[0]
+
+
+def test_a_post_backdated_by_its_writer_during_the_hold_is_still_listed(pds: Pds) -> None:
+    livuni = pds.account("livuni")
+    since = datetime.now(UTC).replace(microsecond=0)
+    backdated = write_past_the_connector(pds, livuni, "Nothing to see", since - timedelta(days=3))
+
+    posts = connector(pds, livuni).recent_posts(since)
+
+    # The PDS wrote it now (its TID record key says so), whatever its createdAt claims.
+    assert [(post.remote_id, post.posted_at) for post in posts] == [(backdated, since - timedelta(days=3))]
+
+
+def tid(moment: datetime, clock: int = 7) -> str:
+    """A TID as https://atproto.com/specs/tid builds one: microseconds << 10 | clock id, base32-sortable."""
+    value = int(moment.timestamp() * 1_000_000) << 10 | clock
+    return "".join(bluesky.TID_ALPHABET[(value >> (5 * shift)) & 31] for shift in reversed(range(13)))
+
+
+def test_tid_time_reads_the_time_in_a_record_key() -> None:
+    moment = datetime(2026, 11, 29, 2, 14, 5, 123456, tzinfo=UTC)
+    assert bluesky.tid_time(tid(moment)) == moment
+    assert bluesky.tid_time("self") is None
+    assert bluesky.tid_time(tid(moment).upper()) is None
