@@ -259,7 +259,9 @@ def _record(
         else:
             status, reason, wait = "ok", None, None
             ours = lockdown_sent(ctx, due.account_id, outcome)
-            strangers = [p for p in outcome if p.remote_id not in ours and p.posted_at >= due.since]
+            # Whatever the connector lists since the time is taken: Bluesky lists a post whose
+            # createdAt (the writer's to choose) was backdated when its record key is recent.
+            strangers = [p for p in outcome if p.remote_id not in ours]
             for post in sorted(strangers, key=lambda p: p.posted_at):
                 if _record_out_of_band(change, due.account_id, holding, post):
                     found += 1
