@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/run.py [--quick] [--write bench/RESULTS.md] [--only NAME ...]
 
-NAME is one of: import, dispatch, lockdown, load, contention, memory, approval. --quick uses sizes small enough for a
-minute or two (to check the scripts); the figures in RESULTS.md come from a full run. The load
+NAME is one of: import, dispatch, lockdown, load, contention, memory, approval, watch. --quick uses
+sizes small enough for a minute or two (to check the scripts); the figures in RESULTS.md come from a full run. The load
 benchmark needs Debian's wrk. Each benchmark compares with the naive way in the same run, so
 read the ratios: these machines are shared and noisy.
 """
@@ -28,6 +28,7 @@ import bench_import
 import bench_load
 import bench_lockdown
 import bench_memory
+import bench_watch
 from common import Table
 
 FULL: dict[str, Callable[[], Table]] = {
@@ -38,6 +39,7 @@ FULL: dict[str, Callable[[], Table]] = {
     "contention": lambda: bench_contention.measure(70_000, 30, 20),
     "memory": lambda: bench_memory.measure(100_000, 1_000_000),
     "approval": lambda: bench_approval.measure(30, 7),
+    "watch": lambda: bench_watch.measure([250, 1_000]),
 }
 QUICK: dict[str, Callable[[], Table]] = {
     "import": lambda: bench_import.measure(500),
@@ -47,6 +49,7 @@ QUICK: dict[str, Callable[[], Table]] = {
     "contention": lambda: bench_contention.measure(2_000, 5, 8),
     "memory": lambda: bench_memory.measure(5_000, 50_000),
     "approval": lambda: bench_approval.measure(3, 7),
+    "watch": lambda: bench_watch.measure([50]),
 }
 
 

@@ -55,6 +55,11 @@ class Settings:
     approval_reminder_seconds: float = 300.0
     # How long a closed escalation (it holds personal data) is kept before it is deleted.
     escalation_retention_days: int = 90
+    # Seconds between two listings of one held account's posts, per platform
+    # (LOCKDOWN_WATCH_INTERVAL_SECONDS), and of every account outside incidents
+    # (LOCKDOWN_WATCH_IDLE_SECONDS; None: off).
+    watch_intervals: Mapping[str, float] = field(default_factory=lambda: dict(WATCH_INTERVALS))
+    watch_idle_seconds: float | None = None
     playbooks_dir: Path = field(default_factory=lambda: DEFAULT_PLAYBOOKS)
     notify_webhook_url: str | None = None
     public_url: str = "http://127.0.0.1:8080"
@@ -119,6 +124,8 @@ class Settings:
             readiness_interval_seconds=_readiness_interval(env),
             approval_reminder_seconds=_approval_reminder(env),
             escalation_retention_days=_escalation_retention(env),
+            watch_intervals=_watch_intervals(env),
+            watch_idle_seconds=_watch_idle(env),
             playbooks_dir=_folder(env, "LOCKDOWN_PLAYBOOKS", DEFAULT_PLAYBOOKS),
             notify_webhook_url=_http_url(env, "LOCKDOWN_NOTIFY_WEBHOOK_URL"),
             public_url=_http_url(env, "LOCKDOWN_PUBLIC_URL") or "http://127.0.0.1:8080",
@@ -160,6 +167,55 @@ def _readiness_interval(env: Mapping[str, str]) -> float:
     if not 0.25 <= hours <= 168:
         raise SettingsError(f"{name} must be between 0.25 and 168 hours, got {raw!r}")
     return hours * 3600.0
+
+
+# Each keeps one account's listings within a tenth of the platform's published limit per account
+# (lockdown.watch.budget has the figures; README "Watching the platforms" the arithmetic):
+# Mastodon 2 requests a minute of 300 per 5 min; Bluesky 1 a minute (its limit is per IP, shared:
+# the interval stretches with the number watched); Facebook and Instagram 1 per 5 minutes of 200 an
+# hour (one engaged user; the app-user limit); LinkedIn publishes no figures; X 2 per 5 minutes of
+# 75 per 15 minutes (users/me), and the per-app limit stretches it too.
+WATCH_INTERVALS: Mapping[str, float] = {
+    "mastodon": 60.0, "bluesky": 60.0, "facebook": 300.0, "instagram": 300.0, "linkedin": 300.0, "x": 300.0,
+}  # fmt: skip
+# Any other platform (a connector that cannot list posts says so at its first check).
+WATCH_INTERVAL_OTHER = 300.0
+
+
+def _watch_intervals(env: Mapping[str, str]) -> dict[str, float]:
+    """LOCKDOWN_WATCH_INTERVAL_SECONDS: ``platform=seconds`` pairs, comma-separated, each 15 to
+    3600, over the defaults (``mastodon=60,bluesky=60,facebook=300,instagram=300,linkedin=300,x=300``)."""
+    name, raw = "LOCKDOWN_WATCH_INTERVAL_SECONDS", env.get("LOCKDOWN_WATCH_INTERVAL_SECONDS") or ""
+    intervals = dict(WATCH_INTERVALS)
+    for pair in filter(None, (part.strip() for part in raw.split(","))):
+        platform, equals, seconds = pair.partition("=")
+        if not equals or not platform.strip():
+            raise SettingsError(f"{name} must be platform=seconds pairs separated by commas, got {pair!r}")
+        try:
+            value = float(seconds)
+        except ValueError:
+            raise SettingsError(f"{name}: {platform.strip()} must be a number of seconds, got {seconds!r}") from None
+        # Under 15 s the watch job (every 15 s) could not keep up; over an hour is not a watch.
+        if not 15 <= value <= 3600:
+            raise SettingsError(f"{name}: {platform.strip()} must be between 15 and 3600 seconds, got {seconds!r}")
+        intervals[platform.strip().lower()] = value
+    return intervals
+
+
+def _watch_idle(env: Mapping[str, str]) -> float | None:
+    """LOCKDOWN_WATCH_IDLE_SECONDS: seconds between two listings of every account outside
+    incidents, 300 to 86400; unset or 0: off."""
+    name, raw = "LOCKDOWN_WATCH_IDLE_SECONDS", env.get("LOCKDOWN_WATCH_IDLE_SECONDS")
+    if raw is None or raw.strip() in ("", "0"):
+        return None
+    try:
+        seconds = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number of seconds, got {raw!r}") from None
+    # Under five minutes every account's limits would be spent on a watch for hijacks alone.
+    if not 300 <= seconds <= 86400:
+        raise SettingsError(f"{name} must be 0 (off) or between 300 and 86400 seconds, got {raw!r}")
+    return seconds
 
 
 def _approval_reminder(env: Mapping[str, str]) -> float:

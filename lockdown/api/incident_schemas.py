@@ -165,3 +165,43 @@ class PlaybookList(Schema):
 
 class ReportQuery(StrictQuery):
     format = fields.String(load_default="json", validate=validators.OneOf(("json", "md")))
+
+
+class WatchedAccountOut(Schema):
+    account_id = fields.Integer(required=True)
+    handle = fields.String(required=True)
+    platform = fields.String(required=True)
+    checks = fields.Integer(required=True, metadata={"description": "listings of its posts during the hold"})
+    first_checked_at = fields.String(allow_none=True, required=True)
+    last_checked_at = fields.String(allow_none=True, required=True)
+    status = fields.String(
+        required=True,
+        metadata={"description": "unchecked, ok, failing (will be tried again) or unwatchable (reason says why)"},
+    )
+    reason = fields.String(allow_none=True, required=True)
+    failures = fields.Integer(required=True)
+
+
+class OutOfBandOut(Schema):
+    id = fields.Integer(required=True)
+    account_id = fields.Integer(required=True)
+    handle = fields.String(required=True)
+    platform = fields.String(required=True)
+    remote_id = fields.String(required=True, metadata={"description": "the platform's id of the post"})
+    url = fields.String(allow_none=True, required=True)
+    text = fields.String(required=True)
+    posted_at = fields.String(required=True)
+    seen_at = fields.String(required=True)
+    deleted_at = fields.String(allow_none=True, required=True)
+    deleted_by = fields.String(allow_none=True, required=True)
+    delete_error = fields.String(allow_none=True, required=True, metadata={"description": "the last refusal"})
+    can_delete = fields.Boolean(required=True, metadata={"description": "whether the platform's API can delete it"})
+
+
+class WatchOut(Schema):
+    accounts = fields.List(fields.Nested(WatchedAccountOut), required=True)
+    out_of_band = fields.List(fields.Nested(OutOfBandOut), required=True)
+
+
+class OutOfBandDeletedOut(OutOfBandOut):
+    """The post after the deletion (its own name: OutOfBandOut is nested in WatchOut)."""

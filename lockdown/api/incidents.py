@@ -21,18 +21,22 @@ from lockdown.api.incident_schemas import (
     MessageList,
     MessageOut,
     MyAccounts,
+    OutOfBandDeletedOut,
     PlaybookList,
     ReportQuery,
     ResolvedOut,
     ResolveIn,
+    WatchOut,
 )
 from lockdown.api.state import app_state, current_user, request_context
 from lockdown.incidents import declare as incidents
 from lockdown.incidents import messages as incident_messages
 from lockdown.incidents.delivery_errors import delivery_errors_as_seen_by
 from lockdown.incidents.report import report_for, report_markdown
+from lockdown.incidents.watch_record import incident_watch
 from lockdown.posting.dispatch import connectors_for
 from lockdown.register.accounts import list_accounts
+from lockdown.watch import status as watch
 
 INCIDENT = "/<int:incident_id>"
 REPORT_RESPONSES: Any = {
@@ -145,6 +149,29 @@ def report(incident_id: int, query: dict[str, Any]) -> Any:
 def acknowledge(incident_id: int) -> dict[str, Any]:
     """Acknowledge the incident's notice (any user; idempotent); 409 once it is resolved."""
     return incidents.acknowledge(request_context(), current_user(), incident_id)
+
+
+@bp.get(f"/incidents{INCIDENT}/watch")
+@bp.auth_required(auth)
+@bp.output(WatchOut)
+@bp.doc(responses=[401, 404])
+def watch_of_incident(incident_id: int) -> dict[str, Any]:
+    """What the platforms showed during the hold (any signed-in user, as the incident page):
+    each covered account's listings, and every post on them that Lockdown did not send."""
+    return incident_watch(request_context().db, incident_id)
+
+
+@bp.post(f"/incidents{INCIDENT}/watch/<int:oob_id>/delete")
+@bp.auth_required(auth)
+@bp.output(OutOfBandDeletedOut)
+@bp.doc(responses=[401, 403, 404, 409])
+def delete_out_of_band(incident_id: int, oob_id: int) -> dict[str, Any]:
+    """Delete an out-of-band post from its platform (the press team, the account's manager);
+    409 when the platform refuses (the refusal is kept on the post) or cannot delete."""
+    state = app_state()
+    return watch.delete_out_of_band(
+        request_context(), state.vault, connectors_for(state.settings), current_user(), incident_id, oob_id
+    )
 
 
 @bp.get("/playbooks")

@@ -29,6 +29,8 @@ from lockdown.store.dispatchers import LEASE_SECONDS
 from lockdown.store.migrations import migrate
 from lockdown.vault.credentials import expire_sessions
 from lockdown.vault.rotation import end_takeovers, send_reminders
+from lockdown.watch.checks import EscalationHook, WatchRunner, run_watch
+from lockdown.watch.to_ermc import escalate_to_ermc
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +54,12 @@ class SideJobs:
     """The jobs beside the dispatch tick, each on its own thread's connection (the
     dispatcher's, renewed with them after a database error)."""
 
-    def __init__(self, settings: Settings, dispatcher: Dispatcher) -> None:
+    def __init__(self, settings: Settings, dispatcher: Dispatcher, escalate: EscalationHook | None = None) -> None:
         self.settings = settings
         self.dispatcher = dispatcher
+        # What files an escalation for an out-of-band post seen outside an incident (#15):
+        # ERMC's triage queue, unless a caller (a test) gives another.
+        self.escalate = escalate if escalate is not None else escalate_to_ermc(settings.public_url)
         self.incidents = incident_config(settings)
         self.waiting_for_mail = 0
 
@@ -105,6 +110,19 @@ class SideJobs:
         if deleted:
             log.info("deleted %d closed escalations past their retention", deleted)
 
+    def watch(self) -> None:
+        """List the posts of each held account (and, when LOCKDOWN_WATCH_IDLE_SECONDS is set, of
+        every account) whose interval has passed; record and tell what Lockdown did not send.
+        It reads only, and takes the write lock only to claim and to record."""
+        runner = WatchRunner(
+            self.dispatcher.vault,
+            self.dispatcher.connector_factory,
+            self.settings.watch_intervals,
+            self.settings.watch_idle_seconds,
+            self.escalate,
+        )
+        run_watch(self._context(), runner, limit=WATCH_BATCH)
+
 
 # How often the readiness job looks for accounts whose slot has come, and how many it checks at
 # most per look (one after another, so at most one platform call at a time from this job).
@@ -112,6 +130,11 @@ READINESS_EVERY_SECONDS = 60
 READINESS_BATCH = 50
 # Retention is counted in days: looking once an hour deletes a report at most an hour late.
 ESCALATION_RETENTION_EVERY_SECONDS = 3600
+# The watch looks every 15 s (the shortest interval it allows), so an account is listed at most
+# 15 s after its interval ends: within two intervals of a post even at the 15 s floor. At most
+# this many listings per look, one after another; accounts left over are first at the next look.
+WATCH_EVERY_SECONDS = 15
+WATCH_BATCH = 100
 
 
 def quiet_apscheduler() -> None:
@@ -125,8 +148,11 @@ def quiet_apscheduler() -> None:
     logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
 
 
-def build_scheduler(settings: Settings, *, blocking: bool) -> tuple[BaseScheduler, Dispatcher]:
-    """A scheduler with the dispatch tick and the heartbeat, and the dispatcher it drives."""
+def build_scheduler(
+    settings: Settings, *, blocking: bool, escalate: EscalationHook | None = None
+) -> tuple[BaseScheduler, Dispatcher]:
+    """A scheduler with the dispatch tick and the heartbeat, and the dispatcher it drives;
+    ``escalate`` files an escalation for an out-of-band post seen outside an incident."""
     db = connect(settings.db_path, busy_timeout=settings.busy_timeout_seconds)
     try:
         migrate(db)
@@ -144,7 +170,7 @@ def build_scheduler(settings: Settings, *, blocking: bool) -> tuple[BaseSchedule
         timezone="UTC",
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
     )
-    jobs = SideJobs(settings, dispatcher)
+    jobs = SideJobs(settings, dispatcher, escalate)
     scheduler.add_job(
         _safely("notifications", jobs.deliver_notifications, dispatcher, health),
         "interval",
@@ -179,6 +205,13 @@ def build_scheduler(settings: Settings, *, blocking: bool) -> tuple[BaseSchedule
         seconds=ESCALATION_RETENTION_EVERY_SECONDS,
         id="escalation_retention",
         name="delete closed escalations past their retention",
+    )
+    scheduler.add_job(
+        _safely("watch", jobs.watch, dispatcher, health),
+        "interval",
+        seconds=WATCH_EVERY_SECONDS,
+        id="watch",
+        name="list held accounts' posts on their platforms, record those Lockdown did not send",
     )
     scheduler.add_job(
         _safely("dispatch tick", dispatcher.tick, dispatcher, health),

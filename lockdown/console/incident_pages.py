@@ -12,16 +12,19 @@ from lockdown.console.auth import login_required, signed_in_user
 from lockdown.console.blueprint import bp
 from lockdown.console.redirects import console_page
 from lockdown.console.wording import plural
+from lockdown.errors import Conflict
 from lockdown.incidents.declare import acknowledge, get_incident, list_incidents, resolve_incident
 from lockdown.incidents.delivery_errors import delivery_errors_as_seen_by
 from lockdown.incidents.messages import approve_message, draft_message, get_message, list_messages
 from lockdown.incidents.next_steps import next_steps, resolve_preview
 from lockdown.incidents.playbooks import RESUME_POLICIES, TEMPLATES
-from lockdown.incidents.report import can_delete, report_for, report_markdown
+from lockdown.incidents.report import report_for, report_markdown
+from lockdown.incidents.watch_record import can_delete, incident_watch
 from lockdown.people.users import User
 from lockdown.posting.dispatch import connectors_for
 from lockdown.posting.posts import delete_remote, get_post
 from lockdown.readiness.status import central_summary
+from lockdown.watch.status import delete_out_of_band, watch_summary
 
 POLICY_HELP = {
     "review": "Posts that fell due during the hold wait in “Needs review” for their account's manager.",
@@ -97,9 +100,16 @@ def incident(incident_id: int) -> str:
         handle, platform, kind = accounts[post["account_id"]]
         post["account"] = f"{handle} ({platform})"
         post["deletable"] = post["state"] == "published" and bool(post["remote_id"]) and can_delete(kind)
+    watch = incident_watch(db, incident_id)
+    me = _me()
+    managed = {row[0] for row in db.conn.execute("SELECT id FROM accounts WHERE manager_id = ?", [me.id])}
+    for post in watch["out_of_band"]:
+        post["may_delete"] = post["can_delete"] and (me.has("press") or post["account_id"] in managed)
     return render_template(
         "incident.html",
         incident=found,
+        watch=watch,
+        watch_counts=watch_summary(watch),
         steps=action_cards(incident_id),
         timeline_shown=TIMELINE_SHOWN,
         in_flight=in_flight,
@@ -200,6 +210,21 @@ def delete_published(post_id: int) -> BaseResponse:
     delete_remote(request_context(), app_state().vault, _me(), post_id, connectors_for(app_state().settings))
     flash(f"Post {post_id} was deleted from its platform.", "ok")
     return redirect(console_page(request.form.get("back"), url_for("console.dashboard")))
+
+
+@bp.post("/incidents/<int:incident_id>/watch/<int:oob_id>/delete")
+@login_required
+def delete_out_of_band_post(incident_id: int, oob_id: int) -> BaseResponse:
+    """Delete a post Lockdown did not send from its platform (press, the account's manager)."""
+    state = app_state()
+    try:
+        delete_out_of_band(request_context(), state.vault, connectors_for(state.settings), _me(), incident_id, oob_id)
+    except Conflict as exc:
+        # The refusal is kept on the post and shown beside it; say it here too.
+        flash(exc.message, "error")
+        return redirect(url_for("console.incident", incident_id=incident_id, _anchor="out-of-band-heading"))
+    flash("The post was deleted from its platform.", "ok")
+    return redirect(url_for("console.incident", incident_id=incident_id, _anchor="out-of-band-heading"))
 
 
 @bp.get("/incidents/<int:incident_id>/report")

@@ -34,6 +34,8 @@ EventKind = Literal[
     "native_failed",
     "resolved",
     "access_sessions_ended",
+    "out_of_band_post",
+    "out_of_band_deleted",
 ]
 EVENT_KINDS: frozenset[str] = frozenset(get_args(EventKind))
 

@@ -47,6 +47,7 @@ class DatabaseCollector:
         yield self._last_tick_age()
         yield from self._readiness()
         yield self._escalations_open()
+        yield from self._watch()
         yield self._gauge("lockdown_audit_entries", "Entries in the audit trail", audit.head(self.db)[0])
 
     def _one(self, sql: str, params: list[object] | None = None) -> float:
@@ -164,6 +165,37 @@ class DatabaseCollector:
             "Seconds since the least recently checked active account was checked (accounts never checked aside)",
             age,
         )
+
+    def _watch(self) -> Iterator[Metric]:
+        """Out-of-band posts seen (by platform and whether an incident held the account), and
+        per platform the age of the least recently listed watched account's last listing."""
+        seen = CounterMetricFamily(
+            "lockdown_out_of_band_posts",
+            "Posts seen on an account's platform that Lockdown did not send",
+            labels=["platform", "during_incident"],
+        )
+        for platform, during, count in self.db.conn.execute(
+            "SELECT a.platform, o.incident_id IS NOT NULL, COUNT(*) FROM out_of_band_posts o "
+            "JOIN accounts a ON a.id = o.account_id GROUP BY 1, 2 ORDER BY 1, 2"
+        ):
+            seen.add_metric([platform, "true" if during else "false"], count)
+        yield seen
+        lag = GaugeMetricFamily(
+            "lockdown_watch_lag_seconds",
+            "Per platform, seconds since the least recently listed held account was listed (or its hold began)",
+            labels=["platform"],
+        )
+        # Held accounts only: outside incidents the watch is optional and slow by design. An
+        # account never listed since its hold began counts from the hold's start, so a watch
+        # that is not running shows as a growing lag rather than as nothing.
+        for platform, oldest in self.db.conn.execute(
+            "SELECT a.platform, MIN(CASE WHEN w.last_checked_at >= h.since THEN w.last_checked_at ELSE h.since END) "
+            "FROM (SELECT account_id, MIN(since) AS since FROM account_holds GROUP BY account_id) h "
+            "JOIN accounts a ON a.id = h.account_id LEFT JOIN account_watch w ON w.account_id = a.id "
+            "WHERE a.archived_at IS NULL AND COALESCE(w.status, '') != 'unwatchable' GROUP BY a.platform ORDER BY 1"
+        ):
+            lag.add_metric([platform], max(0.0, (self.now - parse_iso(oldest)).total_seconds()))
+        yield lag
 
 
 def render_metrics(db: Database, now: datetime) -> bytes:

@@ -25,11 +25,13 @@ import socket
 import sqlite3
 import threading
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
+
+from sqlite_utils import Database
 
 from connectors.base import UNANSWERED, Connector, ConnectorError, OutgoingPost, Published
 from connectors.outbound import PUBLIC_ONLY, OutboundPolicy
@@ -69,6 +71,16 @@ def build_connector(
     # installation's choice wins.
     given = {**settings, **(versions or ApiVersions()).as_settings()}
     return connector_class(kind)(given, secrets, outbound=outbound)
+
+
+def open_connector(
+    db: Database, vault: Vault, factory: ConnectorFactory, account_id: int, connector: Mapping[str, Any]
+) -> Connector:
+    """An account's connector built as a send builds it: ``connector`` is the account's settings
+    with ``kind``; the vault's secrets deposited for that kind and host. The caller closes it."""
+    settings = dict(connector)
+    kind = str(settings.pop("kind", "outbox"))
+    return factory(kind, settings, load_secrets(db, vault, account_id, connector))
 
 
 def connectors_for(settings: Settings) -> ConnectorFactory:

@@ -27,8 +27,7 @@ from connectors.base import ConnectorError, Ready
 from lockdown.crypto import Vault, VaultError
 from lockdown.errors import Conflict, Forbidden, RuleBroken, TooManyAttempts
 from lockdown.people.users import User
-from lockdown.posting.connector_secrets import load_secrets
-from lockdown.posting.dispatch import ConnectorFactory
+from lockdown.posting.dispatch import ConnectorFactory, open_connector
 from lockdown.posting.post_errors import capped
 from lockdown.register.accounts import get_account
 from lockdown.store.context import Changes, Context
@@ -177,11 +176,8 @@ def _run_and_record(ctx: Context, runner: CheckRunner, account: Mapping[str, Any
 
 def _run(ctx: Context, runner: CheckRunner, account: Mapping[str, Any]) -> Ready | ConnectorError:
     """Build the connector as the dispatcher does and ask it; every failure as ConnectorError."""
-    connector_settings = dict(account["connector"])
-    kind = str(connector_settings.pop("kind", "outbox"))
     try:
-        secrets = load_secrets(ctx.db, runner.vault, account["id"], account["connector"])
-        connector = runner.connector_factory(kind, connector_settings, secrets)
+        connector = open_connector(ctx.db, runner.vault, runner.connector_factory, account["id"], account["connector"])
         try:
             return connector.check()
         finally:

@@ -676,15 +676,97 @@ def m023_approval_requests(db: Database) -> None:
 
 
 @migrations()
+def m024_platform_watch(db: Database) -> None:
+    """The watch of the platforms themselves (#15): per account when it was last listed and how
+    that went (``account_watch``, also the claim that keeps one listing of an account at a time),
+    per incident and held account how many times its platform was looked at during the hold
+    (``incident_watch``, the report's second side), and every post the platform showed that
+    Lockdown did not send (``out_of_band_posts``, once per account and platform id). Notices gain
+    the ``out_of_band_post`` event."""
+    db.executescript(
+        """
+        CREATE TABLE account_watch (
+            account_id INTEGER PRIMARY KEY REFERENCES accounts(id),
+            status TEXT NOT NULL DEFAULT 'unchecked'
+                CHECK (status IN ('unchecked', 'ok', 'failing', 'unwatchable')),
+            reason TEXT,
+            checks INTEGER NOT NULL DEFAULT 0,
+            last_checked_at TEXT,
+            next_check_at TEXT,
+            running_since TEXT,
+            running_by TEXT
+        );
+        CREATE TABLE incident_watch (
+            incident_id INTEGER NOT NULL REFERENCES incidents(id),
+            account_id INTEGER NOT NULL REFERENCES accounts(id),
+            status TEXT NOT NULL CHECK (status IN ('ok', 'failing', 'unwatchable')),
+            reason TEXT,
+            checks INTEGER NOT NULL DEFAULT 0,
+            failures INTEGER NOT NULL DEFAULT 0,
+            first_checked_at TEXT NOT NULL,
+            last_checked_at TEXT NOT NULL,
+            PRIMARY KEY (incident_id, account_id)
+        );
+        CREATE TABLE out_of_band_posts (
+            id INTEGER PRIMARY KEY,
+            account_id INTEGER NOT NULL REFERENCES accounts(id),
+            incident_id INTEGER REFERENCES incidents(id),
+            remote_id TEXT NOT NULL,
+            url TEXT,
+            text TEXT NOT NULL,
+            posted_at TEXT NOT NULL,
+            seen_at TEXT NOT NULL,
+            deleted_at TEXT,
+            deleted_by TEXT,
+            delete_error TEXT,
+            escalated_at TEXT,
+            UNIQUE (account_id, remote_id)
+        );
+        CREATE INDEX out_of_band_by_incident ON out_of_band_posts(incident_id);
+        CREATE INDEX out_of_band_to_escalate ON out_of_band_posts(id)
+            WHERE incident_id IS NULL AND escalated_at IS NULL;
+        CREATE INDEX posts_by_remote_id ON posts(account_id, remote_id) WHERE remote_id IS NOT NULL;
+        CREATE INDEX deliveries_by_remote_id ON message_deliveries(account_id, remote_id)
+            WHERE remote_id IS NOT NULL;
+        CREATE TABLE notifications_new (
+            id INTEGER PRIMARY KEY,
+            incident_id INTEGER REFERENCES incidents(id),
+            event TEXT NOT NULL CHECK (event IN ('declared', 'resolved', 'revealed', 'rotation_due',
+                'rotation_summary', 'connector_secrets_dropped', 'readiness_failing', 'readiness_ready',
+                'approval_requested', 'out_of_band_post')),
+            channel TEXT NOT NULL CHECK (channel IN ('email', 'webhook')),
+            user_id INTEGER REFERENCES users(id),
+            recipient TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            body TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'failed')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT NOT NULL,
+            sent_at TEXT,
+            error TEXT,
+            created_at TEXT NOT NULL,
+            message_id INTEGER REFERENCES incident_messages(id)
+        );
+        INSERT INTO notifications_new SELECT * FROM notifications;
+        DROP TABLE notifications;
+        ALTER TABLE notifications_new RENAME TO notifications;
+        CREATE INDEX notifications_due ON notifications(next_attempt_at) WHERE state = 'pending';
+        CREATE UNIQUE INDEX notifications_one_approval_request
+            ON notifications(message_id, channel, COALESCE(user_id, 0))
+            WHERE event = 'approval_requested' AND state = 'pending';
+        CREATE INDEX notifications_by_message ON notifications(message_id) WHERE message_id IS NOT NULL;
+        """
+    )
+
+
+@migrations()
 def m025_escalations(db: Database) -> None:
     """Escalations to ERMC (policy 2.2.6, #15): a report names one registered account or one
     address elsewhere, never both; it is open until press declares from it (``closed_as``
     'declared', with the incident) or ERMC closes it with a reason ('dismissed'). Closed ones are
     deleted after the retention period, so ``closed_at`` is indexed. A filed report tells ERMC by
-    email, so the outbox admits the event ``escalation_filed``.
-
-    At merge: the watch's m024 may rebuild ``notifications`` for its own events too; this
-    rebuild must then list those as well."""
+    email, so the outbox admits the event ``escalation_filed``. The rebuild keeps
+    every event m024 (the watch) admits."""
     db.executescript(
         """
         CREATE TABLE escalations (
@@ -715,7 +797,7 @@ def m025_escalations(db: Database) -> None:
             incident_id INTEGER REFERENCES incidents(id),
             event TEXT NOT NULL CHECK (event IN ('declared', 'resolved', 'revealed', 'rotation_due',
                 'rotation_summary', 'connector_secrets_dropped', 'readiness_failing', 'readiness_ready',
-                'approval_requested', 'escalation_filed')),
+                'approval_requested', 'out_of_band_post', 'escalation_filed')),
             channel TEXT NOT NULL CHECK (channel IN ('email', 'webhook')),
             user_id INTEGER REFERENCES users(id),
             recipient TEXT NOT NULL,
