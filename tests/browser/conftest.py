@@ -12,6 +12,7 @@ import os
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,29 +82,35 @@ class Live:
         return context.new_page()
 
 
+@contextmanager
+def serving(db_path: Path, log: Path, *, port: int | None = None, scheduler: bool = False, **env: str) -> Iterator[str]:
+    """``lockdown serve`` (the real production server) on ``db_path`` and a free loopback port,
+    up before the block and stopped after it; its output goes to ``log``. The URL is yielded."""
+    port = port or free_port()
+    keys = {"LOCKDOWN_DB": str(db_path), "LOCKDOWN_SECRET_KEY": SECRET, "LOCKDOWN_VAULT_KEY": VAULT_KEY}
+    environment = {**os.environ, **keys, **env}
+    command = [LOCKDOWN, "serve", "--port", str(port)] + ([] if scheduler else ["--no-scheduler"])
+    with log.open("w") as out:
+        server = subprocess.Popen(command, env=environment, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://localhost:{port}"
+    try:
+        _wait_until_up(url, log)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
 @pytest.fixture
 def live(tmp_path: Path) -> Iterator[Live]:
     """The test site served by the real production server (waitress) with its scheduler."""
     port = free_port()
-    env = {
-        **os.environ,
-        "LOCKDOWN_DB": str(tmp_path / "c.db"),
-        "LOCKDOWN_PUBLIC_URL": f"http://localhost:{port}",
-    }
     for site in make_site(tmp_path):
-        env["LOCKDOWN_SECRET_KEY"], env["LOCKDOWN_VAULT_KEY"] = SECRET, VAULT_KEY
         log = tmp_path / "serve.log"
-        with log.open("w") as out:
-            server = subprocess.Popen(
-                [LOCKDOWN, "serve", "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT
-            )
-        url = f"http://localhost:{port}"
-        try:
-            _wait_until_up(url, log)
+        with serving(
+            tmp_path / "c.db", log, port=port, scheduler=True, LOCKDOWN_PUBLIC_URL=f"http://localhost:{port}"
+        ) as url:
             yield Live(url, site, log)
-        finally:
-            server.terminate()
-            server.wait(timeout=20)
 
 
 def _wait_until_up(url: str, log: Path) -> None:

@@ -4,8 +4,6 @@ picker and declares it; no page scrolls sideways, and axe finds nothing serious.
 
 from __future__ import annotations
 
-import os
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -27,8 +25,8 @@ from lockdown.store import audit
 from lockdown.store.context import Context
 from lockdown.store.db import connect
 from lockdown.store.migrations import migrate
-from tests.browser.conftest import PHONE, _wait_until_up, screenshot, serious_violations, sign_in
-from tests.conftest import LOCKDOWN, SECRET, VAULT_KEY, free_port
+from tests.browser.conftest import PHONE, screenshot, serious_violations, serving, sign_in
+from tests.conftest import SECRET, VAULT_KEY
 
 PRESS = f"press.officer@{DEMO_DOMAIN}"
 MANAGER = f"manager.chemistry@{DEMO_DOMAIN}"
@@ -82,21 +80,9 @@ def _schedule_posts(ctx: Context) -> None:
 def _serve(tmp_path: Path, declare: bool) -> Iterator[Demo]:
     db_path = tmp_path / "demo.db"
     totp = _prepare(db_path, declare)
-    port = free_port()
-    env = {**os.environ, "LOCKDOWN_DB": str(db_path), "LOCKDOWN_SECRET_KEY": SECRET, "LOCKDOWN_VAULT_KEY": VAULT_KEY}
-    log = tmp_path / "serve.log"
-    with log.open("w") as out:
-        # No scheduler: nothing here needs it, and the page must not change under the test.
-        server = subprocess.Popen(
-            [LOCKDOWN, "serve", "--port", str(port), "--no-scheduler"], env=env, stdout=out, stderr=subprocess.STDOUT
-        )
-    url = f"http://localhost:{port}"
-    try:
-        _wait_until_up(url, log)
+    # No scheduler: nothing here needs it, and the page must not change under the test.
+    with serving(db_path, tmp_path / "serve.log") as url:
         yield Demo(url, db_path, totp)
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
 
 
 @pytest.fixture

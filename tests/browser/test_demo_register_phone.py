@@ -7,8 +7,6 @@ README's phone screenshots come from here (LOCKDOWN_SCREENSHOTS=1 writes them to
 
 from __future__ import annotations
 
-import os
-import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -29,8 +27,8 @@ from lockdown.store.context import Context
 from lockdown.store.db import connect
 from lockdown.store.migrations import migrate
 from lockdown.timeutil import to_iso
-from tests.browser.conftest import PHONE, _wait_until_up, screenshot, serious_violations
-from tests.conftest import LOCKDOWN, SECRET, VAULT_KEY, free_port
+from tests.browser.conftest import PHONE, screenshot, serious_violations, serving
+from tests.conftest import SECRET, VAULT_KEY, free_port
 
 PRESS = f"press.officer@{DEMO_DOMAIN}"
 DEPUTY = f"press.deputy@{DEMO_DOMAIN}"
@@ -82,20 +80,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         db.close()
     totp = {email: pyotp.TOTP(parse_qs(urlsplit(uri).query)["secret"][0]) for email, uri in uris.items() if uri}
     port = free_port()
-    env = {**os.environ, "LOCKDOWN_DB": str(db_path), "LOCKDOWN_SECRET_KEY": SECRET, "LOCKDOWN_VAULT_KEY": VAULT_KEY,
-           "LOCKDOWN_PUBLIC_URL": f"http://localhost:{port}"}  # fmt: skip
-    log = folder / "serve.log"
-    with log.open("w") as out:
-        server = subprocess.Popen(
-            [LOCKDOWN, "serve", "--port", str(port), "--no-scheduler"], env=env, stdout=out, stderr=subprocess.STDOUT
-        )
-    url = f"http://localhost:{port}"
-    try:
-        _wait_until_up(url, log)
+    with serving(db_path, folder / "serve.log", port=port, LOCKDOWN_PUBLIC_URL=f"http://localhost:{port}") as url:
         yield Demo(url, db_path, totp, tokens)
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
 
 
 @dataclass

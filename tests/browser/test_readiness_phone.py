@@ -4,8 +4,6 @@ now button; neither scrolls sideways, and axe finds nothing serious on either.""
 
 from __future__ import annotations
 
-import os
-import subprocess
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -24,8 +22,8 @@ from lockdown.store import audit
 from lockdown.store.context import Context
 from lockdown.store.db import connect
 from lockdown.store.migrations import migrate
-from tests.browser.conftest import PHONE, _wait_until_up, screenshot, serious_violations, sign_in
-from tests.conftest import LOCKDOWN, SECRET, VAULT_KEY, free_port
+from tests.browser.conftest import PHONE, screenshot, serious_violations, serving, sign_in
+from tests.conftest import SECRET, VAULT_KEY
 from tests.readiness.test_checks import Platform
 
 PRESS = f"press.officer@{DEMO_DOMAIN}"
@@ -75,21 +73,9 @@ def _prepare(db_path: Path) -> tuple[pyotp.TOTP, int]:
 def demo(tmp_path: Path) -> Iterator[tuple[str, pyotp.TOTP, int]]:
     db_path = tmp_path / "demo.db"
     totp, linkedin = _prepare(db_path)
-    port = free_port()
-    env = {**os.environ, "LOCKDOWN_DB": str(db_path), "LOCKDOWN_SECRET_KEY": SECRET, "LOCKDOWN_VAULT_KEY": VAULT_KEY}
-    log = tmp_path / "serve.log"
-    with log.open("w") as out:
-        # No scheduler: the demo's connectors are outboxes, and its checks would make LinkedIn ready.
-        server = subprocess.Popen(
-            [LOCKDOWN, "serve", "--port", str(port), "--no-scheduler"], env=env, stdout=out, stderr=subprocess.STDOUT
-        )
-    url = f"http://localhost:{port}"
-    try:
-        _wait_until_up(url, log)
+    # No scheduler: the demo's connectors are outboxes, and its checks would make LinkedIn ready.
+    with serving(db_path, tmp_path / "serve.log") as url:
         yield url, totp, linkedin
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
 
 
 def test_central_readiness_and_the_account_page_fit_a_phone(
