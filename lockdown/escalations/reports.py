@@ -16,8 +16,9 @@ from urllib.parse import urlsplit
 from sqlite_utils import Database
 
 from lockdown.errors import InvalidInput, NotFound
+from lockdown.notify.outbox import Notice, queue
 from lockdown.pagination import check_limit
-from lockdown.people.users import User
+from lockdown.people.users import User, role_holders
 from lockdown.store.context import Changes, Context
 from lockdown.timeutil import parse_iso, to_iso
 
@@ -125,31 +126,22 @@ def _insert(
 def _tell_ermc(change: Changes, escalation_id: int, kind: str, public_url: str) -> int:
     """One email per enabled ERMC member: the kind and a link, nothing of the report itself,
     since mail leaves the system."""
-    db = change.context.db.conn
-    stamp = to_iso(change.at)
     link = f"{public_url.rstrip('/')}/escalations/{escalation_id}"
     subject = f"Lockdown: escalation {escalation_id} ({KIND_LABELS[kind]})"
-    people = db.execute(
-        "SELECT u.id, u.name, u.email FROM users u JOIN user_roles r ON r.user_id = u.id AND r.role = 'ermc' "
-        "WHERE u.disabled_at IS NULL ORDER BY u.id"
-    ).fetchall()
-    db.executemany(
-        "INSERT INTO notifications (incident_id, event, channel, user_id, recipient, subject, body, state, "
-        "next_attempt_at, created_at) VALUES (NULL, 'escalation_filed', 'email', ?, ?, ?, ?, 'pending', ?, ?)",
-        [
-            (
-                user_id,
+    return queue(
+        change,
+        (
+            Notice(
+                "escalation_filed",
                 email,
                 subject,
                 f"Dear {name},\n\nA {KIND_LABELS[kind]} was reported to ERMC (escalation {escalation_id}).\n"
                 f"Read it, declare or close it after signing in: {link}\n",
-                stamp,
-                stamp,
+                user_id,
             )
-            for user_id, name, email in people
-        ],
+            for user_id, name, email in role_holders(change.context.db, "ermc")
+        ),
     )
-    return len(people)
 
 
 def file_escalation(

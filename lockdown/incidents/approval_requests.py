@@ -17,8 +17,10 @@ from typing import Any
 from sqlite_utils import Database
 
 from lockdown.incidents.config import IncidentConfig
+from lockdown.notify.outbox import Notice, queue
+from lockdown.people.users import role_holders
 from lockdown.store.context import Changes, Context
-from lockdown.timeutil import parse_iso, to_iso
+from lockdown.timeutil import parse_iso
 
 EVENT = "approval_requested"
 TEMPLATE_NAMES = {"holding_statement": "holding statement", "update": "update", "all_clear": "all-clear"}
@@ -74,11 +76,7 @@ def request_approvals(ctx: Context, config: IncidentConfig, every: timedelta) ->
 def _targets(db: Database, config: IncidentConfig, message: WaitingMessage) -> list[tuple[str, int | None, str, str]]:
     """(channel, user id, recipient, name) of everyone to ask about a message."""
     # The two-person rule: whoever drafted the message cannot approve it, so is not asked.
-    officers = db.conn.execute(
-        "SELECT u.id, u.name, u.email FROM users u JOIN user_roles r ON r.user_id = u.id AND r.role = 'press' "
-        "WHERE u.disabled_at IS NULL AND u.id != ? ORDER BY u.id",
-        [message.author_id],
-    ).fetchall()
+    officers = role_holders(db, "press", except_user=message.author_id)
     targets: list[tuple[str, int | None, str, str]] = [
         ("email", user_id, email, name) for user_id, name, email in officers
     ]
@@ -97,21 +95,16 @@ def _request_one(change: Changes, config: IncidentConfig, message: WaitingMessag
             continue
         reminders += reminder
         subject, body = _notice(config, message, name, reminder, every)
-        rows.append((message.incident_id, EVENT, channel, user_id, recipient, subject, body, message.id))
+        rows.append(Notice(EVENT, recipient, subject, body, user_id, channel, message.incident_id, message.id))
     if not rows:
         return 0
-    stamp = to_iso(change.at)
-    db.conn.executemany(
-        "INSERT INTO notifications (incident_id, event, channel, user_id, recipient, subject, body, message_id, "
-        "state, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
-        [(*row, stamp, stamp) for row in rows],
-    )
+    queue(change, rows)
     change.audit(
         "lockdown",
         "incident.approval_requested",
         f"message:{message.id}",
         incident_id=message.incident_id,
-        recipients=[row[4] if row[2] == "email" else "webhook" for row in rows],
+        recipients=[row.recipient if row.channel == "email" else "webhook" for row in rows],
         reminders=reminders,
     )
     return len(rows)

@@ -20,6 +20,7 @@ from lockdown.incidents.config import IncidentConfig
 from lockdown.incidents.messages import draft_from_template
 from lockdown.incidents.playbooks import RESUME_POLICIES, Playbook, render
 from lockdown.incidents.timeline import EventKind, event, incident_row, timeline
+from lockdown.notify.outbox import Notice, queue
 from lockdown.pagination import check_limit, decode_cursor, page
 from lockdown.people.users import User
 from lockdown.store.busy import retry_when_busy
@@ -280,11 +281,12 @@ def queue_notices(
                 render(body_t, **filled),
             )
         )
-    stamp = to_iso(change.at)
-    db.executemany(
-        "INSERT INTO notifications (incident_id, event, channel, user_id, recipient, subject, body, "
-        "state, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
-        [(incident["id"], kind, *row, stamp, stamp) for row in rows],
+    queue(
+        change,
+        (
+            Notice(kind, recipient, subject, body, user_id, channel, incident["id"])
+            for channel, user_id, recipient, subject, body in rows
+        ),
     )
     queued: EventKind = "notices_queued_resolved" if kind == "resolved" else "notices_queued_declared"
     event(change, incident["id"], queued, "lockdown", recipients=len(rows))

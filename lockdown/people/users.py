@@ -87,6 +87,16 @@ def _users(db: Database, where: str, params: list[Any]) -> list[User]:
     return [User(row[0], row[1], row[2], frozenset(roles[row[0]]), row[3]) for row in rows]
 
 
+def role_holders(db: Database, role: str, *, except_user: int | None = None) -> list[tuple[int, str, str]]:
+    """(id, name, email) of every enabled user with ``role``, by id: whom a notice to a role
+    goes to (``except_user``: the one person who must not be asked, as a message's author)."""
+    return db.conn.execute(
+        "SELECT u.id, u.name, u.email FROM users u JOIN user_roles r ON r.user_id = u.id AND r.role = ? "
+        "WHERE u.disabled_at IS NULL AND u.id IS NOT ? ORDER BY u.id",
+        [role, except_user],
+    ).fetchall()
+
+
 def add_user(ctx: Context, actor: str, *, name: str, email: str, roles: Iterable[str]) -> tuple[User, str]:
     """Create a user with roles; return them and their API token, shown this once only."""
     if not (name or "").strip():

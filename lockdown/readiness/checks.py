@@ -26,7 +26,8 @@ from typing import Any
 from connectors.base import ConnectorError, Ready
 from lockdown.crypto import Vault, VaultError
 from lockdown.errors import Conflict, Forbidden, RuleBroken, TooManyAttempts
-from lockdown.people.users import User
+from lockdown.notify.outbox import Notice, queue
+from lockdown.people.users import User, role_holders
 from lockdown.posting.dispatch import ConnectorFactory, open_connector
 from lockdown.posting.post_errors import capped
 from lockdown.register.accounts import get_account
@@ -277,10 +278,7 @@ def _notify(change: Changes, account: Mapping[str, Any], event: str, reason: str
         )
     }
     if account["central"]:
-        for user_id, name, email in db.execute(
-            "SELECT u.id, u.name, u.email FROM users u JOIN user_roles r ON r.user_id = u.id AND r.role = 'press' "
-            "WHERE u.disabled_at IS NULL ORDER BY u.id"
-        ):
+        for user_id, name, email in role_holders(change.context.db, "press"):
             people.setdefault(user_id, (name, email))
     where = f"{account['handle']} on {account['platform']}"
     central = " (a central account: incident messages go out through it)" if account["central"] else ""
@@ -297,14 +295,10 @@ def _notify(change: Changes, account: Mapping[str, Any], event: str, reason: str
     else:
         subject = f"Lockdown: {where} is ready again"
         text = f"The readiness check of {where}{central} passed at {stamp}: it is ready to post again.\n"
-    db.executemany(
-        "INSERT INTO notifications (incident_id, event, channel, user_id, recipient, subject, body, state, "
-        "next_attempt_at, created_at) VALUES (NULL, ?, 'email', ?, ?, ?, ?, 'pending', ?, ?)",
-        [
-            (event, user_id, email, subject, f"Dear {name},\n\n{text}", stamp, stamp)
-            for user_id, (name, email) in people.items()
-        ],
-    )
+    notices = [
+        Notice(event, email, subject, f"Dear {name},\n\n{text}", user_id) for user_id, (name, email) in people.items()
+    ]
+    queue(change, notices)
     change.audit(
         "lockdown", "account.readiness_notified", f"account:{account['id']}", event=event, recipients=len(people)
     )

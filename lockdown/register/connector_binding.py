@@ -11,6 +11,7 @@ from typing import Any
 from connectors.registry import destination
 from lockdown.crypto import Vault, VaultError, binding
 from lockdown.errors import Conflict
+from lockdown.notify.outbox import Notice, queue
 from lockdown.store.context import Changes
 from lockdown.timeutil import to_iso
 
@@ -97,8 +98,5 @@ def _tell_the_manager(
         f"(PUT /api/v1/accounts/{account_id}/connector-secrets); until then nothing is posted on the "
         "account. If you did not expect this change, tell ERMC.\n"
     )
-    db.conn.execute(
-        "INSERT INTO notifications (incident_id, event, channel, user_id, recipient, subject, body, state, "
-        "next_attempt_at, created_at) VALUES (NULL, 'connector_secrets_dropped', 'email', ?, ?, ?, ?, 'pending', ?, ?)",
-        [manager_id, email, f"Lockdown: deposit the connector secrets of {handle} again", body, stamp, stamp],
-    )
+    subject = f"Lockdown: deposit the connector secrets of {handle} again"
+    queue(change, [Notice("connector_secrets_dropped", email, subject, body, manager_id)])

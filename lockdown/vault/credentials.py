@@ -13,6 +13,7 @@ from sqlite_utils import Database
 
 from lockdown.crypto import Vault, VaultError, binding
 from lockdown.errors import Conflict, Forbidden, InvalidInput, LockdownError, NotFound, RuleBroken
+from lockdown.notify.outbox import Notice, queue
 from lockdown.people.users import User
 from lockdown.store.context import Changes, Context
 from lockdown.timeutil import parse_iso, to_iso
@@ -438,12 +439,8 @@ def _record_reveal(
         f"Their reason: {session['justification']}\n\nThe password must now be changed: deposit a new "
         "version in Lockdown once you have changed it on the platform (policy 2.2.5).\n"
     )
-    db.conn.execute(
-        "INSERT INTO notifications (incident_id, event, channel, user_id, recipient, subject, body, state, "
-        "next_attempt_at, created_at) VALUES (?, 'revealed', 'email', ?, ?, ?, ?, 'pending', ?, ?)",
-        [session["incident_id"], manager_id, manager_email, f"Lockdown: the password of {handle} was revealed",
-         body, stamp, stamp],
-    )  # fmt: skip
+    subject = f"Lockdown: the password of {handle} was revealed"
+    queue(change, [Notice("revealed", manager_email, subject, body, manager_id, incident_id=session["incident_id"])])
     change.audit(
         actor.email, "credential.reveal", f"account:{account_id}",
         session_id=session_id, version=version, justification=session["justification"],

@@ -8,7 +8,8 @@ from typing import Any
 
 from lockdown.crypto import Vault, VaultError, binding
 from lockdown.errors import Forbidden, InvalidInput
-from lockdown.people.users import User, disable_user, normalise_email, user_by_email
+from lockdown.notify.outbox import Notice, queue
+from lockdown.people.users import User, disable_user, normalise_email, role_holders, user_by_email
 from lockdown.register.connector_binding import secret_binding
 from lockdown.store.context import Context
 from lockdown.timeutil import parse_iso, to_iso
@@ -138,17 +139,10 @@ def send_reminders(ctx: Context, now: datetime | None = None) -> int:
                 [account_id, version, stamp],
             )
         summary = "\n".join(f"  - {row[3]} ({row[4]}), last changed {row[2][:10]}, manager {row[7]}" for row in due)
-        for user_id, email in ctx.db.conn.execute(
-            "SELECT u.id, u.email FROM users u JOIN user_roles r ON r.user_id = u.id "
-            "WHERE r.role = 'ermc' AND u.disabled_at IS NULL"
-        ).fetchall():
+        for user_id, _name, email in role_holders(ctx.db, "ermc"):
             rows.append(("rotation_summary", user_id, email, f"Lockdown: {len(due)} passwords are due for rotation",
                          f"These passwords are due for their quarterly change:\n\n{summary}\n"))  # fmt: skip
-        ctx.db.conn.executemany(
-            "INSERT INTO notifications (incident_id, event, channel, user_id, recipient, subject, body, state, "
-            "next_attempt_at, created_at) VALUES (NULL, ?, 'email', ?, ?, ?, ?, 'pending', ?, ?)",
-            [(*row, stamp, stamp) for row in rows],
-        )
+        queue(change, (Notice(event, email, subject, body, user_id) for event, user_id, email, subject, body in rows))
         change.audit("scheduler", "credential.reminders", "vault", accounts=[row[0] for row in due])
     return len(due)
 

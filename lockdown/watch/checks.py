@@ -27,6 +27,7 @@ from connectors.base import ConnectorError, RemotePost
 from lockdown.crypto import Vault, VaultError
 from lockdown.incidents.timeline import event
 from lockdown.incidents.watch_record import out_of_band_post
+from lockdown.notify.outbox import Notice, queue
 from lockdown.posting.dispatch import ConnectorFactory, open_connector
 from lockdown.posting.post_errors import capped
 from lockdown.readiness.checks import slot_offset
@@ -348,14 +349,12 @@ def _notify(change: Changes, oob_id: int, account_id: int, incident_id: int | No
         f"Platform id: {post.remote_id}\nAddress: {post.url or '(the platform gives none)'}\n\n"
         f"Text:\n{post.text}\n\n{action}\n"
     )
-    stamp = to_iso(change.at)
-    db.executemany(
-        "INSERT INTO notifications (incident_id, event, channel, user_id, recipient, subject, body, state, "
-        "next_attempt_at, created_at) VALUES (?, 'out_of_band_post', 'email', ?, ?, ?, ?, 'pending', ?, ?)",
-        [
-            (incident_id, user_id, email, subject, f"Dear {name},\n\n{text}", stamp, stamp)
+    queue(
+        change,
+        (
+            Notice("out_of_band_post", email, subject, f"Dear {name},\n\n{text}", user_id, incident_id=incident_id)
             for user_id, (name, email) in people.items()
-        ],
+        ),
     )
 
 
