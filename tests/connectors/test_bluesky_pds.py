@@ -5,8 +5,11 @@ back with ``com.atproto.repo.getRecord`` and ``listRecords``, not taken from the
 from __future__ import annotations
 
 import base64
+import http.server
 import json
 import socket
+import socketserver
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -280,6 +283,72 @@ def test_check_fails_once_the_app_password_is_revoked(pds: Pds, livuni: PdsAccou
         connector(pds, livuni).check()
 
     assert (caught.value.permanent, caught.value.status) == (True, 401)
+
+
+class AnswerLosingProxy(socketserver.ThreadingTCPServer):
+    """A proxy on loopback in front of the PDS that forwards every request, and for
+    ``createRecord`` closes the connection once the PDS has answered, without passing the
+    answer on: the post is made, and the connector never hears so (a real lost answer on a
+    real socket, not an exception raised in a fake transport)."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream
+        super().__init__(("127.0.0.1", 0), _Forward)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _Forward(http.server.BaseHTTPRequestHandler):
+    server: AnswerLosingProxy
+
+    def _forward(self) -> None:
+        body = self.rfile.read(int(self.headers.get("content-length") or 0))
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+        answer = httpx.request(
+            self.command, self.server.upstream + self.path, headers=headers, content=body, timeout=10
+        )
+        if self.path.startswith("/xrpc/com.atproto.repo.createRecord"):
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)  # the PDS acted; its answer is lost
+            return
+        self.send_response(answer.status_code)
+        for name, value in answer.headers.items():
+            if name.lower() not in ("transfer-encoding", "content-encoding", "connection", "content-length"):
+                self.send_header(name, value)
+        self.send_header("content-length", str(len(answer.content)))
+        self.end_headers()
+        self.wfile.write(answer.content)
+
+    do_GET = do_POST = _forward
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_a_post_the_pds_made_but_whose_answer_was_lost_is_ambiguous(
+    pds: Pds, livuni: PdsAccount, post: OutgoingPost
+) -> None:
+    proxy = AnswerLosingProxy(pds.url)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    try:
+        bluesky = BlueskyConnector(
+            {"identifier": livuni.handle, "service_url": proxy.url},
+            {"app_password": livuni.app_password},
+            outbound=LOOPBACK,
+        )
+        with pytest.raises(ConnectorError) as caught:
+            bluesky.publish(post)
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+
+    assert (caught.value.ambiguous, caught.value.permanent) == (True, False), "a retry would post it twice"
+    assert len(pds.posts(livuni.did)) == 1, "the PDS did make the post"
 
 
 def test_what_the_connector_sends_is_valid_by_the_official_lexicons(
