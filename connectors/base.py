@@ -30,6 +30,40 @@ class Setting:
 
 
 @dataclass(frozen=True)
+class OutgoingMedia:
+    """One image or video to go with a post: a file Lockdown checked by its content and stored
+    (images re-encoded without EXIF), with what the accessibility rule (policy 2.2.4) asked of it.
+    A connector reads ``path`` and uploads it by the platform's own flow, inside ``publish``."""
+
+    kind: str  # "image" or "video"
+    path: str  # the stored file, readable by this process
+    mime: str  # image/jpeg, image/png, image/webp, image/gif or video/mp4
+    size: int  # bytes
+    sha256: str
+    width: int
+    height: int
+    duration: float | None = None  # seconds, a video's only
+    alt_text: str = ""
+    # A video's captions: the same cues as WebVTT and as SubRip (whichever was given, the other
+    # converted), for the platform that takes one or the other; None when it is live.
+    captions_vtt: str | None = None
+    captions_srt: str | None = None
+    captions_lang: str = "en"
+    # A live or immediate clip (no captions file): where its full transcript can be had.
+    live: bool = False
+    transcript_contact: str = ""
+    # A signed address, expiring soon, at which Lockdown serves this file to the public
+    # (LOCKDOWN_PUBLIC_URL), for a platform that fetches media itself (Instagram); None when
+    # the installation has no public address.
+    public_url: str | None = None
+
+    def read(self) -> bytes:
+        """The file's bytes (media are a few megabytes; a video is read in chunks instead)."""
+        with open(self.path, "rb") as handle:
+            return handle.read()
+
+
+@dataclass(frozen=True)
 class OutgoingPost:
     """What a connector is given to publish: nothing from the database but this."""
 
@@ -47,6 +81,10 @@ class OutgoingPost:
     # de-duplicating platform keeps it only so long. None: no earlier attempt is known.
     first_sent_at: datetime | None = None
     sending_at: datetime | None = None
+    # The images or video, in the order they are shown; uploaded by ``publish`` (so never for
+    # a held account: the send mark comes first). Their ids on the platform may be kept in
+    # ``progress`` so a retry does not upload them again.
+    media: tuple[OutgoingMedia, ...] = ()
 
 
 @dataclass(frozen=True)

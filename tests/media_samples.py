@@ -1,0 +1,95 @@
+"""Real media files for tests, made by the libraries that read them (Pillow, PyAV): a JPEG that
+carries a GPS position in its EXIF, PNG, WebP, GIF, an H.264 MP4, captions as WebVTT and SubRip,
+and the OutgoingMedia a connector is given for them."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from fractions import Fraction
+from pathlib import Path
+
+import av
+from PIL import Image
+
+from connectors.base import OutgoingMedia
+
+# Liverpool's Victoria Building, as an EXIF GPS position: what must not leave with a photo.
+GPS = {1: "N", 2: (53.0, 24.0, 22.0), 3: "W", 4: (2.0, 58.0, 0.0)}
+GPS_IFD = 0x8825
+
+VTT = "WEBVTT\n\n00:00:00.000 --> 00:00:01.500\nWelcome to open day.\n\n00:00:01.500 --> 00:00:02.000\nSee you there.\n"
+SRT = "1\n00:00:00,000 --> 00:00:01,500\nWelcome to open day.\n\n2\n00:00:01,500 --> 00:00:02,000\nSee you there.\n"
+
+
+def image_bytes(fmt: str = "JPEG", size: tuple[int, int] = (64, 48), *, gps: bool = False) -> bytes:
+    """An image in ``fmt`` (JPEG, PNG, WEBP, GIF); a JPEG with ``gps`` carries a GPS position."""
+    picture = Image.new("RGB", size, (200, 30, 40))
+    out = io.BytesIO()
+    if gps:
+        exif = Image.Exif()
+        exif[0x010F] = "Camera maker"  # Make
+        exif.get_ifd(GPS_IFD).update(GPS)
+        picture.save(out, fmt, exif=exif)
+    else:
+        picture.save(out, fmt)
+    return out.getvalue()
+
+
+def has_gps(data: bytes) -> bool:
+    """Whether an image file still says where it was taken."""
+    with Image.open(io.BytesIO(data)) as picture:
+        return bool(picture.getexif().get_ifd(GPS_IFD))
+
+
+def mp4_bytes(seconds: float = 2.0, size: tuple[int, int] = (64, 48), rate: int = 10) -> bytes:
+    """An H.264 MP4 of ``seconds``, encoded by FFmpeg through PyAV."""
+    out = io.BytesIO()
+    with av.open(out, "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=rate)
+        stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
+        stream.time_base = Fraction(1, rate)
+        for index in range(max(1, int(seconds * rate))):
+            frame = av.VideoFrame.from_image(Image.new("RGB", size, (index * 7 % 255, 90, 120)))  # type: ignore[no-untyped-call]
+            frame.pts = index
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return out.getvalue()
+
+
+def _stored(tmp_path: Path, name: str, data: bytes) -> tuple[str, str]:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return str(path), hashlib.sha256(data).hexdigest()
+
+
+def outgoing_image(
+    tmp_path: Path, *, fmt: str = "JPEG", alt_text: str = "A red square", name: str = "photo",
+    size: tuple[int, int] = (64, 48), public_url: str | None = None,
+) -> OutgoingMedia:  # fmt: skip
+    """An image as the dispatcher hands it to a connector."""
+    data = image_bytes(fmt, size)
+    mime = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif"}[fmt]
+    path, digest = _stored(tmp_path, f"{name}.{fmt.lower()}", data)
+    return OutgoingMedia(
+        kind="image", path=path, mime=mime, size=len(data), sha256=digest, width=size[0], height=size[1],
+        alt_text=alt_text, public_url=public_url,
+    )  # fmt: skip
+
+
+def outgoing_video(
+    tmp_path: Path, *, alt_text: str = "Open day in two seconds", captions: bool = True, seconds: float = 2.0,
+    public_url: str | None = None, name: str = "clip",
+) -> OutgoingMedia:  # fmt: skip
+    """A subtitled MP4 (or, without ``captions``, a live clip with a transcript contact)."""
+    data = mp4_bytes(seconds)
+    path, digest = _stored(tmp_path, f"{name}.mp4", data)
+    return OutgoingMedia(
+        kind="video", path=path, mime="video/mp4", size=len(data), sha256=digest, width=64, height=48,
+        duration=seconds, alt_text=alt_text,
+        captions_vtt=VTT if captions else None, captions_srt=SRT if captions else None,
+        live=not captions, transcript_contact="" if captions else "press@liverpool.ac.uk",
+        public_url=public_url,
+    )  # fmt: skip
