@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import zlib
 from fractions import Fraction
 from pathlib import Path
 
@@ -93,3 +94,73 @@ def outgoing_video(
         live=not captions, transcript_contact="" if captions else "press@liverpool.ac.uk",
         public_url=public_url,
     )  # fmt: skip
+
+
+def video_bytes(
+    container: str = "mp4", *, seconds: float = 1.0, size: tuple[int, int] = (64, 48), video: bool = True,
+    audio: bool = False, metadata: dict[str, str] | None = None, codec: str = "libx264", rate: int = 10,
+) -> bytes:  # fmt: skip
+    """A short clip muxed by FFmpeg as ``container`` (mp4, mov, or ipod for an .m4a): with or
+    without a picture, with silent AAC sound, and with container ``metadata`` such as the
+    ``location`` an iPhone writes (ISO 6709, stored as the ``©xyz`` atom)."""
+    out = io.BytesIO()
+    with av.open(out, "w", format=container) as muxer:
+        muxer.metadata.update(metadata or {})
+        picture = sound = None
+        if video:
+            picture = muxer.add_stream(codec, rate=rate)
+            picture.width, picture.height, picture.pix_fmt = size[0], size[1], "yuv420p"
+            picture.time_base = Fraction(1, rate)
+        if audio:
+            sound = muxer.add_stream("aac", rate=8000)
+        if picture is not None:
+            for index in range(max(1, int(seconds * rate))):
+                frame = av.VideoFrame.from_image(Image.new("RGB", size, (index * 7 % 255, 90, 120)))  # type: ignore[no-untyped-call]
+                frame.pts = index
+                muxer.mux(picture.encode(frame))
+            muxer.mux(picture.encode())
+        if sound is not None:
+            for index in range(max(1, int(seconds * 8000 / 1024))):
+                samples = av.AudioFrame(format="fltp", layout="mono", samples=1024)
+                samples.planes[0].update(bytes(samples.planes[0].buffer_size))
+                samples.sample_rate, samples.pts = 8000, index * 1024
+                muxer.mux(sound.encode(samples))
+            muxer.mux(sound.encode())
+    return out.getvalue()
+
+
+def oriented_jpeg(orientation: int, size: tuple[int, int] = (64, 48)) -> bytes:
+    """A JPEG stored ``size`` as the camera's sensor saw it, with an EXIF Orientation that tells
+    viewers to turn it (6: turn 90° clockwise, as a phone held upright writes) and a GPS position."""
+    picture = Image.new("RGB", size, (200, 30, 40))
+    picture.paste((20, 30, 200), (0, 0, size[0] // 2, size[1]))  # left half blue
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    exif.get_ifd(GPS_IFD).update(GPS)
+    out = io.BytesIO()
+    picture.save(out, "JPEG", exif=exif, quality=90)
+    return out.getvalue()
+
+
+def animated_bytes(
+    fmt: str = "GIF", frames: int = 3, durations: tuple[int, ...] = (100, 200, 300), loop: int | None = 0,
+    size: tuple[int, int] = (32, 24), **extra: object,
+) -> bytes:  # fmt: skip
+    """An animated GIF or WebP of ``frames`` differently coloured frames."""
+    pictures = [Image.new("RGB", size, (index * 80 % 255, 40, 200 - index * 60)) for index in range(frames)]
+    options: dict[str, object] = {"save_all": True, "append_images": pictures[1:], "duration": list(durations)}
+    if loop is not None:
+        options["loop"] = loop
+    out = io.BytesIO()
+    pictures[0].save(out, fmt, **options, **extra)
+    return out.getvalue()
+
+
+def png_claiming(size: tuple[int, int]) -> bytes:
+    """A small PNG whose header claims ``size``: what a decompression bomb looks like before it
+    is decoded (its CRC is right, so only the pixel count gives it away)."""
+    data = bytearray(image_bytes("PNG", (8, 8)))
+    # The IHDR chunk is the first: length (4), type (4), width, height (4 each) at offset 16.
+    data[16:24] = size[0].to_bytes(4, "big") + size[1].to_bytes(4, "big")
+    data[29:33] = zlib.crc32(bytes(data[12:29])).to_bytes(4, "big")
+    return bytes(data)
