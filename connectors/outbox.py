@@ -1,6 +1,7 @@
 """The default connector: publishes nothing, so a fresh installation cannot post by accident.
 
-The post's own row records what "went out" and when; the remote id says it was the outbox.
+The post's own row records what "went out" and when (its media included: nothing is uploaded
+anywhere); the remote id says it was the outbox.
 Its readiness check is always ready: it depends on nothing outside this machine.
 """
 

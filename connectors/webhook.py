@@ -5,6 +5,10 @@ can post to its channel), so it is given with the settings but kept as the secre
 the settings keep only its masked form (scheme, host and port), which is also where the secret
 may be sent. A URL left in the settings by a release before that still works until replaced.
 
+Media: the receiver is given each medium's signed, expiring public address (``url``; None when
+the installation has no LOCKDOWN_PUBLIC_URL), what it is, its alt text and captions; the file
+itself is not sent in the JSON.
+
 Readiness: a hook URL has no authenticated read. Anything sent to it is a message (to a Slack
 or Teams channel, to the receiver's publishing queue), and a GET proves nothing about whether a
 POST would be accepted. So ``check`` sends nothing: it reports ready with an ``account`` that
@@ -21,6 +25,7 @@ from typing import Any
 from connectors.base import (
     Connector,
     ConnectorError,
+    OutgoingMedia,
     OutgoingPost,
     Published,
     Ready,
@@ -58,7 +63,7 @@ class WebhookConnector(Connector):
         self.session = new_session(outbound=self.outbound)
 
     def publish(self, post: OutgoingPost) -> Published:
-        payload = {
+        payload: dict[str, Any] = {
             "post_id": post.post_id,
             "account_id": post.account_id,
             "handle": post.handle,
@@ -66,6 +71,8 @@ class WebhookConnector(Connector):
             "body": post.body,
             "scheduled_at": post.scheduled_at,
         }
+        if post.media:
+            payload["media"] = [_medium(item) for item in post.media]
         response = send(
             self.session,
             "POST",
@@ -91,3 +98,15 @@ class WebhookConnector(Connector):
     def recent_posts(self, since: datetime) -> list[RemotePost]:
         """A hook URL can only be sent to: what the receiver did with a post cannot be read back."""
         raise Unwatchable("a webhook can only be sent to; what the receiver published cannot be listed")
+
+
+def _medium(item: OutgoingMedia) -> dict[str, Any]:
+    """A medium as the receiver is told of it: the file itself is not sent, but its signed,
+    expiring public address (when the installation has LOCKDOWN_PUBLIC_URL), what it is, and
+    what the accessibility rule asked of it, so the receiver can publish it properly."""
+    return {
+        "kind": item.kind, "mime": item.mime, "bytes": item.size, "sha256": item.sha256,
+        "width": item.width, "height": item.height, "duration": item.duration, "url": item.public_url,
+        "alt_text": item.alt_text, "captions_vtt": item.captions_vtt, "captions_lang": item.captions_lang,
+        "live": item.live, "transcript_contact": item.transcript_contact or None,
+    }  # fmt: skip

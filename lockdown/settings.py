@@ -21,6 +21,7 @@ from lockdown.hours import HoursError, WeeklyHours, parse_weekly_hours
 MIN_SECRET_KEY_BYTES = 32
 MIN_METRICS_TOKEN_CHARS = 16
 LOG_FORMATS = ("text", "json")
+ALT_TEXT_RULES = ("required", "warn")
 IPNetwork: TypeAlias = ipaddress.IPv4Network | ipaddress.IPv6Network
 # The playbooks shipped beside the package in a source checkout.
 DEFAULT_PLAYBOOKS = Path(__file__).resolve().parent.parent / "playbooks"
@@ -63,6 +64,15 @@ class Settings:
     playbooks_dir: Path = field(default_factory=lambda: DEFAULT_PLAYBOOKS)
     notify_webhook_url: str | None = None
     public_url: str = "http://127.0.0.1:8080"
+    # Whether LOCKDOWN_PUBLIC_URL was given: only then may media be offered to a platform that
+    # fetches them itself (Instagram) at a signed address under it.
+    public_url_given: bool = False
+    # Where media files are kept (LOCKDOWN_MEDIA_DIR); None: a ``media`` folder beside the database.
+    media_dir: Path | None = None
+    # Policy 2.2.4: an image without alt text is refused ("required") or only warned of ("warn").
+    alt_text_rule: str = "required"
+    # How long an uploaded medium that no post or message names is kept before it is removed.
+    media_grace_hours: float = 24.0
     metrics_token: str | None = field(default=None, repr=False)
     log_format: str = "text"
     trusted_proxies: tuple[IPNetwork, ...] = ()
@@ -70,6 +80,11 @@ class Settings:
     outbound: OutboundPolicy = PUBLIC_ONLY
     api_versions: ApiVersions = field(default_factory=ApiVersions)
     demo: bool = False
+
+    @property
+    def media_folder(self) -> Path:
+        """The folder media files are stored in."""
+        return self.media_dir if self.media_dir is not None else self.db_path.parent / "media"
 
     @property
     def mail_configured(self) -> bool:
@@ -129,6 +144,10 @@ class Settings:
             playbooks_dir=_folder(env, "LOCKDOWN_PLAYBOOKS", DEFAULT_PLAYBOOKS),
             notify_webhook_url=_http_url(env, "LOCKDOWN_NOTIFY_WEBHOOK_URL"),
             public_url=_http_url(env, "LOCKDOWN_PUBLIC_URL") or "http://127.0.0.1:8080",
+            public_url_given=bool(env.get("LOCKDOWN_PUBLIC_URL")),
+            media_dir=Path(env["LOCKDOWN_MEDIA_DIR"]) if env.get("LOCKDOWN_MEDIA_DIR") else None,
+            alt_text_rule=_choice(env, "LOCKDOWN_ALT_TEXT", ALT_TEXT_RULES),
+            media_grace_hours=_positive_float(env, "LOCKDOWN_MEDIA_GRACE_HOURS", 24.0),
             metrics_token=_metrics_token(env),
             log_format=_choice(env, "LOCKDOWN_LOG_FORMAT", LOG_FORMATS),
             trusted_proxies=_trusted_proxies(env),

@@ -12,9 +12,11 @@ from sqlite_utils import Database
 from werkzeug.wrappers import Response as BaseResponse
 
 import lockdown.posting.posts as post_service
+import lockdown.posting.rights as rights
 from lockdown.api.state import app_state, request_context
 from lockdown.console.auth import login_required, signed_in_user
 from lockdown.console.blueprint import bp, local_time
+from lockdown.console.draft_media import forget_waiting, waiting_media
 from lockdown.console.redirects import console_page
 from lockdown.errors import InvalidInput, LockdownError, NotFound
 from lockdown.ids import parse_id
@@ -89,7 +91,7 @@ def _visible_accounts(db: Database, user: User) -> list[dict[str, Any]]:
     accounts = every_account(db)
     if user.has("ermc", "press"):
         return accounts
-    mine = post_service.accounts_with_rights(db, user)
+    mine = rights.accounts_with_rights(db, user)
     return [account for account in accounts if account["id"] in mine]
 
 
@@ -106,7 +108,7 @@ def _all_posts(db: Database, **filters: Any) -> list[dict[str, Any]]:
 
 def _needs_review(db: Database, user: User) -> list[dict[str, Any]]:
     """Posts parked after an incident, on the accounts this user may act on."""
-    mine = post_service.accounts_with_rights(db, user)
+    mine = rights.accounts_with_rights(db, user)
     waiting = [post for post in _all_posts(db, state="needs_review") if post["account_id"] in mine]
     return errors_as_seen_by(db, user, waiting)
 
@@ -152,10 +154,11 @@ def _posts_page(account_id: int | None, state: str, draft: dict[str, str] | None
         state=state,
         states=post_service.STATES,
         groups=groups,
-        may_act=chosen is not None and post_service.rights_on(ctx.db, user, chosen["id"]),
+        may_act=chosen is not None and rights.rights_on(ctx.db, user, chosen["id"]),
         waiting=len(_needs_review(ctx.db, user)),
         draft=draft or {},
-        back=request.full_path.rstrip("?") if request.method == "GET" else _back(),
+        uploads=waiting_media(ctx, user),
+        back=request.full_path.rstrip("?") if request.method == "GET" else back_page(),
         **_template_tools(),
     )
     return Response(page, status)
@@ -183,7 +186,7 @@ def needs_review() -> str:
     )
 
 
-def _back() -> str:
+def back_page() -> str:
     """Where a form came from (a path on this site only), to return there after acting."""
     return console_page(request.form.get("back"), url_for("console.posts"))
 
@@ -196,7 +199,7 @@ def _act(action: Callable[[], dict[str, Any]], done: Callable[[dict[str, Any]], 
         flash(exc.message, "error")
     else:
         flash(done(post), "ok")
-    return redirect(_back())
+    return redirect(back_page())
 
 
 @bp.post("/posts")
@@ -206,9 +209,14 @@ def draft_post() -> BaseResponse:
     ctx = request_context()
     account_id = form_int("account_id")
     draft = {"body": request.form.get("body", ""), "scheduled_at": request.form.get("scheduled_at", "")}
+    chosen_media = [id_or_text(raw) for raw in request.form.getlist("media_ids")]
     try:
-        data = {"account_id": account_id, "body": draft["body"], "scheduled_at": local_to_iso(draft["scheduled_at"])}
-        created = post_service.create_post(ctx, me(), data)
+        data = {
+            "account_id": account_id, "body": draft["body"], "scheduled_at": local_to_iso(draft["scheduled_at"]),
+            "media_ids": chosen_media,
+        }  # fmt: skip
+        created = post_service.create_post(ctx, me(), data, alt_text_rule=app_state().settings.alt_text_rule)
+        forget_waiting([m for m in chosen_media if isinstance(m, int)])
     except LockdownError as exc:
         flash(exc.message, "error")
         # Shown again with what was typed, so a too-long text is not lost.
@@ -222,7 +230,9 @@ def draft_post() -> BaseResponse:
 def approve_post(post_id: int) -> BaseResponse:
     """Approve a colleague's post: it is scheduled."""
     return _act(
-        lambda: post_service.approve_post(request_context(), me(), post_id),
+        lambda: post_service.approve_post(
+            request_context(), me(), post_id, alt_text_rule=app_state().settings.alt_text_rule
+        ),
         lambda post: f"Post {post['id']} is approved and scheduled for {local_time(post['scheduled_at'], MINUTES)}.",
     )
 

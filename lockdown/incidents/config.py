@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from lockdown.incidents.playbooks import Playbook, PlaybookError, load_playbooks
+from lockdown.posting.media import MediaConfig, media_config
 from lockdown.settings import Settings, SettingsError
 
 
@@ -20,6 +21,8 @@ class IncidentConfig:
     timezone: str = "Europe/London"
     # How long declaring and resolving keep retrying on a busy database, beyond the busy timeout.
     busy_retry_seconds: float = 30.0
+    # Where media are kept and how they are checked (None: a message may carry none).
+    media: MediaConfig | None = None
 
 
 def incident_config(settings: Settings) -> IncidentConfig:
@@ -35,4 +38,5 @@ def incident_config(settings: Settings) -> IncidentConfig:
         resume_interval=timedelta(seconds=settings.resume_interval_seconds),
         timezone=settings.timezone,
         busy_retry_seconds=settings.incident_busy_retry_seconds,
+        media=media_config(settings),
     )

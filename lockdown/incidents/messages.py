@@ -19,9 +19,11 @@ from lockdown.incidents.config import IncidentConfig
 from lockdown.incidents.playbooks import TEMPLATES, Playbook, render
 from lockdown.incidents.timeline import event, incident_row
 from lockdown.people.users import User
+from lockdown.posting import media
 from lockdown.posting.connector_secrets import load_secrets
 from lockdown.posting.dispatch import ConnectorFactory, build_connector
 from lockdown.posting.length import over_limit
+from lockdown.posting.media_limits import check_media_limits
 from lockdown.posting.post_errors import capped
 from lockdown.store.context import Changes, Context
 from lockdown.store.db import connect, db_file
@@ -90,6 +92,8 @@ def _insert_draft(
     template: str | None,
     body: str,
     targets: list[int],
+    *,
+    media_ids: list[int] | None = None,
 ) -> int:
     cursor = change.context.db.conn.execute(
         "INSERT INTO incident_messages (incident_id, template, body, account_ids, state, exercise, "
@@ -120,6 +124,7 @@ def _insert_draft(
         incident_id=incident["id"],
         body=body,
         account_ids=targets,
+        media_ids=media_ids or [],
     )
     return message_id
 
@@ -163,9 +168,21 @@ def draft_message(
     else:
         raise InvalidInput("account_ids must be a non-empty list of account ids", field="account_ids")
     _check_targets(ctx.db, targets, body.strip())
+    ids = media.media_ids_of(data.get("media_ids", []))
     with ctx.change() as change:
-        message_id = _insert_draft(change, actor, incident, template, body.strip(), targets)
+        # Checked under the write lock: the media sweep removes unused uploads under it too.
+        chosen = media.usable_media(
+            ctx.db, actor, ids, platforms=_platforms(ctx.db, targets),
+            alt_text_rule=config.media.alt_text_rule if config.media else "required",
+        )  # fmt: skip
+        message_id = _insert_draft(change, actor, incident, template, body.strip(), targets, media_ids=ids)
+        media.attach(ctx.db, "message", message_id, chosen)
     return get_message(ctx.db, incident_id, message_id)
+
+
+def _platforms(db: Database, account_ids: list[int]) -> list[str]:
+    marks = ",".join("?" * len(account_ids))
+    return [row[0] for row in db.conn.execute(f"SELECT platform FROM accounts WHERE id IN ({marks})", account_ids)]
 
 
 # Deliveries of one approved message run side by side, each on its own thread and connection:
@@ -177,6 +194,7 @@ DELIVERY_THREADS = 8
 def approve_message(
     ctx: Context, vault: Vault, actor: User, incident_id: int, message_id: int,
     connector_factory: ConnectorFactory = build_connector, *, threads: int = DELIVERY_THREADS,
+    media_config: media.MediaConfig | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """A second press officer approves: the message is published through its central accounts
     now (``threads`` at a time), and each delivery is recorded."""
@@ -198,6 +216,8 @@ def approve_message(
                 f"account {compromised[0]} is held as compromised; remove it from the message",
                 field="account_ids",
             )
+        chosen = media.media_of(ctx.db, "message", [message_id]).get(message_id, [])
+        _media_still_fit(ctx.db, chosen, targets, media_config)
         done = ctx.db.conn.execute(
             "UPDATE incident_messages SET state = 'approved', approved_by = ?, approved_at = ? "
             "WHERE id = ? AND state = 'draft'",
@@ -217,6 +237,8 @@ def approve_message(
             incident_id=incident_id,
         )
     factory = _exercise_factory if message["exercise"] else connector_factory
+    sent_media = media.outgoing(chosen, media_config.store, media_config.links, ctx.now()) if media_config else ()
+    message = {**message, "outgoing_media": sent_media}
     path = db_file(ctx.db)  # each sending thread opens its own connection
     with ThreadPoolExecutor(max_workers=max(1, min(threads, len(targets)))) as pool:
         results = list(
@@ -227,6 +249,19 @@ def approve_message(
         )
     _record_deliveries(ctx, incident_id, message_id, results)
     return get_message(ctx.db, incident_id, message_id)
+
+
+def _media_still_fit(
+    db: Database, chosen: list[media.Medium], targets: list[int], media_config: media.MediaConfig | None
+) -> None:
+    """Policy 2.2.4 and each target platform's limits, checked again at approval."""
+    if not chosen:
+        return
+    if media_config is None:
+        raise Conflict("this message has media but the service has no media store", field="media_ids")
+    media.check_accessibility(chosen, media_config.alt_text_rule)
+    for platform in sorted(set(_platforms(db, targets))):
+        check_media_limits(platform, chosen)
 
 
 def _exercise_factory(kind: str, settings: dict[str, Any], secrets: dict[str, str]) -> Connector:
@@ -284,6 +319,7 @@ def _deliver(
                         post_id=message["id"], account_id=account_id, handle=handle, platform=platform,
                         body=message["body"], scheduled_at=message["created_at"],
                         idempotency_key=f"incident-message-{message['id']}-{account_id}",
+                        media=message.get("outgoing_media", ()),
                     )
                 )  # fmt: skip
             finally:
@@ -365,6 +401,7 @@ def get_message(db: Database, incident_id: int, message_id: int) -> dict[str, An
     message = dict(zip(keys, row, strict=True))
     message["account_ids"] = json.loads(message["account_ids"])
     message["exercise"] = bool(message["exercise"])
+    message["media"] = [m.public() for m in media.media_of(db, "message", [message_id]).get(message_id, [])]
     message["deliveries"] = [
         dict(
             zip(

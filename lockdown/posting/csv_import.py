@@ -9,7 +9,8 @@ from lockdown.csv_io import decode, header_errors, records, refuse, unneutralise
 from lockdown.errors import InvalidInput, LockdownError
 from lockdown.ids import parse_id
 from lockdown.people.users import User
-from lockdown.posting.posts import check_body, check_time, insert_batch, rights_on
+from lockdown.posting.posts import check_body, check_time, insert_batch
+from lockdown.posting.rights import rights_on
 from lockdown.register.accounts import handle_key
 from lockdown.store.context import Context
 

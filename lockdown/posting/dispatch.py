@@ -41,6 +41,7 @@ from lockdown.crypto import Vault, VaultError
 from lockdown.posting.connector_failures import failure_kind, record_connector_failure
 from lockdown.posting.connector_secrets import load_secrets
 from lockdown.posting.hold_check import TRUSTED_HOLDS, hold_state_fault
+from lockdown.posting.media import MediaConfig, Medium, media_config, media_of, outgoing
 from lockdown.posting.post_errors import capped
 from lockdown.settings import Settings
 from lockdown.store.context import Context
@@ -134,6 +135,8 @@ class Claimed:
     # was (re)scheduled, for platforms that de-duplicate a repeat only for a while.
     sending_at: datetime | None = None
     first_sent_at: datetime | None = None
+    # The post's images or video, in order, uploaded by the connector inside its publish.
+    media: list[Medium] = field(default_factory=list)
 
 
 class TickObserver(Protocol):
@@ -175,6 +178,7 @@ class Dispatcher:
         self.audit_key = audit_key
         self.clock = clock
         self.vault = Vault(settings.vault_keys)
+        self.media = media_config(settings)
         self.pool_size = pool_size
         self.batch_size = batch_size
         self.connector_factory = connector_factory or connectors_for(settings)
@@ -423,7 +427,7 @@ class Dispatcher:
                     load_secrets(ctx.db, self.vault, post.account_id, post.connector),
                 )
                 try:
-                    result = connector.publish(_outgoing(post))
+                    result = connector.publish(_outgoing(post, self.media, self.clock()))
                 finally:
                     connector.close()
             except VaultError as exc:
@@ -568,12 +572,14 @@ def _attach_accounts(ctx: Context, claimed: Iterable[Claimed]) -> None:
             f"SELECT id, handle, platform, connector FROM accounts WHERE id IN ({marks})", ids
         )
     }
+    found = media_of(ctx.db, "post", [post.post_id for post in posts])
     for post in posts:
         post.handle, post.platform, connector = accounts[post.account_id]
         post.connector = json.loads(connector)
+        post.media = found.get(post.post_id, [])
 
 
-def _outgoing(post: Claimed) -> OutgoingPost:
+def _outgoing(post: Claimed, media: MediaConfig, now: datetime) -> OutgoingPost:
     return OutgoingPost(
         post_id=post.post_id,
         account_id=post.account_id,
@@ -585,6 +591,7 @@ def _outgoing(post: Claimed) -> OutgoingPost:
         progress=post.progress,
         first_sent_at=post.first_sent_at,
         sending_at=post.sending_at,
+        media=outgoing(post.media, media.store, media.links, now),
     )
 
 

@@ -15,9 +15,12 @@ from lockdown.crypto import Vault
 from lockdown.errors import Conflict, Forbidden, InvalidInput, NotFound
 from lockdown.pagination import check_limit, decode_cursor, page
 from lockdown.people.users import User
+from lockdown.posting import media
 from lockdown.posting.connector_secrets import load_secrets
 from lockdown.posting.dispatch import ConnectorFactory, build_connector
 from lockdown.posting.length import over_limit
+from lockdown.posting.media_limits import check_media_limits
+from lockdown.posting.rights import rights_on
 from lockdown.store.context import Changes, Context
 from lockdown.timeutil import parse_iso, to_iso
 
@@ -31,31 +34,6 @@ RESCHEDULABLE = ("needs_review", "unknown", "failed")
 MAX_BODY = 100_000
 # A post's last failure is its message with the kind and status beside it: cleared together.
 NO_ERROR: dict[str, Any] = {"error": None, "error_code": None, "error_status": None}
-
-
-# Who may act on an account's posts besides ERMC: its manager and its editors (:user).
-_MANAGES_OR_EDITS = (
-    "(a.manager_id = :user OR EXISTS (SELECT 1 FROM account_editors e WHERE e.account_id = a.id AND e.user_id = :user))"
-)
-
-
-def rights_on(db: Database, user: User, account_id: int) -> bool:
-    """ERMC, the account's manager and its editors may draft, approve and cancel its posts."""
-    if user.has("ermc"):
-        return True
-    row = db.conn.execute(
-        f"SELECT {_MANAGES_OR_EDITS} FROM accounts a WHERE a.id = :account", {"user": user.id, "account": account_id}
-    ).fetchone()
-    return bool(row and row[0])
-
-
-def accounts_with_rights(db: Database, user: User) -> set[int]:
-    """The ids of the accounts whose posts ``user`` may act on (rights_on for all at once)."""
-    if user.has("ermc"):
-        return {row[0] for row in db.conn.execute("SELECT id FROM accounts")}
-    return {
-        row[0] for row in db.conn.execute(f"SELECT a.id FROM accounts a WHERE {_MANAGES_OR_EDITS}", {"user": user.id})
-    }
 
 
 def _account(db: Database, account_id: Any, field: str = "account_id") -> dict[str, Any]:
@@ -92,7 +70,10 @@ def check_time(value: Any, now: datetime, field: str = "scheduled_at") -> dateti
     return moment
 
 
-def _insert(change: Changes, actor: User, account_id: int, body: str, when: datetime, batch: str | None) -> int:
+def _insert(
+    change: Changes, actor: User, account_id: int, body: str, when: datetime, batch: str | None,
+    *, media_ids: list[int] | None = None,
+) -> int:  # fmt: skip
     stamp, scheduled = to_iso(change.at), to_iso(when)
     cursor = change.context.db.conn.execute(
         "INSERT INTO posts (account_id, body, scheduled_at, due_at, state, author_id, last_changed_by, batch_id, "
@@ -103,21 +84,47 @@ def _insert(change: Changes, actor: User, account_id: int, body: str, when: date
     post_id = int(cursor.lastrowid or 0)
     change.audit(
         actor.email, "post.create", f"post:{post_id}",
-        account_id=account_id, scheduled_at=scheduled, batch_id=batch, body=body,
+        account_id=account_id, scheduled_at=scheduled, batch_id=batch, body=body, media_ids=media_ids or [],
     )  # fmt: skip
     return post_id
 
 
-def create_post(ctx: Context, actor: User, data: Mapping[str, Any]) -> dict[str, Any]:
-    """Draft a post for a colleague to review (ermc, the account's manager or editors)."""
+def create_post(
+    ctx: Context, actor: User, data: Mapping[str, Any], *, alt_text_rule: str = "required"
+) -> dict[str, Any]:
+    """Draft a post for a colleague to review (ermc, the account's manager or editors), with
+    the media (``media_ids``) its author uploaded, in the order it shows them."""
     account = _account(ctx.db, data.get("account_id"))
     if not rights_on(ctx.db, actor, account["id"]):
         raise Forbidden(f"you do not manage or edit account {account['id']}")
     body = check_body(account["platform"], data.get("body"))
     when = check_time(data.get("scheduled_at"), ctx.now())
+    ids = media.media_ids_of(data.get("media_ids", []))
     with ctx.change() as change:
-        post_id = _insert(change, actor, account["id"], body, when, None)
+        # Checked under the write lock: the media sweep removes unused uploads under it too.
+        chosen = _post_media(ctx.db, actor, account, ids, alt_text_rule=alt_text_rule)
+        post_id = _insert(change, actor, account["id"], body, when, None, media_ids=ids)
+        media.attach(ctx.db, "post", post_id, chosen)
     return get_post(ctx.db, post_id)
+
+
+def _post_media(
+    db: Database, actor: User, account: Mapping[str, Any], ids: list[int], *, alt_text_rule: str,
+    attached: tuple[int, ...] = (),
+) -> list[media.Medium]:  # fmt: skip
+    """The media a post on ``account`` may carry; Instagram publishes nothing without one."""
+    chosen = media.usable_media(
+        db, actor, ids, platforms=[account["platform"]], alt_text_rule=alt_text_rule, attached=attached
+    )
+    if not chosen and account["platform"] == "instagram" and _instagram_needs_media(db, account["id"]):
+        raise InvalidInput("media_ids: Instagram publishes no post without an image or a video", field="media_ids")
+    return chosen
+
+
+def _instagram_needs_media(db: Database, account_id: int) -> bool:
+    """An Instagram account that publishes through its connector and has no standing image_url."""
+    connector = json.loads(db.conn.execute("SELECT connector FROM accounts WHERE id = ?", [account_id]).fetchone()[0])
+    return connector.get("kind") == "instagram" and not connector.get("image_url")
 
 
 _LOAD = (
@@ -147,41 +154,67 @@ def _set_state(change: Changes, post_id: int, expected: tuple[str, ...], state: 
         raise Conflict(f"post {post_id} is {current}; this needs it {' or '.join(expected)}", field="state")
 
 
-def update_post(ctx: Context, actor: User, post_id: int, data: Mapping[str, Any]) -> dict[str, Any]:
-    """Edit a post's body or time; either change sends it back to review, and the editor
+def update_post(
+    ctx: Context, actor: User, post_id: int, data: Mapping[str, Any], *, alt_text_rule: str = "required"
+) -> dict[str, Any]:
+    """Edit a post's body, time or media; any change sends it back to review, and the editor
     becomes one of its authors, who may not approve it."""
     post = _load(ctx.db, post_id)
-    unknown = sorted(set(data) - {"body", "scheduled_at"})
+    unknown = sorted(set(data) - {"body", "scheduled_at", "media_ids"})
     if unknown:
-        raise InvalidInput(f"{unknown[0]} cannot be changed; change body or scheduled_at", field=unknown[0])
+        raise InvalidInput(f"{unknown[0]} cannot be changed; change body, scheduled_at or media_ids", field=unknown[0])
     if not data:
-        raise InvalidInput("send body or scheduled_at", field="body")
+        raise InvalidInput("send body, scheduled_at or media_ids", field="body")
     columns: dict[str, Any] = {}
     if "body" in data:
         columns["body"] = check_body(post["platform"], data["body"])
     if "scheduled_at" in data:
         when = to_iso(check_time(data["scheduled_at"], ctx.now()))
         columns.update(scheduled_at=when, due_at=when)
+    ids = media.media_ids_of(data["media_ids"]) if "media_ids" in data else None
     with ctx.change() as change:
         # Rights are checked under the write lock: an editor removed meanwhile edits nothing.
         if not rights_on(ctx.db, actor, post["account_id"]):
             raise Forbidden(f"you do not manage or edit account {post['account_id']}")
+        if ids is not None:
+            attached = tuple(m.id for m in media.media_of(ctx.db, "post", [post_id]).get(post_id, []))
+            account = {"id": post["account_id"], "platform": post["platform"]}
+            chosen = _post_media(ctx.db, actor, account, ids, alt_text_rule=alt_text_rule, attached=attached)
         _set_state(
             change, post_id, EDITABLE, "pending_review",
             approved_by=None, approved_at=None, attempts=0, last_changed_by=actor.id, **NO_ERROR, **columns,
         )  # fmt: skip
-        change.audit(actor.email, "post.edit", f"post:{post_id}", **columns)
+        if ids is not None:
+            media.attach(ctx.db, "post", post_id, chosen)
+        change.audit(
+            actor.email, "post.edit", f"post:{post_id}", **columns, **({"media_ids": ids} if ids is not None else {})
+        )
     return get_post(ctx.db, post_id)
 
 
-def approve_post(ctx: Context, actor: User, post_id: int) -> dict[str, Any]:
+def approve_post(ctx: Context, actor: User, post_id: int, *, alt_text_rule: str = "required") -> dict[str, Any]:
     """A colleague with rights on the account, never one of its authors, approves: it is scheduled."""
     _load(ctx.db, post_id)  # 404 before taking the write lock
     with ctx.change() as change:
         # Read and checked under the write lock, so an edit cannot slip between check and approval.
-        _may_approve(ctx.db, actor, [_load(ctx.db, post_id)])
+        post = _load(ctx.db, post_id)
+        _may_approve(ctx.db, actor, [post])
+        _media_still_fit(ctx.db, [post], alt_text_rule)
         _approve(change, actor, [post_id])
     return get_post(ctx.db, post_id)
+
+
+def _media_still_fit(db: Database, posts: list[dict[str, Any]], alt_text_rule: str) -> None:
+    """Policy 2.2.4 and the platform's limits, checked again at approval (the rule may have been
+    tightened since the draft): 400 naming media_ids."""
+    found = media.media_of(db, "post", [post["id"] for post in posts])
+    for post in posts:
+        chosen = found.get(post["id"], [])
+        try:
+            media.check_accessibility(chosen, alt_text_rule)
+            check_media_limits(post["platform"], chosen)
+        except InvalidInput as exc:
+            raise InvalidInput(f"post {post['id']}: {exc.message}", field="media_ids") from None
 
 
 def _may_approve(db: Database, actor: User, posts: list[dict[str, Any]]) -> None:
@@ -258,7 +291,7 @@ def mark_published(ctx: Context, actor: User, post_id: int, data: Mapping[str, A
     return get_post(ctx.db, post_id)
 
 
-def approve_batch(ctx: Context, actor: User, batch_id: str) -> dict[str, Any]:
+def approve_batch(ctx: Context, actor: User, batch_id: str, *, alt_text_rule: str = "required") -> dict[str, Any]:
     """Approve every post of an imported batch still awaiting review (never by its uploader)."""
 
     def batch() -> list[dict[str, Any]]:
@@ -271,6 +304,7 @@ def approve_batch(ctx: Context, actor: User, batch_id: str) -> dict[str, Any]:
     with ctx.change() as change:
         posts = batch()
         _may_approve(ctx.db, actor, posts)
+        _media_still_fit(ctx.db, [post for post in posts if post["state"] == "pending_review"], alt_text_rule)
         pending = [post["id"] for post in posts if post["state"] == "pending_review"]
         if not pending:
             raise Conflict(f"no post of batch {batch_id} is awaiting review", field="batch_id")
@@ -311,13 +345,24 @@ def get_post(db: Database, post_id: int) -> dict[str, Any]:
     row = db.conn.execute(f"{_SELECT} WHERE p.id = ?", [post_id]).fetchone()
     if row is None:
         raise NotFound(f"no post {post_id}", field="id")
-    return _post(row)
+    return _with_media(db, [_post(row)])[0]
 
 
 def _post(row: Any) -> dict[str, Any]:
     post = dict(zip(_KEYS, row, strict=True))
     post["held"] = bool(post["held"])
     return post
+
+
+def _with_media(db: Database, posts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each post with its media, in order, and what policy 2.2.4 warns of (alt text missing where
+    the installation lets that through)."""
+    found = media.media_of(db, "post", [post["id"] for post in posts])
+    for post in posts:
+        chosen = found.get(post["id"], [])
+        post["media"] = [medium.public() for medium in chosen]
+        post["warnings"] = media.check_accessibility(chosen, "warn") if chosen else []
+    return posts
 
 
 def list_posts(
@@ -349,7 +394,7 @@ def list_posts(
     rows = db.conn.execute(
         f"{_SELECT} WHERE {' AND '.join(where)} ORDER BY p.id LIMIT ?", [*params, size + 1]
     ).fetchall()
-    return page([_post(row) for row in rows], size)
+    return page(_with_media(db, [_post(row) for row in rows]), size)
 
 
 def progress_of(raw: str) -> dict[str, str]:

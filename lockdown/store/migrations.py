@@ -823,6 +823,56 @@ def m025_escalations(db: Database) -> None:
     )
 
 
+@migrations()
+def m026_media(db: Database) -> None:
+    """Media on posts and incident messages (#16). One row per upload: the file is stored
+    content-addressed (``sha256``; two uploads of one photo share the file, not the alt text),
+    with what the accessibility rule (policy 2.2.4) asks of it. ``post_media`` and
+    ``message_media`` keep the order in which a post shows them. A medium no post or message
+    names is removed after a grace period (``media_unreferenced``)."""
+    db.executescript(
+        """
+        CREATE TABLE media (
+            id INTEGER PRIMARY KEY,
+            sha256 TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('image', 'video')),
+            mime TEXT NOT NULL,
+            extension TEXT NOT NULL,
+            bytes INTEGER NOT NULL,
+            width INTEGER NOT NULL,
+            height INTEGER NOT NULL,
+            duration REAL,
+            frames INTEGER NOT NULL DEFAULT 1,
+            alt_text TEXT NOT NULL DEFAULT '',
+            captions_vtt TEXT,
+            captions_srt TEXT,
+            captions_lang TEXT,
+            live INTEGER NOT NULL DEFAULT 0,
+            transcript_contact TEXT,
+            uploaded_by INTEGER NOT NULL REFERENCES users(id),
+            created_at TEXT NOT NULL,
+            CHECK (kind = 'image' OR captions_vtt IS NOT NULL OR (live = 1 AND transcript_contact IS NOT NULL))
+        );
+        CREATE INDEX media_by_sha ON media(sha256);
+        CREATE INDEX media_by_uploader ON media(uploaded_by, id);
+        CREATE TABLE post_media (
+            post_id INTEGER NOT NULL REFERENCES posts(id),
+            media_id INTEGER NOT NULL REFERENCES media(id),
+            position INTEGER NOT NULL,
+            PRIMARY KEY (post_id, position)
+        );
+        CREATE INDEX post_media_by_media ON post_media(media_id);
+        CREATE TABLE message_media (
+            message_id INTEGER NOT NULL REFERENCES incident_messages(id),
+            media_id INTEGER NOT NULL REFERENCES media(id),
+            position INTEGER NOT NULL,
+            PRIMARY KEY (message_id, position)
+        );
+        CREATE INDEX message_media_by_media ON message_media(media_id);
+        """
+    )
+
+
 def migrate(db: Database) -> list[str]:
     """Turn on WAL and apply pending migrations; return the names applied."""
     if db.conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal" and db.memory is False:

@@ -279,7 +279,7 @@ def test_a_bad_csv_batch_names_lines_and_writes_nothing(client: FlaskClient, tea
 def test_accounts_with_rights_agrees_with_rights_on_for_every_account(
     ctx: Context, make_user: Callable[..., Login], register: Callable[..., dict[str, Any]]
 ) -> None:
-    from lockdown.posting.posts import accounts_with_rights, rights_on
+    from lockdown.posting.rights import accounts_with_rights, rights_on
 
     manager, editor, other, ermc_user = (
         make_user("manager"),
