@@ -17,7 +17,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
 from lockdown import __version__, console
-from lockdown.api import accounts, credentials, docs, escalations, incidents, meta, metrics, posts
+from lockdown.api import accounts, credentials, docs, escalations, incidents, media, meta, metrics, posts
 from lockdown.api import audit as audit_views
 from lockdown.api.client_address import TrustedProxies
 from lockdown.api.json_input import CheckedJSONProvider, refuse_unreadable_json
@@ -51,6 +51,10 @@ STATUS_CODES = {
     503: "busy",
 }
 CSV_BODY_PATHS = ("/api/v1/accounts/import", "/api/v1/posts/import")
+# Uploads of images and video, the one multipart body; a video may be far larger than any JSON.
+MEDIA_UPLOAD_PATH = "/api/v1/media"
+MEDIA_UPLOAD_PATHS = (MEDIA_UPLOAD_PATH, "/uploads")  # the API's and the console's
+MAX_MEDIA_BYTES = 1024 * 1024 * 1024  # Facebook's ceiling for a video, the largest any platform here takes
 
 
 def create_app(config: Settings | None = None, *, clock: Clock | None = None) -> APIFlask:
@@ -81,6 +85,7 @@ def create_app(config: Settings | None = None, *, clock: Clock | None = None) ->
         migrate(db)
     app.url_map.converters["int"] = IdConverter
     app.teardown_appcontext(close_request_context)
+    app.before_request(_allow_large_uploads)
     app.before_request(_refuse_wrong_media_type)
     app.before_request(_refuse_repeated_parameters)
     app.before_request(refuse_unreadable_json)
@@ -90,6 +95,8 @@ def create_app(config: Settings | None = None, *, clock: Clock | None = None) ->
         docs.bp,
         accounts.bp,
         posts.bp,
+        media.bp,
+        media.public,
         incidents.bp,
         escalations.bp,
         credentials.bp,
@@ -195,6 +202,13 @@ def _refuse_repeated_parameters() -> tuple[Response, int] | None:
     return None
 
 
+def _allow_large_uploads() -> None:
+    """A media upload may be a video of hundreds of megabytes (streamed to a file, never held in
+    memory); every other body keeps the small ceiling."""
+    if request.path in MEDIA_UPLOAD_PATHS:
+        request.max_content_length = MAX_MEDIA_BYTES
+
+
 def _refuse_wrong_media_type() -> tuple[Response, int] | None:
     """A body in the wrong format is 415 naming the expected type, not a list of missing fields."""
     if request.method not in ("POST", "PUT", "PATCH") or not request.path.startswith("/api/"):
@@ -202,6 +216,8 @@ def _refuse_wrong_media_type() -> tuple[Response, int] | None:
     if not request.content_length:
         return None
     wanted = "text/csv" if request.path in CSV_BODY_PATHS else "application/json"
+    if request.path == MEDIA_UPLOAD_PATH:
+        wanted = "multipart/form-data"
     if request.mimetype == wanted or (wanted == "application/json" and request.is_json):
         return None
     message = f"send the body as {wanted} (Content-Type: {wanted}), not {request.mimetype or 'no type'}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 from apiflask import Schema, fields, validators
 
 from lockdown.api.account_schemas import AccountOut
+from lockdown.api.media_schemas import MediaItem, media_ids
 from lockdown.api.schemas import PageQuery, StrictQuery
 
 # A message goes out through the central accounts, a handful; the cap keeps a body small.
@@ -92,6 +93,7 @@ class MessageIn(Schema):
         validate=validators.Length(min=1, max=MAX_MESSAGE_TARGETS),
         metadata={"description": "central accounts to publish through (default: every one that may speak)"},
     )
+    media_ids = media_ids("images or a video you uploaded (POST /api/v1/media), in the order they are shown")
 
 
 class MessageOut(Schema):
@@ -107,6 +109,7 @@ class MessageOut(Schema):
     created_at = fields.String(required=True)
     approved_at = fields.String(allow_none=True, required=True)
     deliveries = fields.List(fields.Dict(), required=True)
+    media = fields.List(fields.Nested(MediaItem), required=True)
 
 
 class MessageItem(MessageOut):

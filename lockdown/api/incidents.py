@@ -126,6 +126,7 @@ def approve_message(incident_id: int, message_id: int) -> dict[str, Any]:
         incident_id,
         message_id,
         connector_factory=connectors_for(app_state().settings),
+        media_config=app_state().incidents.media,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from apiflask import Schema, fields, validators
 
+from lockdown.api.media_schemas import MediaItem, media_ids
 from lockdown.api.schemas import PageQuery, query_bool
 from lockdown.posting.posts import STATES as POST_STATES
 
@@ -17,11 +18,13 @@ class PostIn(Schema):
         validate=validators.Length(max=64),
         metadata={"example": "2026-12-01T09:00:00Z"},
     )
+    media_ids = media_ids("images or a video you uploaded (POST /api/v1/media), in the order they are shown")
 
 
 class PostPatch(Schema):
     body = fields.String(validate=validators.Length(max=100_000))
     scheduled_at = fields.String(validate=validators.Length(max=64))
+    media_ids = media_ids("the post's media from now on ([] for none); the post goes back to review")
 
 
 class RescheduleIn(Schema):
@@ -64,6 +67,14 @@ class PostOut(Schema):
     last_changed_by = fields.String(
         required=True,
         metadata={"description": "who last wrote its body or time: like its author, they may not approve it"},
+    )
+    media = fields.List(fields.Nested(MediaItem), required=True)
+    warnings = fields.List(
+        fields.String(),
+        required=True,
+        metadata={
+            "description": "what policy 2.2.4 warns of where the installation lets it through (LOCKDOWN_ALT_TEXT=warn)"
+        },
     )
 
 

@@ -49,7 +49,7 @@ def list_posts(query: dict[str, Any]) -> dict[str, Any]:
 @bp.doc(responses=[400, 401, 403])
 def create_post(body: dict[str, Any]) -> dict[str, Any]:
     """Draft a post; it waits for a colleague's approval (pending_review)."""
-    return posts.create_post(request_context(), current_user(), body)
+    return posts.create_post(request_context(), current_user(), body, alt_text_rule=_alt_text_rule())
 
 
 @bp.get(POST)
@@ -68,7 +68,7 @@ def get_post(post_id: int) -> dict[str, Any]:
 @bp.doc(responses=[400, 401, 403, 404, 409])
 def update_post(post_id: int, body: dict[str, Any]) -> dict[str, Any]:
     """Change the body or time; the post goes back to review."""
-    return _as_seen(posts.update_post(request_context(), current_user(), post_id, body))
+    return _as_seen(posts.update_post(request_context(), current_user(), post_id, body, alt_text_rule=_alt_text_rule()))
 
 
 @bp.post(f"{POST}/approve")
@@ -77,7 +77,7 @@ def update_post(post_id: int, body: dict[str, Any]) -> dict[str, Any]:
 @bp.doc(responses=[401, 403, 404, 409])
 def approve_post(post_id: int) -> dict[str, Any]:
     """Approve a colleague's post (never your own): it is scheduled."""
-    return _as_seen(posts.approve_post(request_context(), current_user(), post_id))
+    return _as_seen(posts.approve_post(request_context(), current_user(), post_id, alt_text_rule=_alt_text_rule()))
 
 
 @bp.post(f"{POST}/cancel")
@@ -136,9 +136,14 @@ def import_posts() -> dict[str, Any]:
 @bp.doc(responses=[401, 403, 404, 409])
 def approve_batch(batch_id: str) -> dict[str, Any]:
     """Approve every post of a batch still awaiting review (never by its uploader)."""
-    return posts.approve_batch(request_context(), current_user(), batch_id)
+    return posts.approve_batch(request_context(), current_user(), batch_id, alt_text_rule=_alt_text_rule())
 
 
 def _as_seen(post: dict[str, Any]) -> dict[str, Any]:
     """The post as the caller may see it: a platform's own error words only for ERMC and the manager."""
     return errors_as_seen_by(request_context().db, current_user(), [post])[0]
+
+
+def _alt_text_rule() -> str:
+    """Whether an image without alt text is refused or only warned of (LOCKDOWN_ALT_TEXT)."""
+    return app_state().settings.alt_text_rule

@@ -7,6 +7,8 @@ from pathlib import Path
 import click
 
 from lockdown.cli.command_kit import cli_actor, friendly_errors, open_context
+from lockdown.posting.media_backup import MediaCopy, copy_media, media_folder_of
+from lockdown.posting.media_store import MediaStore
 from lockdown.settings import Settings
 from lockdown.store.backup import Copy, backup_database
 
@@ -20,6 +22,9 @@ def backup(path: Path, force: bool) -> None:
     with open_context() as ctx:
         copy = backup_database(ctx, path, actor=cli_actor(), force=force)
     _echo_copy("backed up to", copy)
+    settings = Settings.from_env()
+    media = copy_media(copy.path, MediaStore(settings.media_folder), MediaStore(media_folder_of(copy.path)))
+    _echo_media("copied to", media)
 
 
 @click.command()
@@ -46,6 +51,19 @@ def restore(backup: Path, force: bool) -> None:
             err=True,
         )
     click.echo(f"check: {result.database.entries} audit entries, head {result.database.head}")
+    settings = Settings.from_env()
+    media = copy_media(settings.db_path, MediaStore(media_folder_of(backup)), MediaStore(settings.media_folder))
+    _echo_media("restored to", media)
+
+
+def _echo_media(verb: str, media: MediaCopy) -> None:
+    click.echo(
+        f"media {verb} {media.folder}: {media.copied} files ({media.bytes} bytes) copied, {media.present} already there"
+    )
+    if media.missing:
+        click.echo(
+            f"{len(media.missing)} media files the database names were not found: {', '.join(media.missing)}", err=True
+        )
 
 
 def _echo_copy(verb: str, copy: Copy) -> None:

@@ -20,6 +20,7 @@ from lockdown.incidents.config import incident_config
 from lockdown.incidents.native_schedules import process_native_schedules
 from lockdown.notify.delivery import deliver_due
 from lockdown.posting.dispatch import Dispatcher
+from lockdown.posting.media_sweep import sweep_media
 from lockdown.readiness.checks import CheckRunner, run_due_checks
 from lockdown.settings import Settings
 from lockdown.store import audit
@@ -110,6 +111,14 @@ class SideJobs:
         if deleted:
             log.info("deleted %d closed escalations past their retention", deleted)
 
+    def media_sweep(self) -> None:
+        """Remove uploads no post or message names after LOCKDOWN_MEDIA_GRACE_HOURS, and stray files."""
+        swept = sweep_media(
+            self._context(), self.dispatcher.media.store, timedelta(hours=self.settings.media_grace_hours)
+        )
+        if swept.media or swept.files or swept.strays:
+            log.info("media sweep removed %d unused uploads, %d files, %d stray files", *vars(swept).values())
+
     def watch(self) -> None:
         """List the posts of each held account (and, when LOCKDOWN_WATCH_IDLE_SECONDS is set, of
         every account) whose interval has passed; record and tell what Lockdown did not send.
@@ -130,6 +139,8 @@ READINESS_EVERY_SECONDS = 60
 READINESS_BATCH = 50
 # Retention is counted in days: looking once an hour deletes a report at most an hour late.
 ESCALATION_RETENTION_EVERY_SECONDS = 3600
+# The media grace period is counted in hours: a sweep every ten minutes is late by at most that.
+MEDIA_SWEEP_EVERY_SECONDS = 600
 # The watch looks every 15 s (the shortest interval it allows), so an account is listed at most
 # 15 s after its interval ends: within two intervals of a post even at the 15 s floor. At most
 # this many listings per look, one after another; accounts left over are first at the next look.
@@ -205,6 +216,13 @@ def build_scheduler(
         seconds=ESCALATION_RETENTION_EVERY_SECONDS,
         id="escalation_retention",
         name="delete closed escalations past their retention",
+    )
+    scheduler.add_job(
+        _safely("media sweep", jobs.media_sweep, dispatcher, health),
+        "interval",
+        seconds=MEDIA_SWEEP_EVERY_SECONDS,
+        id="media_sweep",
+        name="remove uploads no post or message names, after the grace period",
     )
     scheduler.add_job(
         _safely("watch", jobs.watch, dispatcher, health),

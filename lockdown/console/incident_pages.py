@@ -163,6 +163,7 @@ def approve(incident_id: int, message_id: int) -> BaseResponse:
         incident_id,
         message_id,
         connector_factory=connectors_for(app_state().settings),
+        media_config=app_state().incidents.media,
     )
     sent = sum(1 for d in message["deliveries"] if d["state"] == "delivered")
     flash(f"Message {message_id} approved: published on {sent} of {len(message['deliveries'])} accounts.", "ok")

@@ -20,6 +20,7 @@ from sqlite_utils import Database
 from lockdown.clock.health import last_tick
 from lockdown.escalations.reports import open_by_age
 from lockdown.notify.delivery import notification_backlog
+from lockdown.posting.media_sweep import UNREFERENCED
 from lockdown.store import audit
 from lockdown.timeutil import parse_iso, to_iso
 
@@ -48,6 +49,7 @@ class DatabaseCollector:
         yield from self._readiness()
         yield self._escalations_open()
         yield from self._watch()
+        yield from self._media()
         yield self._gauge("lockdown_audit_entries", "Entries in the audit trail", audit.head(self.db)[0])
 
     def _one(self, sql: str, params: list[object] | None = None) -> float:
@@ -196,6 +198,20 @@ class DatabaseCollector:
         ):
             lag.add_metric([platform], max(0.0, (self.now - parse_iso(oldest)).total_seconds()))
         yield lag
+
+    def _media(self) -> Iterator[Metric]:
+        """The media store's size (one file per distinct content, as the rows record it) and the
+        uploads no post or message names yet (removed after the grace period)."""
+        files, size = self.db.conn.execute(
+            "SELECT COUNT(*), COALESCE(SUM(bytes), 0) FROM (SELECT DISTINCT sha256, extension, bytes FROM media)"
+        ).fetchone()
+        yield self._gauge("lockdown_media_store_bytes", "Bytes of the media files the store keeps", size)
+        yield self._gauge("lockdown_media_files", "Media files the store keeps (one per distinct content)", files)
+        yield self._gauge(
+            "lockdown_media_unused",
+            "Uploads no post or incident message names (removed after LOCKDOWN_MEDIA_GRACE_HOURS)",
+            self._one(f"SELECT COUNT(*) FROM media WHERE {UNREFERENCED}"),
+        )
 
 
 def render_metrics(db: Database, now: datetime) -> bytes:

@@ -476,3 +476,46 @@ def test_the_declare_preview_counts_what_the_declaration_then_holds(
     held = declare(client, estate["press"], playbook=playbook).json["held_accounts"]
     assert expected == held
     assert {"live-incident": 5, "severe-weather": 3, "exercise": 1}[playbook] == held
+
+
+def test_a_post_with_a_photo_is_held_and_goes_out_with_it_after_the_all_clear(
+    app_with_clock: Any, estate: dict[str, Any], ctx: Context, clock: Clock, dispatcher: tuple[Dispatcher, FakePlatform]
+) -> None:
+    """Issue 16: media are held like posts; nothing of the post reaches the connector (which
+    uploads the media inside its publish) until the hold ends, and then the photo goes with it."""
+    import io
+    from hashlib import sha256
+    from pathlib import Path
+
+    from tests.media_samples import has_gps, image_bytes
+
+    worker, platform = dispatcher
+    api = app_with_clock.test_client()
+    uploaded = api.post(
+        "/api/v1/media",
+        data={"file": (io.BytesIO(image_bytes(gps=True)), "open-day.jpg"), "alt_text": "The open day stand"},
+        headers=estate["manager"].headers,
+        content_type="multipart/form-data",
+    )
+    assert uploaded.status_code == 201, uploaded.json
+    ctx.clock = lambda: clock.now - timedelta(days=1)
+    when = (clock.now + timedelta(minutes=5)).isoformat()
+    body = {"account_id": estate["chem"]["id"], "body": "Open day!", "scheduled_at": when}
+    post = posts.create_post(ctx, estate["manager"].user, {**body, "media_ids": [uploaded.json["id"]]})
+    posts.approve_post(ctx, estate["ermc"].user, post["id"])
+    declared = declare(api, estate["press"]).json
+    clock.advance(minutes=10)
+    worker.tick()
+    assert platform.sent == [], "a held post's media reached its connector"
+    api.post(
+        f"/api/v1/incidents/{declared['id']}/resolve", json={"resume_policy": "resume"}, headers=estate["press"].headers
+    )
+    worker.tick()
+    assert [sent.post_id for sent in platform.sent] == [post["id"]]
+    (medium,) = platform.sent[0].media
+    assert (medium.kind, medium.mime, medium.alt_text) == ("image", "image/jpeg", "The open day stand")
+    data = Path(medium.path).read_bytes()
+    assert sha256(data).hexdigest() == medium.sha256 == uploaded.json["sha256"]
+    assert not has_gps(data)
+    assert medium.public_url is None, "no LOCKDOWN_PUBLIC_URL: no public link is made"
+    assert posts.get_post(ctx.db, post["id"])["state"] == "published"
