@@ -100,7 +100,8 @@ def x_spec() -> SpecCheck:
     # tweepy 4.17 hard-codes https://api.twitter.com (tweepy/client.py, BaseClient.request) and
     # has no host setting; X serves the same v2 API there, while its document names only
     # https://api.x.com. Rewriting the host under tweepy would break the OAuth 1.0a signature,
-    # which covers the URL, so exactly this one alias is allowed.
+    # which covers the URL, so exactly this one alias is allowed. The connector's media uploads
+    # (connectors/x_media.py) go to the same host, so the tokens go to one host only.
     why = "tweepy's hard-coded host for the same API"
     return SpecCheck("x-api-v2.openapi.json", aliases={"https://api.twitter.com": ("https://api.x.com", why)})
 
