@@ -128,10 +128,20 @@ def origin(url: str) -> str:
 
 class SpecCheck:
     """One OpenAPI document, loaded once. ``aliases`` maps another origin the connector may use
-    to the document's own, each with the reason it is allowed."""
+    to the document's own, each with the reason it is allowed. ``corrections`` replaces the
+    schema at a JSON pointer where the document contradicts its own reference page, each with
+    the reason; the document's file is left as published."""
 
-    def __init__(self, filename: str, *, aliases: Mapping[str, tuple[str, str]] | None = None) -> None:
+    def __init__(
+        self,
+        filename: str,
+        *,
+        aliases: Mapping[str, tuple[str, str]] | None = None,
+        corrections: Mapping[str, tuple[Any, str]] | None = None,
+    ) -> None:
         self.document: dict[str, Any] = json.loads((SPECS / filename).read_text())
+        for pointer, (replacement, _why) in (corrections or {}).items():
+            correct(self.document, pointer, replacement)
         # openapi-core reads only application/json as JSON; X's errors are problem+json.
         # A multipart body is read by ``_typed_form``, with the schema of the operation being
         # checked (``_form``), set around each validation.
@@ -348,6 +358,18 @@ def _query(url: str) -> Iterable[tuple[str, str]]:
         name, _, value = pair.partition("=")
         if name:
             yield unquote(name), unquote(value)
+
+
+def correct(document: dict[str, Any], pointer: str, replacement: Any) -> None:
+    """Replace what a JSON pointer (RFC 6901) names; KeyError if the document has no such place,
+    so a correction cannot outlive the error it corrects unnoticed."""
+    steps = [step.replace("~1", "/").replace("~0", "~") for step in pointer.lstrip("/").split("/")]
+    parent = document
+    for step in steps[:-1]:
+        parent = parent[step]
+    if steps[-1] not in parent:
+        raise KeyError(f"the document has nothing at {pointer}")
+    parent[steps[-1]] = replacement
 
 
 class Contract:

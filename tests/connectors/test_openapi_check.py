@@ -218,6 +218,54 @@ def test_the_x_spec_rejects_media_uploads_x_would_not_take(
         x_spec.validate(request)
 
 
+def test_the_mastodon_document_as_published_refuses_a_status_with_text_and_media() -> None:
+    # the reason for the correction in conftest: oneOf, and text with media fits two of them
+    as_published = SpecCheck("mastodon.openapi.json")
+    body = {"status": "Open day", "visibility": "public", "media_ids": ["22348641"]}
+    request = prepared("POST", f"{MASTODON}/api/v1/statuses", json=body, headers=BEARER)
+
+    with pytest.raises(InvalidRequestBody):
+        as_published.validate(request, instances=INSTANCES)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"status": "Open day", "visibility": "public", "media_ids": ["22348641"]},
+        {"visibility": "public", "media_ids": ["22348641"]},
+    ],
+    ids=["text-and-media", "media-alone"],
+)
+def test_the_corrected_mastodon_spec_accepts_a_status_with_media(mastodon_spec: SpecCheck, body: object) -> None:
+    request = prepared("POST", f"{MASTODON}/api/v1/statuses", json=body, headers=BEARER)
+
+    mastodon_spec.validate(request, instances=INSTANCES)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"visibility": "public"},
+        {"status": 42, "media_ids": ["22348641"]},
+        {"media_ids": [22348641]},
+        {"media_ids": ["22348641"], "visibility": "everyone"},
+    ],
+    ids=["neither-text-nor-media", "text-not-a-string", "media-id-not-a-string", "visibility-enum"],
+)
+def test_the_corrected_mastodon_spec_still_refuses_what_no_status_kind_allows(
+    mastodon_spec: SpecCheck, body: object
+) -> None:
+    request = prepared("POST", f"{MASTODON}/api/v1/statuses", json=body, headers=BEARER)
+
+    with pytest.raises(InvalidRequestBody):
+        mastodon_spec.validate(request, instances=INSTANCES)
+
+
+def test_a_correction_for_a_place_the_document_does_not_have_fails_loudly() -> None:
+    with pytest.raises(KeyError):
+        SpecCheck("mastodon.openapi.json", corrections={"/paths/~1api~1v1~1nothing/post": ({}, "no such path")})
+
+
 # --- the security scheme ---------------------------------------------------------------------
 
 
