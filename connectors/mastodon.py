@@ -11,9 +11,10 @@ processing, 200 done, 422 could not be processed; https://docs.joinmastodon.org/
 a few times a few seconds apart (``sleep``) within one attempt. Then the status carries
 ``media_ids``. Mastodon takes no captions file: a video's captions are not sent, and nothing
 else goes in their place. An upload publishes nothing, so its 5xx or lost answer is a plain
-transient failure. Media ids are kept in the progress (``media:<n>``); the next attempt asks the
-instance for each (``GET /api/v1/media/{id}``) and uploads again only one it no longer has
-(404: Mastodon removes media never attached to a status).
+transient failure. Media ids are kept in the progress (``media:<n>``, with ``media:<n>:of``
+saying which item it was: ``connectors.media_progress``); the next attempt asks the instance
+for each (``GET /api/v1/media/{id}``) and uploads again only one it no longer has (404:
+Mastodon removes media never attached to a status) or that a person has since changed.
 
 Settings: ``base_url`` (the instance, e.g. ``https://mastodon.social``). Secrets:
 ``access_token`` (an application token with ``write:statuses``, ``write:media`` and
@@ -58,6 +59,7 @@ from connectors.base import (
     url_host,
 )
 from connectors.http import check_response, network_error, new_session
+from connectors.media_progress import fingerprint, kept_id, label
 from connectors.native import NativeScheduled
 from connectors.outbound import PUBLIC_ONLY, OutboundPolicy
 
@@ -74,11 +76,6 @@ STATUS_READS = 4
 STATUS_INTERVAL = 3.0
 STILL_PROCESSING_RETRY = 60.0
 READY, PROCESSING, GONE = "ready", "processing", "gone"
-
-
-def label(index: int, item: OutgoingMedia) -> str:
-    """How a press officer knows the item: "image 2", "video 1" (its place in the post)."""
-    return f"{item.kind} {index + 1}"
 
 
 class MastodonConnector(Connector):
@@ -128,11 +125,11 @@ class MastodonConnector(Connector):
         """The item's media id once Mastodon has processed it: the one an earlier attempt
         uploaded if the instance still has it, else a new upload (kept in ``progress``)."""
         key = f"media:{index}"
-        media_id = progress.get(key) or ""
+        media_id = kept_id(progress, index, item)
         state, reads = (self._media_state(index, item, media_id), 1) if media_id else (GONE, 0)
         if state == GONE:
             media_id, state = self._upload(index, item)
-            progress[key] = media_id
+            progress[key], progress[f"{key}:of"] = media_id, fingerprint(item)
         while state == PROCESSING:
             if reads >= STATUS_READS:
                 raise ConnectorError(

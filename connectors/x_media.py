@@ -24,6 +24,7 @@ names it, so a 5xx or a lost answer is a plain transient failure, never "may be 
 
 What is done is kept in the progress, so a retry does not upload again while X keeps the media
 (``expires_after_secs``, a day for finalized media): ``media:<n>`` the media id,
+``media:<n>:of`` which item it was (``connectors.media_progress``),
 ``media:<n>:expires`` when X forgets it (epoch seconds), ``media:<n>:state`` how far it got
 (``uploaded``, ``processed``, ``ready`` once its alt text and captions are set),
 ``media:<n>:captions`` the subtitles' media id. An empty ``media:<n>`` (expired, or a file X
@@ -41,6 +42,7 @@ from requests.auth import AuthBase
 
 from connectors.base import ConnectorError, OutgoingMedia
 from connectors.http import network_error
+from connectors.media_progress import fingerprint, kept_id, label
 
 API = "https://api.twitter.com"
 # Sent in one request; the rest go in chunks, as X asks for GIFs and videos.
@@ -63,11 +65,6 @@ UPLOADED, PROCESSED, READY = "uploaded", "processed", "ready"
 # display_name of the subtitles X shows in its player, for the languages a UK university posts in.
 LANGUAGES = {"EN": "English", "CY": "Cymraeg", "GA": "Gaeilge", "GD": "Gàidhlig", "FR": "Français",
              "DE": "Deutsch", "ES": "Español", "IT": "Italiano", "ZH": "中文", "AR": "العربية"}  # fmt: skip
-
-
-def label(index: int, item: OutgoingMedia) -> str:
-    """How a press officer knows the item: "image 2", "video 1" (its place in the post)."""
-    return f"{item.kind} {index + 1}"
 
 
 class MediaUploader:
@@ -98,7 +95,7 @@ class MediaUploader:
 
     def _ready(self, index: int, item: OutgoingMedia) -> str:
         key = f"media:{index}"
-        media_id = self._kept(key)
+        media_id = self._kept(index, item)
         state = self.progress.get(f"{key}:state") if media_id else ""
         if state == READY:
             return media_id
@@ -120,17 +117,18 @@ class MediaUploader:
     def _note(self, index: int, state: str) -> None:
         self.progress[f"media:{index}:state"] = state
 
-    def _kept(self, key: str) -> str:
-        """A media id an earlier attempt uploaded, if X keeps it long enough yet; else "" (and
-        what was kept of it is cleared)."""
-        media_id = self.progress.get(key) or ""
+    def _kept(self, index: int, item: OutgoingMedia) -> str:
+        """A media id an earlier attempt uploaded for this same item, if X keeps it long enough
+        yet; else "" (and what was kept of it is cleared)."""
+        key = f"media:{index}"
+        media_id = kept_id(self.progress, index, item)
         try:
             expires = float(self.progress.get(f"{key}:expires") or 0)
         except ValueError:
             expires = 0.0
         if media_id and expires - self.clock() > EXPIRY_MARGIN:
             return media_id
-        for stale in (key, f"{key}:expires", f"{key}:state", f"{key}:captions"):
+        for stale in (key, f"{key}:of", f"{key}:expires", f"{key}:state", f"{key}:captions"):
             if stale in self.progress:
                 self.progress[stale] = ""
         return ""
@@ -150,6 +148,7 @@ class MediaUploader:
         media_id = self._media_id(index, item, data)
         lifetime = data.get("expires_after_secs") or DEFAULT_LIFETIME
         self.progress[f"media:{index}"] = media_id
+        self.progress[f"media:{index}:of"] = fingerprint(item)
         self.progress[f"media:{index}:expires"] = str(int(self.clock() + lifetime))
         return media_id, data.get("processing_info") or {}
 

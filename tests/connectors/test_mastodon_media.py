@@ -6,6 +6,7 @@ Mastodon's document (``tests/specs/mastodon.openapi.json``). The answers come fr
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +18,7 @@ import responses
 
 from connectors.base import ConnectorError, OutgoingMedia, OutgoingPost
 from connectors.mastodon import MastodonConnector
+from connectors.media_progress import fingerprint
 from tests.connectors import mastodon_fake
 from tests.connectors.openapi_check import Part, multipart_parts
 from tests.media_samples import outgoing_image, outgoing_video
@@ -150,7 +152,7 @@ def test_mastodon_a_video_still_processing_is_transient_and_the_retry_asks_about
     assert not failure.value.ambiguous
     assert failure.value.retry_after == 60.0
     assert "still being processed" in failure.value.message
-    assert failure.value.progress == {"media:0": "301"}
+    assert failure.value.progress == {"media:0": "301", "media:0:of": fingerprint(video)}
 
     fake.calls.reset()
     fake.get(f"{MEDIA}/301", json=mastodon_fake.media_attachment("301", "video", video.alt_text))
@@ -185,7 +187,7 @@ def test_mastodon_a_retry_reuses_media_the_instance_still_has(
     fake: responses.RequestsMock, mastodon: MastodonConnector, make_post: Callable[..., OutgoingPost], tmp_path: Path
 ) -> None:
     first, second = outgoing_image(tmp_path, name="a"), outgoing_image(tmp_path, name="b")
-    post = make_post(media=(first, second), progress={"media:0": "201"})
+    post = make_post(media=(first, second), progress={"media:0": "201", "media:0:of": fingerprint(first)})
     fake.get(f"{MEDIA}/201", json=mastodon_fake.media_attachment("201", "image", first.alt_text))
     uploaded(fake, "202", second)
     fake.post(STATUSES, json=mastodon_fake.status_with_media("109", []))
@@ -201,7 +203,7 @@ def test_mastodon_media_the_instance_no_longer_has_is_uploaded_again(
     fake: responses.RequestsMock, mastodon: MastodonConnector, make_post: Callable[..., OutgoingPost], tmp_path: Path
 ) -> None:
     image = outgoing_image(tmp_path)
-    post = make_post(media=(image,), progress={"media:0": "201"})
+    post = make_post(media=(image,), progress={"media:0": "201", "media:0:of": fingerprint(image)})
     # Mastodon removes media never attached to a status after a while: 404 "Record not found"
     fake.get(f"{MEDIA}/201", status=404, json=mastodon_fake.error("Record not found"))
     uploaded(fake, "205", image)
@@ -210,6 +212,20 @@ def test_mastodon_media_the_instance_no_longer_has_is_uploaded_again(
     mastodon.publish(post)
 
     assert json.loads(calls_to(fake, STATUSES)[0].request.body)["media_ids"] == ["205"]
+
+
+def test_mastodon_media_kept_for_another_item_is_not_reused(
+    fake: responses.RequestsMock, mastodon: MastodonConnector, make_post: Callable[..., OutgoingPost], tmp_path: Path
+) -> None:
+    before = outgoing_image(tmp_path)
+    after = dataclasses.replace(before, alt_text="A red square, rewritten")  # edited between attempts
+    uploaded(fake, "206", after)
+    fake.post(STATUSES, json=mastodon_fake.status_with_media("109", []))
+
+    mastodon.publish(make_post(media=(after,), progress={"media:0": "201", "media:0:of": fingerprint(before)}))
+
+    assert parts(calls_to(fake, UPLOAD)[0])["description"].data.decode() == "A red square, rewritten"
+    assert json.loads(calls_to(fake, STATUSES)[0].request.body)["media_ids"] == ["206"]
 
 
 def test_mastodon_a_status_that_failed_keeps_the_media_and_its_idempotency_rule(

@@ -5,6 +5,7 @@ answers come from ``x_fake``, each from its reference page (https://docs.x.com/x
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +16,7 @@ import requests
 import responses
 
 from connectors.base import ConnectorError, OutgoingMedia, OutgoingPost
+from connectors.media_progress import fingerprint
 from connectors.x import XConnector
 from tests.connectors import x_fake
 from tests.connectors.openapi_check import Part, multipart_parts
@@ -144,6 +146,33 @@ def test_x_an_image_x_refuses_is_permanent_and_named(
     # the first image is kept for the post's next attempt, once a person fixes the second
     assert failure.value.progress["media:0"] == "111"
     assert failure.value.progress["media:0:state"] == "ready"
+
+
+def test_x_uploads_a_gif_in_chunks_as_tweet_gif(
+    fake: responses.RequestsMock, x: XConnector, make_post: Callable[..., OutgoingPost], tmp_path: Path
+) -> None:
+    # https://docs.x.com/x-api/media/quickstart/best-practices: "Pass media_category=tweet_gif
+    # to enable async upload behavior for Posts with an animated GIF" (chunked upload)
+    gif = outgoing_image(tmp_path, fmt="GIF", alt_text="A red square, blinking")
+    post = make_post(media=(gif,))
+    fake.post(INITIALIZE, json=x_fake.initialized("555"))
+    for _ in range(chunk_count(gif)):
+        fake.post(f"{UPLOAD}/555/append", json=x_fake.appended())
+    fake.post(f"{UPLOAD}/555/finalize", json=x_fake.finalized("555", gif.size, state="succeeded"))
+    fake.post(METADATA, json=x_fake.metadata_created("555", gif.alt_text))
+    fake.post(TWEETS, status=201, json=x_fake.created(TWEET_ID, post.body))
+
+    x.publish(post)
+
+    assert sent_json(calls_to(fake, INITIALIZE)[0]) == {
+        "media_type": "image/gif",
+        "media_category": "tweet_gif",
+        "total_bytes": gif.size,
+    }
+    appends = calls_to(fake, f"{UPLOAD}/555/append")
+    assert b"".join(parts(call)["media"].data for call in appends) == Path(gif.path).read_bytes()
+    assert not calls_to(fake, SUBTITLES)
+    assert sent_json(calls_to(fake, TWEETS)[0])["media"] == {"media_ids": ["555"]}
 
 
 # --- video, with captions ---------------------------------------------------------------------
@@ -277,7 +306,10 @@ def test_x_a_retry_reuses_the_media_an_earlier_attempt_made_ready(
     fake: responses.RequestsMock, x: XConnector, make_post: Callable[..., OutgoingPost], tmp_path: Path
 ) -> None:
     first, second = outgoing_image(tmp_path, name="a"), outgoing_image(tmp_path, name="b", alt_text="A blue door")
-    kept = {"media:0": "111", "media:0:expires": str(int(NOW + 80000)), "media:0:state": "ready"}
+    kept = {
+        "media:0": "111", "media:0:of": fingerprint(first),
+        "media:0:expires": str(int(NOW + 80000)), "media:0:state": "ready",
+    }  # fmt: skip
     post = make_post(media=(first, second), progress=kept)
     fake.post(UPLOAD, json=x_fake.uploaded("222"))
     fake.post(METADATA, json=x_fake.metadata_created("222", second.alt_text))
@@ -295,7 +327,8 @@ def test_x_media_kept_past_its_expiry_is_uploaded_again(
 ) -> None:
     image = outgoing_image(tmp_path)
     # X forgets it in five minutes: too soon to post with it
-    kept = {"media:0": "111", "media:0:expires": str(int(NOW + 300)), "media:0:state": "ready"}
+    kept = {"media:0": "111", "media:0:of": fingerprint(image), "media:0:expires": str(int(NOW + 300)),
+            "media:0:state": "ready"}  # fmt: skip
     post = make_post(media=(image,), progress=kept)
     fake.post(UPLOAD, json=x_fake.uploaded("333"))
     fake.post(METADATA, json=x_fake.metadata_created("333", image.alt_text))
@@ -304,6 +337,32 @@ def test_x_media_kept_past_its_expiry_is_uploaded_again(
     x.publish(post)
 
     assert sent_json(calls_to(fake, TWEETS)[0])["media"] == {"media_ids": ["333"]}
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [{"alt_text": "A red square, rewritten"}, {"sha256": "0" * 64}],
+    ids=["alt-text-rewritten", "file-replaced"],
+)
+def test_x_media_kept_for_another_item_is_not_reused(
+    fake: responses.RequestsMock,
+    x: XConnector,
+    make_post: Callable[..., OutgoingPost],
+    tmp_path: Path,
+    edit: dict[str, str],
+) -> None:
+    before = outgoing_image(tmp_path)
+    kept = {"media:0": "111", "media:0:of": fingerprint(before), "media:0:expires": str(int(NOW + 80000)),
+            "media:0:state": "ready"}  # fmt: skip
+    after = dataclasses.replace(before, **edit)  # a person changed the post between attempts
+    fake.post(UPLOAD, json=x_fake.uploaded("444"))
+    fake.post(METADATA, json=x_fake.metadata_created("444", after.alt_text))
+    fake.post(TWEETS, status=201, json=x_fake.created(TWEET_ID, "x"))
+
+    x.publish(make_post(media=(after,), progress=kept))
+
+    assert sent_json(calls_to(fake, METADATA)[0])["metadata"] == {"alt_text": {"text": after.alt_text}}
+    assert sent_json(calls_to(fake, TWEETS)[0])["media"] == {"media_ids": ["444"]}
 
 
 def test_x_a_failed_post_keeps_the_uploaded_media_for_the_retry(
