@@ -3,8 +3,22 @@ publishes; ``DELETE {base_url}/api/v1/statuses/{id}`` deletes. Native schedules,
 scheduler: ``GET /api/v1/scheduled_statuses`` lists them, ``PUT`` and ``DELETE``
 ``/api/v1/scheduled_statuses/{id}`` move and cancel one.
 
+Media (images, or one video; https://docs.joinmastodon.org/user/posting/#media): each is
+uploaded inside ``publish`` by ``POST /api/v2/media`` (multipart ``file``, and ``description``,
+the alt text, a video's too; https://docs.joinmastodon.org/methods/media/#v2). 200 means
+processed; 202 means still processing, and ``GET /api/v1/media/{id}`` is read (206 still
+processing, 200 done, 422 could not be processed; https://docs.joinmastodon.org/methods/media/#get)
+a few times a few seconds apart (``sleep``) within one attempt. Then the status carries
+``media_ids``. Mastodon takes no captions file: a video's captions are not sent, and nothing
+else goes in their place. An upload publishes nothing, so its 5xx or lost answer is a plain
+transient failure. Media ids are kept in the progress (``media:<n>``, with ``media:<n>:of``
+saying which item it was: ``connectors.media_progress``); the next attempt asks the instance
+for each (``GET /api/v1/media/{id}``) and uploads again only one it no longer has (404:
+Mastodon removes media never attached to a status) or that a person has since changed.
+
 Settings: ``base_url`` (the instance, e.g. ``https://mastodon.social``). Secrets:
-``access_token`` (an application token with ``write:statuses`` and ``read:statuses``).
+``access_token`` (an application token with ``write:statuses``, ``write:media`` and
+``read:statuses``).
 
 Every publish carries ``Idempotency-Key`` (the post's own key, the same on every attempt).
 Mastodon de-duplicates on it for one hour
@@ -22,7 +36,7 @@ Readiness: ``GET /api/v1/accounts/verify_credentials`` names the account the tok
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from html.parser import HTMLParser
 from typing import Any
@@ -35,6 +49,7 @@ from connectors.base import (
     WATCH_PAGES,
     Connector,
     ConnectorError,
+    OutgoingMedia,
     OutgoingPost,
     Published,
     Ready,
@@ -44,6 +59,7 @@ from connectors.base import (
     url_host,
 )
 from connectors.http import check_response, network_error, new_session
+from connectors.media_progress import fingerprint, kept_id, label
 from connectors.native import NativeScheduled
 from connectors.outbound import PUBLIC_ONLY, OutboundPolicy
 
@@ -54,6 +70,12 @@ MAX_PAGES = 50  # 40 scheduled statuses a page
 POSTPONE = timedelta(days=365)
 # Mastodon refuses a time less than 5 minutes ahead; a restore never asks for less than this.
 RESTORE_AT_LEAST = timedelta(minutes=6)
+# Reads of a media attachment's state within one attempt, and the wait between them: an image
+# is processed at once, a video may take minutes, which later attempts wait out instead.
+STATUS_READS = 4
+STATUS_INTERVAL = 3.0
+STILL_PROCESSING_RETRY = 60.0
+READY, PROCESSING, GONE = "ready", "processing", "gone"
 
 
 class MastodonConnector(Connector):
@@ -75,20 +97,108 @@ class MastodonConnector(Connector):
         self.headers = {"Authorization": f"Bearer {self.secret['access_token']}"}
         # The token's own account id (from verify_credentials), asked once per connector.
         self._account_id: str | None = None
+        # How the connector waits between media status reads (tests pass one that does not sleep).
+        self.sleep: Callable[[float], None] = time.sleep
 
     def publish(self, post: OutgoingPost) -> Published:
-        response = self._send(
-            "POST",
-            "/api/v1/statuses",
-            # Sent but unanswered is ambiguous here; the key's window may excuse it (base).
-            idempotent=False,
-            json={"status": post.body, "visibility": "public"},
-            headers={**self.headers, "Idempotency-Key": post.idempotency_key},
-        )
+        # What earlier attempts uploaded, carried on (and updated) into every failure below.
+        progress = {key: value for key, value in post.progress.items() if key.startswith("media:")}
+        try:
+            media_ids = [self._attachment(index, item, progress) for index, item in enumerate(post.media)]
+            response = self._send(
+                "POST",
+                "/api/v1/statuses",
+                # Sent but unanswered is ambiguous here; the key's window may excuse it (base).
+                idempotent=False,
+                json={"status": post.body, "visibility": "public", **({"media_ids": media_ids} if media_ids else {})},
+                headers={**self.headers, "Idempotency-Key": post.idempotency_key},
+            )
+        except ConnectorError as exc:
+            exc.progress = {**progress, **exc.progress}
+            raise
         status = self._json(response)
         if not isinstance(status, dict) or status.get("id") is None:
             return Published(remote_id=None)
         return Published(remote_id=str(status["id"]), url=status.get("url"))
+
+    def _attachment(self, index: int, item: OutgoingMedia, progress: dict[str, str]) -> str:
+        """The item's media id once Mastodon has processed it: the one an earlier attempt
+        uploaded if the instance still has it, else a new upload (kept in ``progress``)."""
+        key = f"media:{index}"
+        media_id = kept_id(progress, index, item)
+        state, reads = (self._media_state(index, item, media_id), 1) if media_id else (GONE, 0)
+        if state == GONE:
+            media_id, state = self._upload(index, item)
+            progress[key], progress[f"{key}:of"] = media_id, fingerprint(item)
+        while state == PROCESSING:
+            if reads >= STATUS_READS:
+                raise ConnectorError(
+                    f"{label(index, item)} was uploaded to Mastodon and is still being processed; "
+                    "it is tried again later",
+                    permanent=False,
+                    retry_after=STILL_PROCESSING_RETRY,
+                )
+            self.sleep(STATUS_INTERVAL)
+            state = self._media_state(index, item, media_id)
+            reads += 1
+        if state == GONE:  # removed while processing: the next attempt uploads it again
+            raise ConnectorError(f"{label(index, item)} vanished from Mastodon while processing", permanent=False)
+        return media_id
+
+    def _upload(self, index: int, item: OutgoingMedia) -> tuple[str, str]:
+        """``POST /api/v2/media``: the file and its alt text (``description``); 200 is
+        processed, 202 still processing (https://docs.joinmastodon.org/methods/media/#v2)."""
+        with open(item.path, "rb") as handle:
+            response = self._before_publishing(
+                index, item, "POST", "/api/v2/media", refused="Mastodon refused it: ",
+                files={"file": (f"{item.kind}-{index + 1}", handle, item.mime)},
+                data={"description": item.alt_text},
+            )  # fmt: skip
+        attachment = self._json(response)
+        media_id = attachment.get("id") if isinstance(attachment, dict) else None
+        if media_id is None:
+            raise ConnectorError(f"{label(index, item)}: Mastodon gave the upload no media id", permanent=False)
+        return str(media_id), PROCESSING if response.status_code == 202 else READY
+
+    def _media_state(self, index: int, item: OutgoingMedia, media_id: str) -> str:
+        """``GET /api/v1/media/{id}`` (https://docs.joinmastodon.org/methods/media/#get): 200
+        processed, 206 still processing, 404 gone (Mastodon removes media never attached to a
+        status), 422 could not be processed (permanent, and uploaded again next time)."""
+        try:
+            response = self._before_publishing(index, item, "GET", f"/api/v1/media/{media_id}")
+        except ConnectorError as exc:
+            if exc.status == 404:
+                return GONE
+            if exc.status == 422:
+                said = exc.message.removeprefix(f"{label(index, item)}: ")
+                raise ConnectorError(
+                    f"{label(index, item)}: Mastodon could not process the file; check that it opens, "
+                    f"or choose another ({said})",
+                    permanent=True,
+                    status=422,
+                    progress={f"media:{index}": ""},
+                ) from exc
+            raise
+        return PROCESSING if response.status_code == 206 else READY
+
+    def _before_publishing(
+        self, index: int, item: OutgoingMedia, method: str, path: str, *, refused: str = "", **kwargs: Any
+    ) -> requests.Response:
+        """A media call: it stores media, unattached and invisible, and publishes nothing, so a
+        5xx or a lost answer is only "later", never "may be live". Failures name the item, a
+        permanent one after ``refused``."""
+        try:
+            return self._send(method, path, headers=self.headers, idempotent=True, **kwargs)
+        except ConnectorError as exc:
+            # The one rule (connectors.base) reads a 5xx status as "may be live"; the message
+            # keeps the status for people.
+            server_error = (exc.status or 0) >= 500
+            raise ConnectorError(
+                f"{label(index, item)}: {refused if exc.permanent else ''}{exc.message}",
+                permanent=exc.permanent,
+                retry_after=exc.retry_after,
+                status=None if server_error else exc.status,
+            ) from exc
 
     def delete(self, remote_id: str) -> None:
         try:

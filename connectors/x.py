@@ -2,6 +2,17 @@
 ``POST /2/tweets`` (``create_tweet``) publishes, ``DELETE /2/tweets/{id}`` (``delete_tweet``)
 deletes. tweepy calls the host ``https://api.twitter.com``.
 
+Media (images, or one video, as the dispatcher hands them: up to 4 images or 1 video or GIF a
+post, https://docs.x.com/x-api/media/quickstart/best-practices) are uploaded inside ``publish``
+by X API v2's own upload (``connectors.x_media``: ``POST /2/media/upload`` for an image,
+``/2/media/upload/initialize``, ``/{id}/append``, ``/{id}/finalize`` and
+``GET /2/media/upload?command=STATUS`` for a video or GIF, ``POST /2/media/metadata`` for the
+alt text, the SubRip captions as ``subtitles`` media tied by ``POST /2/media/subtitles``), signed
+with the same OAuth 1.0a user tokens on tweepy's session, never tweepy's v1.1
+``API.media_upload`` (a retired endpoint). Their ids go in the post's ``media.media_ids``. An
+upload publishes nothing, so its 5xx or lost answer is only transient; what was uploaded is kept
+in the progress (``media:<n>``...) and reused by the next attempt while X keeps it.
+
 Settings: none. Secrets: ``consumer_key`` and ``consumer_secret`` (the app's API key and
 secret), ``access_token`` and ``access_token_secret`` (the account's, read and write).
 
@@ -46,6 +57,7 @@ from connectors.base import (
 )
 from connectors.http import TRANSIENT_4XX, network_error, new_session, retry_after_seconds
 from connectors.outbound import PUBLIC_ONLY, OutboundPolicy
+from connectors.x_media import CHUNK, MediaUploader
 
 # The most posts one page of GET /2/users/:id/tweets returns.
 PAGE = 100
@@ -87,13 +99,38 @@ class XConnector(Connector):
         # tweepy sends without a timeout: mount the timeout adapter on tweepy's own session.
         self.session = new_session(self.client.session, outbound=self.outbound)
         self._user_id: str | None = None
+        # How the media upload waits between status reads and tells the time (tests pass their own).
+        self.sleep: Callable[[float], None] = time.sleep
+        self.clock: Callable[[], float] = time.time
+        self.chunk_size = CHUNK
 
     def publish(self, post: OutgoingPost) -> Published:
-        response = self._call(lambda: self.client.create_tweet(text=post.body, user_auth=True), idempotent=False)
+        # What earlier attempts uploaded, carried on (and updated) into every failure below.
+        progress = {key: value for key, value in post.progress.items() if key.startswith("media:")}
+        try:
+            media_ids = self._media(progress).media_ids(post.media) if post.media else None
+            response = self._call(
+                lambda: self.client.create_tweet(text=post.body, media_ids=media_ids, user_auth=True),
+                idempotent=False,
+            )
+        except ConnectorError as exc:
+            exc.progress = {**progress, **exc.progress}
+            raise
         tweet_id = (response.data or {}).get("id")
         if tweet_id is None:
             return Published(remote_id=None)
         return Published(remote_id=str(tweet_id), url=f"https://x.com/i/web/status/{tweet_id}")
+
+    def _media(self, progress: dict[str, str]) -> MediaUploader:
+        """The media uploader, on tweepy's session and signed with the same user tokens."""
+        auth = tweepy.OAuth1UserHandler(
+            self.secret["consumer_key"], self.secret["consumer_secret"],
+            self.secret["access_token"], self.secret["access_token_secret"],
+        ).apply_auth()  # fmt: skip
+        return MediaUploader(
+            self.session, auth, progress, read_error=self._http_error, sleep=self.sleep, clock=self.clock,
+            chunk_size=self.chunk_size,
+        )  # fmt: skip
 
     def delete(self, remote_id: str) -> None:
         # Deleting twice deletes nothing more, so a lost answer is safe to try again.

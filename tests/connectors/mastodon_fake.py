@@ -103,3 +103,28 @@ def error(message: str) -> dict[str, str]:
 def validation_failed(message: str, field: str, code: str, description: str) -> dict[str, Any]:
     """The ValidationError some 422 answers carry (the document names it per operation)."""
     return {"error": message, "details": {field: [{"error": code, "description": description}]}}
+
+
+def media_attachment(media_id: str, kind: str = "image", description: str | None = None, *, processed: bool = True,
+                     base: str = BASE) -> dict[str, Any]:  # fmt: skip
+    """``POST /api/v2/media`` 200 (processed) or 202 (``url`` still null), and
+    ``GET /api/v1/media/{id}`` 200: a MediaAttachment
+    (https://docs.joinmastodon.org/methods/media/#v2, https://docs.joinmastodon.org/entities/MediaAttachment/);
+    ``description`` is the alt text as Mastodon keeps it."""
+    files = f"{base}/system/media_attachments/files/022/348/641"
+    extension = "mp4" if kind in ("video", "gifv") else "jpeg"
+    return {
+        "id": media_id,
+        "type": kind,
+        "url": f"{files}/original/e96382f26c72a29c.{extension}" if processed else None,
+        "preview_url": f"{files}/small/e96382f26c72a29c.jpeg",
+        "remote_url": None,
+        "meta": {"original": {"width": 64, "height": 48, "size": "64x48", "aspect": 1.3333333333333333}},
+        "description": description,
+        "blurhash": "UFBWY:8_0Jxv4mx]t8t64.%M-:IUWGWAt6M}",
+    }
+
+
+def status_with_media(status_id: str, attachments: list[dict[str, Any]], base: str = BASE) -> dict[str, Any]:
+    """``POST /api/v1/statuses`` 200: a Status whose ``media_attachments`` are the uploads."""
+    return {**status(status_id, base=base), "media_attachments": attachments}

@@ -23,7 +23,8 @@ from connectors.mastodon import MastodonConnector
 from connectors.x import XConnector
 from tests.connectors import mastodon_fake, x_fake
 from tests.connectors.conftest import checked_fake
-from tests.connectors.openapi_check import Contract, SpecCheck, WrongSecurity, WrongServer
+from tests.connectors.openapi_check import Contract, SpecCheck, WrongForm, WrongSecurity, WrongServer
+from tests.media_samples import image_bytes
 
 X = "https://api.x.com"
 TWEEPYS_X = "https://api.twitter.com"
@@ -131,6 +132,138 @@ def test_the_mastodon_document_states_no_limits_at_all(mastodon_spec: SpecCheck)
     text = json.dumps(mastodon_spec.document)
     for keyword in ("maxLength", "maxItems", "maximum", "minLength"):
         assert f'"{keyword}"' not in text
+
+
+# --- multipart bodies (media uploads) --------------------------------------------------------
+
+JPEG = image_bytes()
+
+
+def form(files: dict[str, Any], fields: dict[str, str]) -> dict[str, Any]:
+    """A multipart body's parts: files (name, bytes, type) and text fields (parts without a file
+    name), so a body with no file at all is still multipart."""
+    return {**files, **{name: (None, value) for name, value in fields.items()}}
+
+
+def test_the_mastodon_spec_accepts_a_media_upload_with_its_file_and_description(mastodon_spec: SpecCheck) -> None:
+    request = prepared(
+        "POST", f"{MASTODON}/api/v2/media", headers=BEARER,
+        files={"file": ("photo.jpeg", JPEG, "image/jpeg")}, data={"description": "A red square"},
+    )  # fmt: skip
+
+    mastodon_spec.validate(request, instances=INSTANCES)
+
+
+@pytest.mark.parametrize(
+    ("files", "fields", "rejection"),
+    [
+        ({}, {"description": "no file at all"}, InvalidRequestBody),
+        ({"thumbnail": ("t.jpeg", JPEG, "image/jpeg")}, {"description": "the file under another name"},
+         InvalidRequestBody),
+        ({}, {"file": "the file sent as a text field, not a file part"}, WrongForm),
+        ({"file": ("photo.jpeg", JPEG, None)}, {"description": "a file part without a MIME type"}, WrongForm),
+        ({"file": ("photo.jpeg", JPEG, "image/jpeg"), "description": ("d.txt", b"A", "text/plain")}, {}, WrongForm),
+    ],
+    ids=["no-file", "file-under-another-name", "file-as-text", "file-without-mime-type", "text-as-file"],
+)  # fmt: skip
+def test_the_mastodon_spec_rejects_media_uploads_mastodon_would_not_take(
+    mastodon_spec: SpecCheck, files: dict[str, Any], fields: dict[str, str], rejection: type[OpenAPIError]
+) -> None:
+    request = prepared("POST", f"{MASTODON}/api/v2/media", headers=BEARER, files=form(files, fields))
+
+    with pytest.raises(rejection):
+        mastodon_spec.validate(request, instances=INSTANCES)
+
+
+def test_the_x_spec_accepts_signed_media_uploads_whose_form_fields_are_typed_by_the_document(
+    x_spec: SpecCheck,
+) -> None:
+    x_spec.validate(
+        prepared(
+            "POST", f"{TWEEPYS_X}/2/media/upload", auth=USER_CONTEXT,
+            files={"media": ("photo.jpeg", JPEG, "image/jpeg")}, data={"media_category": "tweet_image"},
+        )
+    )  # fmt: skip
+    # segment_index is an integer in the document; a form field carries it as text
+    x_spec.validate(
+        prepared(
+            "POST", f"{TWEEPYS_X}/2/media/upload/1880028106020515840/append", auth=USER_CONTEXT,
+            files={"media": ("blob", JPEG, "application/octet-stream")}, data={"segment_index": "0"},
+        )
+    )  # fmt: skip
+
+
+MEDIA = {"media": ("p.jpeg", JPEG, "image/jpeg")}
+CHUNK = {"media": ("blob", JPEG, "application/octet-stream")}
+
+
+@pytest.mark.parametrize(
+    ("path", "files", "fields", "rejection"),
+    [
+        ("/2/media/upload", MEDIA, {"media_category": "tweet_picture"}, InvalidRequestBody),
+        ("/2/media/upload", MEDIA, {}, InvalidRequestBody),
+        ("/2/media/upload", MEDIA, {"media_category": "tweet_image", "alt_text": "not here"}, WrongForm),
+        ("/2/media/upload/1880028106020515840/append", CHUNK, {"segment_index": "1000"}, InvalidRequestBody),
+        ("/2/media/upload/1880028106020515840/append", CHUNK, {"segment_index": "first"}, InvalidRequestBody),
+        ("/2/media/upload/1880028106020515840/append", {}, {"segment_index": "0"}, InvalidRequestBody),
+    ],
+    ids=["category-enum", "no-category", "unknown-field", "segment-beyond-999", "segment-not-a-number", "no-media"],
+)  # fmt: skip
+def test_the_x_spec_rejects_media_uploads_x_would_not_take(
+    x_spec: SpecCheck, path: str, files: dict[str, Any], fields: dict[str, str], rejection: type[OpenAPIError]
+) -> None:
+    request = prepared("POST", f"{TWEEPYS_X}{path}", auth=USER_CONTEXT, files=form(files, fields))
+
+    with pytest.raises(rejection):
+        x_spec.validate(request)
+
+
+def test_the_mastodon_document_as_published_refuses_a_status_with_text_and_media() -> None:
+    # the reason for the correction in conftest: oneOf, and text with media fits two of them
+    as_published = SpecCheck("mastodon.openapi.json")
+    body = {"status": "Open day", "visibility": "public", "media_ids": ["22348641"]}
+    request = prepared("POST", f"{MASTODON}/api/v1/statuses", json=body, headers=BEARER)
+
+    with pytest.raises(InvalidRequestBody):
+        as_published.validate(request, instances=INSTANCES)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"status": "Open day", "visibility": "public", "media_ids": ["22348641"]},
+        {"visibility": "public", "media_ids": ["22348641"]},
+    ],
+    ids=["text-and-media", "media-alone"],
+)
+def test_the_corrected_mastodon_spec_accepts_a_status_with_media(mastodon_spec: SpecCheck, body: object) -> None:
+    request = prepared("POST", f"{MASTODON}/api/v1/statuses", json=body, headers=BEARER)
+
+    mastodon_spec.validate(request, instances=INSTANCES)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"visibility": "public"},
+        {"status": 42, "media_ids": ["22348641"]},
+        {"media_ids": [22348641]},
+        {"media_ids": ["22348641"], "visibility": "everyone"},
+    ],
+    ids=["neither-text-nor-media", "text-not-a-string", "media-id-not-a-string", "visibility-enum"],
+)
+def test_the_corrected_mastodon_spec_still_refuses_what_no_status_kind_allows(
+    mastodon_spec: SpecCheck, body: object
+) -> None:
+    request = prepared("POST", f"{MASTODON}/api/v1/statuses", json=body, headers=BEARER)
+
+    with pytest.raises(InvalidRequestBody):
+        mastodon_spec.validate(request, instances=INSTANCES)
+
+
+def test_a_correction_for_a_place_the_document_does_not_have_fails_loudly() -> None:
+    with pytest.raises(KeyError):
+        SpecCheck("mastodon.openapi.json", corrections={"/paths/~1api~1v1~1nothing/post": ({}, "no such path")})
 
 
 # --- the security scheme ---------------------------------------------------------------------

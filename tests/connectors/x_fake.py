@@ -81,3 +81,69 @@ def about_blank(status: int, title: str, detail: str | None = None) -> dict[str,
     """Keyword arguments for ``fake.add``: X's generic problem, outside its document."""
     body = {"type": "about:blank", "title": title, "detail": detail or title, "status": status}
     return {"status": status, "body": json.dumps(body), "content_type": PROBLEM_JSON}
+
+
+# --- media upload (X API v2), each from its reference page --------------------------------
+
+
+def uploaded(media_id: str, *, state: str | None = None, check_after: int = 1) -> dict[str, Any]:
+    """``POST /2/media/upload`` 200 (one request): ``MediaUploadResponse``
+    (https://docs.x.com/x-api/media/media-upload); ``processing_info`` only when X still
+    processes the file."""
+    data: dict[str, Any] = {"id": media_id, "media_key": f"3_{media_id}", "expires_after_secs": 86400}
+    if state is not None:
+        data["processing_info"] = {"state": state, "check_after_secs": check_after}
+    return {"data": data}
+
+
+def initialized(media_id: str) -> dict[str, Any]:
+    """``POST /2/media/upload/initialize`` 200: ``InitializeMediaUploadResponse``
+    (https://docs.x.com/x-api/media/initialize-media-upload, and the chunked quickstart
+    https://docs.x.com/x-api/media/quickstart/media-upload-chunked, whose example this is)."""
+    return {"data": {"id": media_id, "media_key": f"13_{media_id}", "expires_after_secs": 1295999}}
+
+
+def appended(expires_at: int = 1893456000) -> dict[str, Any]:
+    """``POST /2/media/upload/{id}/append`` 200: ``AppendMediaUploadResponse``
+    (https://docs.x.com/x-api/media/append-media-upload)."""
+    return {"data": {"expires_at": expires_at}}
+
+
+def finalized(media_id: str, size: int, *, state: str | None = "pending", check_after: int = 1) -> dict[str, Any]:
+    """``POST /2/media/upload/{id}/finalize`` 200: ``FinalizeMediaUploadResponse``
+    (https://docs.x.com/x-api/media/finalize-media-upload; the quickstart's example: a video is
+    ``pending`` with ``check_after_secs``; without ``processing_info`` it is ready)."""
+    data: dict[str, Any] = {"id": media_id, "media_key": f"13_{media_id}", "size": size, "expires_after_secs": 86400}
+    if state is not None:
+        data["processing_info"] = {"state": state, "check_after_secs": check_after}
+    return {"data": data}
+
+
+def upload_status(media_id: str, state: str, *, check_after: int = 5, percent: int = 50) -> dict[str, Any]:
+    """``GET /2/media/upload?command=STATUS&media_id=`` 200: ``GetMediaUploadStatusResponse``
+    (https://docs.x.com/x-api/media/get-media-upload-status); states ``pending``,
+    ``in_progress``, ``succeeded``, ``failed``. ``check_after_secs`` only while processing."""
+    info: dict[str, Any] = {"state": state}
+    if state in ("pending", "in_progress"):
+        info |= {"check_after_secs": check_after, "progress_percent": percent}
+    elif state == "succeeded":
+        info["progress_percent"] = 100
+    return {"data": {"id": media_id, "media_key": f"13_{media_id}", "processing_info": info}}
+
+
+def metadata_created(media_id: str, alt_text: str) -> dict[str, Any]:
+    """``POST /2/media/metadata`` 200: ``CreateMediaMetadataResponse``
+    (https://docs.x.com/x-api/media/media-metadata-create)."""
+    return {"data": {"id": media_id, "associated_metadata": {"alt_text": {"text": alt_text}}}}
+
+
+def subtitles_created(video_id: str, subtitles_id: str, language_code: str) -> dict[str, Any]:
+    """``POST /2/media/subtitles`` 200: ``CreateMediaSubtitlesResponse``
+    (https://docs.x.com/x-api/media/media-subtitles-create)."""
+    return {
+        "data": {
+            "id": video_id,
+            "media_category": "TweetVideo",
+            "associated_subtitles": {"subtitles": [{"id": subtitles_id, "language_code": language_code}]},
+        }
+    }
