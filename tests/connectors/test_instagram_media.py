@@ -17,6 +17,7 @@ from pathlib import Path
 from urllib.parse import parse_qs
 
 import pytest
+import requests
 import responses
 from responses import matchers
 
@@ -264,24 +265,30 @@ def test_instagram_a_child_it_cannot_process_fails_the_post_naming_it(
     assert error.progress == {"media:0": "k-1", "media:1": ""}
 
 
+@pytest.mark.parametrize("failure", ["server", "lost"])
 @pytest.mark.parametrize("step", ["child", "carousel"])
-def test_instagram_a_server_error_making_a_container_is_transient_and_keeps_the_children_made(
+def test_instagram_a_failure_making_a_container_is_transient_and_keeps_the_children_made(
     fake: responses.RequestsMock,
     instagram: InstagramConnector,
     make_post: Callable[..., OutgoingPost],
     tmp_path: Path,
     step: str,
+    failure: str,
 ) -> None:
-    failure = graph_fake.error("An unexpected error has occurred", 2, status=503)
+    # A container is stored, unseen: whatever became of the request, nothing was posted.
+    if failure == "server":
+        answer: dict[str, object] = graph_fake.error("An unexpected error has occurred", 2, status=503)
+    else:
+        answer = {"body": requests.ReadTimeout("read timed out")}
     makes_container(fake, "k-1")
     if step == "child":
-        fake.post(f"{USER}/media", **failure)
+        fake.post(f"{USER}/media", **answer)
         kept = {"media:0": "k-1"}
     else:
         makes_container(fake, "k-2")
         container_is(fake, "k-1", "FINISHED")
         container_is(fake, "k-2", "FINISHED")
-        fake.post(f"{USER}/media", **failure)
+        fake.post(f"{USER}/media", **answer)
         kept = {"media:0": "k-1", "media:1": "k-2"}
 
     with pytest.raises(ConnectorError) as caught:
@@ -290,8 +297,9 @@ def test_instagram_a_server_error_making_a_container_is_transient_and_keeps_the_
     error = caught.value
     assert (error.permanent, error.ambiguous, error.status) == (False, False, None)
     assert error.progress == kept
-    assert "HTTP 503" in error.message
+    assert ("HTTP 503" if failure == "server" else "no answer") in error.message
     assert ("image 2" if step == "child" else "the carousel") in error.message
+    assert sum(call.request.method == "POST" for call in fake.calls) == len(kept) + 1, "not retried in the client"
 
 
 def test_instagram_a_refused_image_url_is_permanent_and_names_the_item(
