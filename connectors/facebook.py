@@ -1,10 +1,43 @@
 """Facebook Page: ``POST https://graph.facebook.com/{version}/{page_id}/feed`` with ``message``
-publishes to the Page's feed; ``DELETE https://graph.facebook.com/{version}/{post_id}`` deletes.
+publishes a text post to the Page's feed (photos and video: below); ``DELETE
+https://graph.facebook.com/{version}/{post_id}`` deletes.
 The version is the installation's ``LOCKDOWN_GRAPH_VERSION`` (``graph_version`` beside the
 settings).
 
 Settings: ``page_id`` (the Page's numeric id). Secrets: ``page_access_token`` (a Page access
 token with ``pages_manage_posts``), sent as ``Authorization: Bearer`` so it stays out of URLs.
+
+Media (``OutgoingPost.media``, uploaded inside ``publish``, so never for a held account):
+
+- one photo: ``POST /{page_id}/photos`` (multipart: the file as ``source``, the text as
+  ``caption``, the alt text as ``alt_text_custom``; the Photo reference,
+  https://developers.facebook.com/docs/graph-api/reference/photo/, lists ``message`` as
+  deprecated for ``caption``). Published at once, it *is* the post: a lost answer or a 5xx is
+  ambiguous. It answers ``{"id", "post_id"}``; ``post_id`` is the remote id.
+- several photos (https://developers.facebook.com/docs/graph-api/photo-uploads/): each uploaded
+  the same way with ``published=false``, which stores it on no one's feed: a failure there is
+  only "later" (a 5xx loses its status so the one rule does not read it as "may be live") and
+  is not retried within the call. Their ids go in ``progress`` as ``media:{i}`` and a retry
+  reuses them. Then ``POST /{page_id}/feed`` with ``message`` and
+  ``attached_media[i]={"media_fbid": id}``, which is the publish (ambiguous on a lost answer).
+- a video: ``POST https://graph-video.facebook.com/{version}/{page_id}/videos`` (multipart
+  ``source`` and ``description``; "Videos must be published to graph-video.facebook.com",
+  https://developers.facebook.com/docs/graph-api/video-uploads, non-resumable: up to 1 GB and
+  20 minutes). Published at once, it is the post (ambiguous on a lost answer); its id is the
+  remote id. Then its captions: ``POST /{video_id}/captions`` with the SubRip file as
+  ``captions_file`` named ``captions.{locale}.srt`` (e.g. ``en_US``) and ``default_locale``
+  (https://developers.facebook.com/docs/graph-api/reference/video/captions/, 200 KB at most).
+  The video is live before its captions go: a captions failure keeps ``{"video": id}`` in
+  ``progress`` and says the video is on the Page; a retry sends only the captions. A live clip
+  (no captions file) goes without that call.
+- photos and a video together are refused (a Page post carries one or the other).
+
+Alt text cannot go on a video: the Page videos edge has no alt text field; its captions carry
+the speech. Posts with media are never scheduled natively (``scheduled_publish_time``): they go
+at their time through ``publish``, like every post Lockdown sends; only ``restore_native``
+schedules natively, and only a message and link. Deleting a photo post deletes the post (its
+id); deleting a video deletes the video. The unpublished photos of a failed multi-photo attempt
+are left on Facebook, on no feed.
 
 Graph errors are read by ``connectors.graph_errors``: business use case limits (8000x) wait for
 the window the platform reports; suspected spam (code 4, subcode 2207051) is permanent.
@@ -38,21 +71,39 @@ which are not the Page speaking and must not read as out-of-band), newest first,
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, BinaryIO
 
 import requests
 
 from connectors import graph_watch, native
-from connectors.base import Connector, ConnectorError, OutgoingPost, Published, Ready, RemotePost, Setting
+from connectors.base import (
+    Connector,
+    ConnectorError,
+    OutgoingMedia,
+    OutgoingPost,
+    Published,
+    Ready,
+    RemotePost,
+    Setting,
+)
 from connectors.graph_errors import graph_error
-from connectors.http import check_response, network_error, new_session
+from connectors.http import CONNECT_TIMEOUT, check_response, network_error, new_session
 from connectors.native import NativeScheduled
 from connectors.outbound import PUBLIC_ONLY, OutboundPolicy
 from connectors.versions import graph_version
 
 GRAPH_HOST = "https://graph.facebook.com"
+# "Videos must be published to graph-video.facebook.com instead of the regular Graph API URL"
+# (https://developers.facebook.com/docs/graph-api/video-uploads).
+GRAPH_VIDEO_HOST = "https://graph-video.facebook.com"
+# A video's answer comes once Facebook has taken the whole file: wait longer for it than for a
+# plain call (the read timeout counts from the last byte sent).
+UPLOAD_TIMEOUT = (CONNECT_TIMEOUT, 120.0)
 # The Page Post's ``link`` field is deprecated since v3.3: its link comes in its attachments.
 SCHEDULED_FIELDS = "id,message,scheduled_publish_time,attachments{type,unshimmed_url}"
 MAX_SCHEDULED_PAGES = 20
@@ -84,18 +135,134 @@ class FacebookConnector(Connector):
         self.graph_url = f"{GRAPH_HOST}/{graph_version(self.config)}"
 
     def publish(self, post: OutgoingPost) -> Published:
+        if not post.media:
+            return self._publish_text(post)
+        kinds = {media.kind for media in post.media}
+        if kinds == {"video"} and len(post.media) == 1:
+            return self._publish_video(post, post.media[0])
+        if kinds != {"image"}:
+            raise ConnectorError("a Facebook post carries photos or one video, not both", permanent=True)
+        if len(post.media) == 1:
+            return self._publish_photo(post, post.media[0])
+        return self._publish_photos(post)
+
+    def _publish_text(self, post: OutgoingPost) -> Published:
         # The Graph API has no idempotency key: a lost answer may mean a published post.
-        body = self.graph(
-            self.session,
-            "POST",
-            f"{self.graph_url}/{self.config['page_id']}/feed",
-            token=self.secret["page_access_token"],
-            data={"message": post.body},
-        )
-        post_id = body.get("id")
-        if not post_id:
-            return Published(remote_id=None)
-        return Published(remote_id=str(post_id), url=f"https://www.facebook.com/{post_id}")
+        body = self._post_graph("feed", data={"message": post.body})
+        return _page_post(body.get("id"))
+
+    def _publish_photo(self, post: OutgoingPost, image: OutgoingMedia) -> Published:
+        """One photo: its upload, published at once with the text as its caption, is the post
+        (so a lost answer is ambiguous, by the one rule)."""
+        try:
+            body = self._upload_photo(image, caption=post.body)
+        except ConnectorError as exc:
+            raise _saying_which(exc, "image 1") from exc
+        return _page_post(body.get("post_id") or body.get("id"))
+
+    def _publish_photos(self, post: OutgoingPost) -> Published:
+        """Several photos: each uploaded unpublished (kept in ``progress`` as ``media:{i}``, and
+        reused by a retry), then one feed post that attaches them all, which is the publish."""
+        staged: dict[str, str] = {}
+        for index, image in enumerate(post.media):
+            key = f"media:{index}"
+            staged[key] = post.progress.get(key) or self._stage_photo(image, index, staged)
+        attached = {
+            f"attached_media[{index}]": json.dumps({"media_fbid": staged[f"media:{index}"]})
+            for index in range(len(post.media))
+        }
+        try:
+            body = self._post_graph("feed", data={"message": post.body, **attached})
+        except ConnectorError as exc:
+            exc.progress.update(staged)
+            raise
+        return _page_post(body.get("id"))
+
+    def _stage_photo(self, image: OutgoingMedia, index: int, staged: Mapping[str, str]) -> str:
+        """Upload one photo with ``published=false``: stored on Facebook, on no one's feed, so
+        any failure is only "later" (never ambiguous) and keeps what was staged before it."""
+        try:
+            body = self._upload_photo(image, published=False, idempotent=True)
+        except ConnectorError as exc:
+            verb = "refused" if exc.permanent else "did not take"
+            raise not_a_publish(exc, progress=staged, what=f"Facebook {verb} image {index + 1}") from exc
+        photo_id = body.get("id")
+        if not photo_id:
+            raise ConnectorError(f"Facebook took image {index + 1} but gave no id", permanent=False, progress=staged)
+        return str(photo_id)
+
+    def _upload_photo(
+        self, image: OutgoingMedia, *, caption: str | None = None, published: bool = True, idempotent: bool = False
+    ) -> dict[str, Any]:
+        """``POST /{page_id}/photos`` with the file as ``source`` and its alt text as
+        ``alt_text_custom`` (the Photo reference's "accessible alternative description")."""
+        data = {"alt_text_custom": image.alt_text}
+        if caption is not None:
+            data["caption"] = caption
+        if not published:
+            data["published"] = "false"
+        with stored_file(image) as handle:
+            return self._post_graph(
+                "photos", data=data, files={"source": (_file_name(image), handle, image.mime)}, idempotent=idempotent
+            )
+
+    def _publish_video(self, post: OutgoingPost, clip: OutgoingMedia) -> Published:
+        """A video: its upload to the video host is the post (published at once, so a lost
+        answer is ambiguous); its captions are added after. A video kept in ``progress`` is
+        already up, and a retry only adds its captions."""
+        video_id = post.progress.get("video") or self._upload_video(clip, description=post.body)
+        if clip.captions_srt:
+            self._add_captions(video_id, clip)
+        return Published(remote_id=video_id, url=f"https://www.facebook.com/{self.config['page_id']}/videos/{video_id}")
+
+    def _upload_video(self, clip: OutgoingMedia, *, description: str) -> str:
+        """``POST https://graph-video.facebook.com/{version}/{page_id}/videos``, the file as
+        ``source`` (a non-resumable upload: up to 1 GB and 20 minutes)."""
+        url = f"{GRAPH_VIDEO_HOST}/{graph_version(self.config)}/{self.config['page_id']}/videos"
+        try:
+            with stored_file(clip) as handle:
+                body = self.graph(
+                    self.session, "POST", url, token=self.secret["page_access_token"],
+                    data={"description": description},
+                    files={"source": (_file_name(clip), handle, clip.mime)},
+                    timeout=UPLOAD_TIMEOUT,
+                )  # fmt: skip
+        except ConnectorError as exc:
+            raise _saying_which(exc, "the video") from exc
+        video_id = body.get("id")
+        if not video_id:
+            # Answered, but with no id: the video may be on the Page, and nothing says where.
+            raise ConnectorError("Facebook took the video but gave no id", permanent=False, ambiguous=True)
+        return str(video_id)
+
+    def _add_captions(self, video_id: str, clip: OutgoingMedia) -> None:
+        """``POST /{video_id}/captions`` with the SubRip file as ``captions_file``, named
+        ``captions.{locale}.srt`` as the Video Captions reference requires, and that locale as
+        the default. The video is already up: a failure keeps it in ``progress`` (a retry sends
+        only the captions, which replace any of the same locale), and is never ambiguous."""
+        locale = facebook_locale(clip.captions_lang)
+        srt = (clip.captions_srt or "").encode()
+        try:
+            self._post_graph(
+                f"{video_id}/captions",
+                data={"default_locale": locale},
+                files={"captions_file": (f"captions.{locale}.srt", srt, "application/x-subrip")},
+                idempotent=True,
+                page=False,
+            )
+        except ConnectorError as exc:
+            live = f"the video is on the Page (video {video_id}) but its captions were not added"
+            raise not_a_publish(exc, progress={"video": video_id}, what=live) from exc
+
+    def _post_graph(
+        self, edge: str, *, data: Mapping[str, str], idempotent: bool = False, page: bool = True, **kwargs: Any
+    ) -> dict[str, Any]:
+        """``POST`` to an edge of the Page (``{page_id}/{edge}``), or of another node."""
+        node = f"{self.config['page_id']}/{edge}" if page else edge
+        return self.graph(
+            self.session, "POST", f"{self.graph_url}/{node}", token=self.secret["page_access_token"],
+            idempotent=idempotent, data=dict(data), **kwargs,
+        )  # fmt: skip
 
     def delete(self, remote_id: str) -> None:
         body = self.graph(
@@ -286,6 +453,69 @@ class FacebookConnector(Connector):
         except ValueError:
             return {}
         return body if isinstance(body, dict) else {}
+
+
+def _page_post(post_id: Any) -> Published:
+    if not post_id:
+        return Published(remote_id=None)
+    return Published(remote_id=str(post_id), url=f"https://www.facebook.com/{post_id}")
+
+
+@contextmanager
+def stored_file(media: OutgoingMedia) -> Iterator[BinaryIO]:
+    """The stored file, open for an upload (requests reads it as it sends); a file that cannot
+    be read fails before anything is sent, so only "later" (the media store may be back)."""
+    try:
+        handle = open(media.path, "rb")  # noqa: SIM115 - closed below, after the upload
+    except OSError as exc:
+        raise ConnectorError(f"the {media.kind} file could not be read: {exc}", permanent=False) from exc
+    with handle:
+        yield handle
+
+
+def _file_name(media: OutgoingMedia) -> str:
+    """The name a file is uploaded under: the stored file's own (Lockdown names it)."""
+    return os.path.basename(media.path) or f"{media.kind}.{media.mime.rpartition('/')[2]}"
+
+
+# The locale a bare language is captioned in on Facebook (its locales are language_REGION).
+DEFAULT_LOCALES = {"en": "en_US", "cy": "cy_GB", "fr": "fr_FR", "de": "de_DE", "es": "es_ES", "zh": "zh_CN"}
+
+
+def facebook_locale(lang: str) -> str:
+    """A caption language (``en``, ``en-GB``, ``cy``) as a Facebook locale (``en_US``, ``en_GB``,
+    ``cy_GB``), the form its captions file names must carry."""
+    language, _, region = lang.strip().replace("-", "_").partition("_")
+    language = language.lower() or "en"
+    if region:
+        return f"{language}_{region.upper()}"
+    return DEFAULT_LOCALES.get(language, f"{language}_{language.upper()}")
+
+
+def _saying_which(exc: ConnectorError, what: str) -> ConnectorError:
+    """The same failure of a publish, its message saying which media item it was about; the
+    status stays, so the one rule still reads a 5xx as "may be live"."""
+    lead = f"Facebook refused {what}" if exc.permanent else f"sending {what} to Facebook failed"
+    return ConnectorError(
+        f"{lead}: {exc.message}", permanent=exc.permanent, ambiguous=exc.ambiguous,
+        retry_after=exc.retry_after, status=exc.status, progress=exc.progress,
+    )  # fmt: skip
+
+
+def not_a_publish(exc: ConnectorError, *, progress: Mapping[str, str], what: str = "") -> ConnectorError:
+    """A failed call that only stores media on the platform (an unpublished photo, captions on
+    a video already up, an Instagram container): nothing went out by it, so it is never
+    ambiguous, and a 5xx loses its status, which the one rule (connectors.base) would read as
+    "may be live"; the message keeps the status for people. A refusal stays permanent. ``what``
+    (e.g. "Facebook did not take image 2") leads the message."""
+    server_error = (exc.status or 0) >= 500
+    return ConnectorError(
+        f"{what}: {exc.message}" if what else exc.message,
+        permanent=exc.permanent,
+        retry_after=exc.retry_after,
+        status=None if server_error else exc.status,
+        progress=progress,
+    )
 
 
 def unix_time(value: Any) -> datetime | None:

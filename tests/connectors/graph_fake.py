@@ -9,6 +9,15 @@ Each builder names the page it follows, and refuses a shape the page does not ha
   (every one of which is answered with HTTP 400).
 - Page feed, https://developers.facebook.com/docs/graph-api/reference/page/feed/: a publish
   answers ``{"id": "{page-id}_{post-id}"}``; deleting a post answers ``{"success": true}``.
+- Photo, https://developers.facebook.com/docs/graph-api/reference/photo/ (Creating): a photo
+  posted to ``/{page-id}/photos`` answers ``{"id", "post_id"}``; one uploaded with
+  ``published=false`` is no post, so only its ``{"id"}`` comes back (the multi-photo flow of
+  https://developers.facebook.com/docs/graph-api/photo-uploads/). Error 324: "Missing or
+  invalid image file".
+- Page videos, https://developers.facebook.com/docs/video-api/guides/publishing: a video posted
+  to ``graph-video.facebook.com/{page-id}/videos`` answers ``{"id"}``; its captions
+  (https://developers.facebook.com/docs/graph-api/reference/video/captions/, ``POST
+  /{video-id}/captions``) answer ``{"success": true}``.
 - IG User media, https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-user/media:
   a container answers ``{"id"}``; IG User media_publish
   (.../reference/ig-user/media_publish) answers the media's ``{"id"}``.
@@ -27,9 +36,10 @@ ERROR_FIELDS = frozenset(
 ERROR_TYPES = frozenset({"OAuthException", "GraphMethodException", "FacebookApiException"})
 # error-handling: 1, 2 (downtime), 3, 4, 10, 17, 100 (invalid parameter), 102, 190, 200-299,
 # 341, 368, 506 (duplicate post), 1609005; rate limiting: 4, 17, 32, 613, 80001-80014;
-# Instagram error codes: -2, -1, 1, 4, 9, 24, 25, 100, 352, 9004, 9007, 36000-36003.
+# Instagram error codes: -2, -1, 1, 4, 9, 24, 25, 100, 352, 9004, 9007, 36000-36003; the Photo
+# reference (Creating): 324 (missing or invalid image file).
 DOCUMENTED_CODES = frozenset(
-    {-2, -1, 1, 2, 3, 4, 9, 10, 17, 24, 25, 32, 100, 102, 190, 341, 352, 368, 506, 613, 9004, 9007}
+    {-2, -1, 1, 2, 3, 4, 9, 10, 17, 24, 25, 32, 100, 102, 190, 324, 341, 352, 368, 506, 613, 9004, 9007}
     | set(range(200, 300))
     | set(range(36000, 36004))
     | set(range(80001, 80015))
@@ -70,6 +80,25 @@ def error(
 def page_post(page_id: str, post_id: str) -> dict[str, str]:
     """``POST /{page-id}/feed``: the new post's id."""
     return {"id": f"{page_id}_{post_id}"}
+
+
+def photo(photo_id: str, post_id: str | None = None) -> dict[str, str]:
+    """``POST /{page-id}/photos``: the photo's id, and the Page post it made unless it was
+    uploaded with ``published=false``."""
+    body = {"id": photo_id}
+    if post_id is not None:
+        body["post_id"] = post_id
+    return body
+
+
+def video(video_id: str) -> dict[str, str]:
+    """``POST graph-video.facebook.com/{page-id}/videos``: the video's id."""
+    return {"id": video_id}
+
+
+def captions_added() -> dict[str, bool]:
+    """``POST /{video-id}/captions``: read-after-write of the video, ``{"success": true}``."""
+    return {"success": True}
 
 
 def deleted(success: bool = True) -> dict[str, bool]:

@@ -244,12 +244,12 @@ def test_instagram_cannot_delete_published_media(instagram: InstagramConnector) 
     assert "cannot delete" in caught.value.message
 
 
-def test_instagram_needs_an_image_url() -> None:
-    with pytest.raises(ConnectorError) as caught:
-        InstagramConnector({"ig_user_id": "1784"}, {"access_token": "ig-tok"})
+def test_instagram_needs_no_image_url_since_posts_bring_their_media() -> None:
+    # image_url is optional (issue 16): a post's own media take its place; a post with none
+    # fails at publish time (test_instagram_media).
+    instagram = InstagramConnector({"ig_user_id": "1784"}, {"access_token": "ig-tok"})
 
-    assert caught.value.permanent
-    assert "image_url" in caught.value.message
+    assert "image_url" not in instagram.config
 
 
 # https://developers.facebook.com/docs/instagram-platform/content-publishing: accounts may

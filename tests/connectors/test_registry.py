@@ -26,7 +26,7 @@ PLATFORMS = {
     "instagram": (
         (
             Setting("ig_user_id"),
-            Setting("image_url", url=True, fetched_by_platform=True),
+            Setting("image_url", required=False, url=True, fetched_by_platform=True),
             Setting("host", required=False),
         ),
         ("access_token",),
