@@ -122,7 +122,10 @@ class LinkedInConnector(Connector):
             # No idempotency key: a lost answer may mean a published post.
             response = self._send("POST", POSTS, json=payload, headers=self.headers)
         except ConnectorError as exc:
-            exc.progress.update(uploaded)  # a retry posts the same uploads, not new ones
+            # A retry posts the same uploads, not new ones; after a refusal (a person will have
+            # to change the post) they are forgotten, in case they were what LinkedIn refused.
+            if not exc.permanent:
+                exc.progress.update(uploaded)
             raise
         urn = response.headers.get("x-restli-id")
         if not urn:

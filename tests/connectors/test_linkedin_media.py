@@ -186,6 +186,18 @@ def test_uploaded_images_are_kept_when_the_post_fails_and_reused_on_the_retry(
     assert [i["id"] for i in posted(fake)["content"]["multiImage"]["images"]] == [image_urn(0), image_urn(1)]
 
 
+def test_uploads_are_forgotten_when_linkedin_refuses_the_post(
+    fake: responses.RequestsMock, linkedin: LinkedInConnector, make_post: Callable[..., OutgoingPost], tmp_path: Path
+) -> None:
+    expect_image(fake, IMAGE)
+    fake.post(POSTS, **linkedin_fake.error(400, "Image urn:li:image:C4E10AQFoyyAjHPMQuQ is not available"))
+
+    error = failure_of(linkedin, make_post(media=(outgoing_image(tmp_path),)))
+
+    # A person changes the post and tries again: the image is uploaded afresh.
+    assert (error.permanent, error.status, error.progress) == (True, 400, {})
+
+
 def test_a_kept_upload_of_another_file_is_not_reused(
     fake: responses.RequestsMock, linkedin: LinkedInConnector, make_post: Callable[..., OutgoingPost], tmp_path: Path
 ) -> None:
