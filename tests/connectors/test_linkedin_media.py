@@ -242,6 +242,18 @@ def test_an_image_linkedin_refuses_is_permanent_and_named(
     assert not calls_to(fake, "POST", POSTS)
 
 
+def test_a_rate_limited_upload_waits_as_linkedin_says(
+    fake: responses.RequestsMock, linkedin: LinkedInConnector, make_post: Callable[..., OutgoingPost], tmp_path: Path
+) -> None:
+    answer = linkedin_fake.error(429, "Resource level throttle limit reached")
+    fake.post(IMAGES, match=action("initializeUpload"), headers={"Retry-After": "3600"}, **answer)
+
+    error = failure_of(linkedin, make_post(media=(outgoing_image(tmp_path),)))
+
+    assert (error.permanent, error.ambiguous, error.status, error.retry_after) == (False, False, 429, 3600)
+    assert error.message.startswith("image 1 could not be uploaded to LinkedIn")
+
+
 def test_the_token_goes_only_to_linkedins_own_upload_host(
     fake: responses.RequestsMock, linkedin: LinkedInConnector, make_post: Callable[..., OutgoingPost], tmp_path: Path
 ) -> None:
