@@ -14,6 +14,16 @@ markup: unescaped, LinkedIn may cut the post short at the first one, so they are
 (outside links, which stay clickable; ``#`` is left alone so hashtags keep working).
 A 422 DUPLICATE_POST (the same text again) is permanent.
 
+Media (``OutgoingPost.media``) are uploaded first, inside ``publish``, owned by ``author``:
+images by the Images API and a video with its SubRip captions by the Videos API, as
+``connectors.linkedin_media`` describes; the post then names them in ``content``: one image or
+the video as ``content.media`` (``id``, and an image's ``altText``; Posts API), two to twenty
+images as ``content.multiImage.images[]`` (``id``, ``altText``; MultiImage API,
+https://learn.microsoft.com/en-us/linkedin/marketing/community-management/shares/multiimage-post-api).
+The uploads are not a publish (a failure there is transient, never "may be live"); the post is,
+and keeps the rule below. What was uploaded stays in the error's ``progress`` when a later step
+fails, and the next attempt reuses it instead of uploading again.
+
 Readiness: for a Page author, ``GET /rest/organizations/{id}`` (the organization lookup, with
 the same version headers) names the organization the token reaches; a sunset version fails it
 as it fails a post. A member author is read with ``GET /v2/userinfo`` (OpenID Connect, which
@@ -36,7 +46,8 @@ which is what a 429 without ``Retry-After`` waits for.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -55,6 +66,7 @@ from connectors.base import (
     Unwatchable,
 )
 from connectors.http import new_session, send
+from connectors.linkedin_media import Uploads, content
 from connectors.outbound import PUBLIC_ONLY, OutboundPolicy
 from connectors.versions import linkedin_version
 
@@ -85,8 +97,14 @@ class LinkedInConnector(Connector):
             "LinkedIn-Version": linkedin_version(self.config),
             "X-Restli-Protocol-Version": "2.0.0",
         }
+        # How the connector waits between reads of a video's status (tests pass one that does
+        # not sleep).
+        self.sleep: Callable[[float], None] = time.sleep
 
     def publish(self, post: OutgoingPost) -> Published:
+        # The media first (connectors.linkedin_media): nothing of them is seen until the post.
+        uploads = Uploads(send=self._send, headers=self.headers, owner=str(self.config["author"]), sleep=self.sleep)
+        urns, uploaded = uploads.upload(post.media, post.progress)
         payload = {
             "author": self.config["author"],
             "commentary": self.escape(post.body),
@@ -98,9 +116,17 @@ class LinkedInConnector(Connector):
             },
             "lifecycleState": "PUBLISHED",
             "isReshareDisabledByAuthor": False,
+            **content(post.media, urns),
         }
-        # No idempotency key: a lost answer may mean a published post.
-        response = self._send("POST", POSTS, json=payload, headers=self.headers)
+        try:
+            # No idempotency key: a lost answer may mean a published post.
+            response = self._send("POST", POSTS, json=payload, headers=self.headers)
+        except ConnectorError as exc:
+            # A retry posts the same uploads, not new ones; after a refusal (a person will have
+            # to change the post) they are forgotten, in case they were what LinkedIn refused.
+            if not exc.permanent:
+                exc.progress.update(uploaded)
+            raise
         urn = response.headers.get("x-restli-id")
         if not urn:
             return Published(remote_id=None)

@@ -22,13 +22,17 @@ from tests.connectors import graph_fake, linkedin_fake, x_fake
         lambda: graph_fake.container_status("c-1", "READY"),
         lambda: linkedin_fake.error(418, "teapot"),
         lambda: linkedin_fake.created("urn:li:organization:123"),
+        lambda: linkedin_fake.image_upload_initialized("urn:li:digitalmediaAsset:C4E10AQ"),  # the old Assets API's
+        lambda: linkedin_fake.image_upload_initialized("urn:li:image:C4E10AQ", "https://www.linkedin.com/upload"),
+        lambda: linkedin_fake.video("urn:li:video:C5F10AQ", "READY", "urn:li:organization:123"),
         lambda: x_fake.problem("rate-limited", 429, "Too Many Requests", "slow down"),
         lambda: x_fake.problem("resource-not-found", 404, "Not Found", "gone"),  # no resource_type
         lambda: x_fake.problem("invalid-request", 400, "Bad", "x", reason="a field X's problem lacks"),
     ],
     ids=[
         "graph-code", "graph-429", "graph-401", "graph-type", "graph-field", "ig-container-state",
-        "linkedin-status", "linkedin-urn", "x-problem-kind", "x-problem-required-field", "x-problem-field",
+        "linkedin-status", "linkedin-urn", "linkedin-image-urn", "linkedin-upload-url", "linkedin-video-status",
+        "x-problem-kind", "x-problem-required-field", "x-problem-field",
     ],
 )  # fmt: skip
 def test_a_fake_refuses_an_answer_its_page_does_not_show(build: Callable[[], Any]) -> None:
