@@ -62,6 +62,13 @@ class Pds:
             raise XrpcFailed(response.status_code, response.json() if response.content else {})
         return response.json() if response.content else {}
 
+    def blob(self, did: str, cid: str) -> bytes:
+        """A blob's bytes as the PDS serves them to anyone (com.atproto.sync.getBlob)."""
+        response = httpx.get(f"{self.url}/xrpc/com.atproto.sync.getBlob", params={"did": did, "cid": cid}, timeout=10)
+        if response.is_error:
+            raise XrpcFailed(response.status_code, response.json() if response.content else {})
+        return response.content
+
     def account(self, name: str = "acct") -> PdsAccount:
         """A new account ``NAME-N.test`` with an app password, as a manager would set one up."""
         handle = f"{name}-{next(_names)}.test"
