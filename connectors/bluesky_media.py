@@ -3,7 +3,11 @@
 and the blobs it answers with are put in the post's one embed, ``app.bsky.embed.images``
 (up to 4, each with ``alt`` and ``aspectRatio``) or ``app.bsky.embed.video`` (``alt``,
 ``aspectRatio`` and ``captions``: the WebVTT cues uploaded as a ``text/vtt`` blob with their
-``lang``). Limits are the official lexicons' (app/bsky/embed/images.json, video.json).
+``lang``). Limits are the official lexicons' (app/bsky/embed/images.json, video.json). A PDS
+checks them again, against its own copy, when the record refers to the blobs: the reference
+PDS in the tests (@atproto/pds 0.4.217) still holds images to 1,000,000 bytes and a video to
+100,000,000, and refuses the record (400, permanent: the item is named); it also takes at most
+PDS_BLOB_UPLOAD_LIMIT bytes in one upload (5 MB unless set), refusing more with a 413.
 
 An upload only stores an unattached file on the PDS, invisible to anyone: it publishes nothing,
 so a 5xx or a lost answer on it is a plain transient failure, never "may be live".
