@@ -16,6 +16,7 @@ so a 5xx or a lost answer on it is a plain transient failure, never "may be live
 from __future__ import annotations
 
 import io
+import os
 import re
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
@@ -45,17 +46,26 @@ def refuse_unsendable(media: Sequence[OutgoingMedia]) -> None:
         raise ConnectorError(f"a Bluesky post takes at most {MAX_IMAGES} images, not {len(media)}", permanent=True)
     for name, item in named(media):
         if item.kind == "image":
-            _refuse_over(name, item.size, IMAGE_MAX_BYTES, "an image")
+            _refuse_over(name, _size(name, item), IMAGE_MAX_BYTES, "an image")
             if not item.mime.startswith("image/"):
                 raise ConnectorError(f"{name} is {item.mime}, not an image", permanent=True)
         elif item.kind == "video":
-            _refuse_over(name, item.size, VIDEO_MAX_BYTES, "a video")
+            _refuse_over(name, _size(name, item), VIDEO_MAX_BYTES, "a video")
             if item.mime != VIDEO_MIME:
                 raise ConnectorError(f"{name} is {item.mime}; Bluesky takes MP4 video only", permanent=True)
             if item.captions_vtt is not None:
                 _refuse_over(f"{name}'s captions", len(item.captions_vtt.encode()), CAPTIONS_MAX_BYTES, "captions")
         else:
             raise ConnectorError(f"{name} is a {item.kind!r}, neither an image nor a video", permanent=True)
+
+
+def _size(name: str, item: OutgoingMedia) -> int:
+    """The larger of the size the item was checked at and its file's now: the file is what is
+    sent, so no change since the check can slip a file over the limit."""
+    try:
+        return max(item.size, os.path.getsize(item.path))
+    except OSError as exc:
+        raise ConnectorError(f"{name} cannot be read from the media store: {exc}", permanent=True) from exc
 
 
 def _refuse_over(name: str, size: int, limit: int, what: str) -> None:

@@ -5,7 +5,6 @@ client, session keeping and error mapping run. The reference PDS itself is in te
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import re
 import time
@@ -25,6 +24,7 @@ from connectors.bluesky_session import SESSIONS
 from connectors.bluesky_text import facets
 from connectors.outbound import OutboundPolicy
 from tests.media_samples import VTT, outgoing_image, outgoing_video
+from tests.pds.server import cid_of
 
 PDS = "https://pds.example"
 DID = "did:plc:abc123"
@@ -627,11 +627,6 @@ UPLOAD = "com.atproto.repo.uploadBlob"
 CREATE = "com.atproto.repo.createRecord"
 
 
-def cid_of(data: bytes) -> str:
-    raw = bytes([0x01, 0x55, 0x12, 0x20]) + hashlib.sha256(data).digest()
-    return "b" + base64.b32encode(raw).decode().lower().rstrip("=")
-
-
 def stored(request: httpx.Request) -> dict[str, Any]:
     data = request.content
     blob = {"$type": "blob", "ref": {"$link": cid_of(data)}, "mimeType": request.headers["content-type"]}
@@ -684,7 +679,11 @@ def test_bluesky_uploads_a_video_and_its_captions_as_webvtt(
 
 
 def over(item: OutgoingMedia, size: int) -> OutgoingMedia:
-    return replace(item, size=size)
+    """The item with its file grown to ``size`` bytes (its recorded size unchanged): the file
+    on disk is what would be sent."""
+    with open(item.path, "ab") as grown:
+        grown.write(bytes(size - item.size))
+    return item
 
 
 @pytest.mark.parametrize(
@@ -693,11 +692,12 @@ def over(item: OutgoingMedia, size: int) -> OutgoingMedia:
         (lambda d: (over(outgoing_image(d), 2_000_001),), "image 1 is 2,000,001 bytes, over the 2,000,000"),
         (lambda d: tuple(outgoing_image(d, name=f"p{n}") for n in range(5)), "at most 4 images, not 5"),
         (lambda d: (outgoing_video(d), outgoing_image(d)), "one video alone"),
-        (lambda d: (over(outgoing_video(d), 300_000_001),), "the video is 300,000,001 bytes"),
+        (lambda d: (replace(outgoing_video(d), size=300_000_001),), "the video is 300,000,001 bytes"),
         (lambda d: (replace(outgoing_video(d), captions_vtt="WEBVTT\n\n" + "x" * 20_000),), "captions is 20,008"),
         (lambda d: (replace(outgoing_image(d), mime="video/mp4"),), "not an image"),
+        (lambda d: (replace(outgoing_image(d), path=str(d / "gone.jpeg")),), "image 1 cannot be read"),
     ],
-    ids=["image-over-maxSize", "five-images", "video-and-image", "video-over-maxSize", "long-captions", "mime"],
+    ids=["image-over-maxSize", "five-images", "video-and-image", "video-over-maxSize", "long-captions", "mime", "gone"],
 )
 def test_bluesky_refuses_media_the_lexicon_forbids_before_sending_anything(
     fake_pds: FakePds,

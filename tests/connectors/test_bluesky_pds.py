@@ -30,7 +30,7 @@ from connectors.bluesky_session import SESSIONS
 from connectors.outbound import OutboundPolicy
 from tests.media_samples import VTT, outgoing_image, outgoing_video
 from tests.pds.lexicon import validate
-from tests.pds.server import Pds, PdsAccount, XrpcFailed
+from tests.pds.server import Pds, PdsAccount, XrpcFailed, cid_of
 
 POST = "app.bsky.feed.post"
 # The PDS listens on loopback, which connectors reach only when the allowlist says so.
@@ -294,16 +294,17 @@ def test_check_fails_once_the_app_password_is_revoked(pds: Pds, livuni: PdsAccou
 
 
 class AnswerLosingProxy(socketserver.ThreadingTCPServer):
-    """A proxy on loopback in front of the PDS that forwards every request, and for
-    ``createRecord`` closes the connection once the PDS has answered, without passing the
-    answer on: the post is made, and the connector never hears so (a real lost answer on a
-    real socket, not an exception raised in a fake transport)."""
+    """A proxy on loopback in front of the PDS that forwards every request, and for the method
+    ``losing`` (``createRecord`` unless told) closes the connection once the PDS has answered,
+    without passing the answer on: the PDS acted, and the connector never hears so (a real lost
+    answer on a real socket, not an exception raised in a fake transport)."""
 
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, upstream: str) -> None:
+    def __init__(self, upstream: str, losing: str = "com.atproto.repo.createRecord") -> None:
         self.upstream = upstream
+        self.losing = f"/xrpc/{losing}"
         super().__init__(("127.0.0.1", 0), _Forward)
 
     @property
@@ -320,7 +321,7 @@ class _Forward(http.server.BaseHTTPRequestHandler):
         answer = httpx.request(
             self.command, self.server.upstream + self.path, headers=headers, content=body, timeout=10
         )
-        if self.path.startswith("/xrpc/com.atproto.repo.createRecord"):
+        if self.path.startswith(self.server.losing):
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)  # the PDS acted; its answer is lost
             return
@@ -637,3 +638,35 @@ def test_an_upload_over_the_pds_own_cap_is_refused_and_named(
     assert (caught.value.permanent, caught.value.status) == (True, 413)
     assert caught.value.message.startswith("the video: com.atproto.repo.uploadBlob: HTTP 413")
     assert pds.posts(livuni.did) == []
+
+
+def test_an_upload_whose_answer_was_lost_is_transient_and_the_retry_posts_once(
+    pds: Pds, livuni: PdsAccount, make_post: Callable[..., OutgoingPost], tmp_path: Path
+) -> None:
+    photo = outgoing_image(tmp_path, alt_text="The clock tower")
+    post = make_post(media=(photo,))
+    proxy = AnswerLosingProxy(pds.url, losing="com.atproto.repo.uploadBlob")
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    try:
+        through_proxy = BlueskyConnector(
+            {"identifier": livuni.handle, "service_url": proxy.url},
+            {"app_password": livuni.app_password},
+            outbound=LOOPBACK,
+        )
+        with pytest.raises(ConnectorError) as caught:
+            through_proxy.publish(post)
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+
+    assert (caught.value.ambiguous, caught.value.permanent) == (False, False), "an unattached blob is not a post"
+    assert caught.value.message.startswith("image 1: com.atproto.repo.uploadBlob: no answer after sending")
+    assert pds.posts(livuni.did) == []
+
+    uri = connector(pds, livuni).publish(replace(post, progress=caught.value.progress)).remote_id
+
+    (held,) = pds.posts(livuni.did)
+    assert held["uri"] == uri
+    (image,) = held["value"]["embed"]["images"]
+    assert blob_cid(image["image"]) == cid_of(photo.read())  # the hash of the bytes, as often as sent
+    assert pds.blob(livuni.did, blob_cid(image["image"])) == photo.read()
