@@ -82,7 +82,7 @@ def named(media: Sequence[OutgoingMedia]) -> list[tuple[str, OutgoingMedia]]:
 
 
 # Where the PDS says a refused record went wrong: "... at $.record.embed.images[0].image".
-_REFUSED_AT = re.compile(r"\$\.record\.embed\.(?:images\[(\d+)\]|video|captions)")
+_REFUSED_AT = re.compile(r"\$\.record\.embed\.(?:images\[(?P<image>\d+)\]|(?P<captions>captions)|video)")
 
 
 def name_the_refused_item(exc: ConnectorError, media: Sequence[OutgoingMedia]) -> None:
@@ -91,11 +91,12 @@ def name_the_refused_item(exc: ConnectorError, media: Sequence[OutgoingMedia]) -
     found = _REFUSED_AT.search(exc.message) if exc.permanent and media else None
     if found is None:
         return
-    names = named(media)
-    index = int(found.group(1)) if found.group(1) is not None else 0
-    if index < len(names):
-        exc.message = f"{names[index][0]}: {exc.message}"
-        exc.args = (exc.message,)
+    if found["image"] is not None:
+        name = f"image {int(found['image']) + 1}"
+    else:
+        name = "the video's captions" if found["captions"] else "the video"
+    exc.message = f"{name}: {exc.message}"
+    exc.args = (exc.message,)
 
 
 def media_embed(kept: KeptSession, media: Sequence[OutgoingMedia]) -> Any:
@@ -133,6 +134,7 @@ def _aspect_ratio(item: OutgoingMedia) -> Any:
 
 
 def _file(path: str) -> Callable[[], AbstractContextManager[IO[bytes]]]:
+    """What opens the stored file for one upload (closed by ``upload_blob``'s ``with``)."""
     return lambda: open(path, "rb")
 
 

@@ -803,3 +803,30 @@ def test_bluesky_an_upload_with_a_refused_token_is_sent_whole_again(
     refused, again = uploads(fake_pds)
     assert refused.content == again.content == photo.read()
     assert again.headers["content-length"] == str(photo.size)
+
+
+@pytest.mark.parametrize(
+    ("where", "named"),
+    [("images[1].image", "image 2"), ("video", "the video"), ("captions[0].file", "the video's captions")],
+)
+def test_bluesky_a_record_refused_for_one_of_its_media_names_the_item(
+    fake_pds: FakePds,
+    bluesky: Callable[..., BlueskyConnector],
+    make_post: Callable[..., OutgoingPost],
+    tmp_path: Path,
+    where: str,
+    named: str,
+) -> None:
+    # The refusal's words are the reference PDS's own (@atproto/pds 0.4.217, as
+    # test_the_reference_pds_still_holds_images_to_the_old_one_megabyte shows it).
+    too_big = "blob too big (maximum 1000000, got 1204396)"
+    refusal = f"Invalid app.bsky.feed.post record: {too_big} at $.record.embed.{where}"
+    fake_pds.on(UPLOAD, stored)
+    fake_pds.on(CREATE, xrpc_error(400, "InvalidRequest", refusal))
+    media = (outgoing_video(tmp_path),) if "image" not in where else (outgoing_image(tmp_path),) * 2
+
+    with pytest.raises(ConnectorError) as caught:
+        bluesky().publish(make_post(media=media))
+
+    assert caught.value.permanent
+    assert caught.value.message == f"{named}: com.atproto.repo.createRecord: HTTP 400: InvalidRequest: {refusal}"
