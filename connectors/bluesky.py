@@ -1,5 +1,6 @@
 """Bluesky (AT Protocol) through the ``atproto`` package: ``com.atproto.repo.createRecord``
-writes an ``app.bsky.feed.post`` record (with facets for links, mentions and hashtags) and
+writes an ``app.bsky.feed.post`` record (with facets for links, mentions and hashtags, and an
+embed for images or a video, uploaded first with ``com.atproto.repo.uploadBlob``) and
 returns its ``at://`` URI; ``com.atproto.repo.deleteRecord`` deletes it by the URI's last
 segment; ``com.atproto.server.getSession`` is the readiness check.
 
@@ -10,6 +11,42 @@ Settings: ``identifier`` (the handle, e.g. ``livuni.bsky.social``, or the DID) a
 The session is made once per account and kept (``connectors.bluesky_session``): a PDS allows
 few logins. createRecord has no idempotency key: a request that got no answer may have
 published the post.
+
+Media (``connectors.bluesky_media``): each image, the video and its WebVTT captions are sent
+to the account's PDS with ``com.atproto.repo.uploadBlob``, and the post's record refers to the
+blobs in its one embed: ``app.bsky.embed.images`` (up to 4, each with ``alt`` and
+``aspectRatio``) or ``app.bsky.embed.video`` (``alt``, ``aspectRatio``, ``captions``: the cues
+as a ``text/vtt`` blob with their ``lang``). Links in the text stay clickable as facets; a link
+card (``app.bsky.embed.external``) is never made, so a post with media and a link has the
+media as its embed (a record has one). Media over the lexicon's limits (an image over
+2,000,000 bytes, more than 4 images, a video with images, captions over 20,000 bytes) are
+refused before anything is sent.
+
+The video, and what real Bluesky does differently (https://docs.bsky.app/docs/tutorials/video):
+a blob uploaded straight to the PDS is what the record may refer to (the tutorial's "simple
+method"), and it is the one path any PDS serves, the reference PDS in the tests included.
+Bluesky's own recommended path goes through its video service: a service token from
+``com.atproto.server.getServiceAuth`` (audience the PDS's did:web, ``lxm``
+``com.atproto.repo.uploadBlob``, 30 minutes), the file POSTed to
+``https://video.bsky.app/xrpc/app.bsky.video.uploadVideo``, then ``app.bsky.video.getJobStatus``
+polled until it gives the blob, which the service, having transcoded the video, stored on the
+PDS itself with that token. What changes: on Bluesky, a video uploaded straight to the PDS is
+processed only once the post appears on the firehose, so for several seconds the post shows a
+missing video; through the service, it is ready when the post appears, and a video the service
+cannot process fails before anything is posted. Bluesky-hosted accounts also need a verified
+email and have a daily video allowance there. That path is not built, because nothing in the
+tests could run it (the reference PDS has no video service) and it needs a second host,
+``video.bsky.app``, outside the account's ``service_url``; the cost of its absence is the seconds
+of a missing video after a post is made. A PDS also caps any one upload (``@atproto/pds``:
+``PDS_BLOB_UPLOAD_LIMIT``, 5 MB by default): a video over it is refused with a 413, named.
+
+Retry: nothing uploaded is kept in ``progress``, and every attempt uploads again. A blob no
+record refers to is deleted by the PDS within a window of minutes (uploadBlob's lexicon), while
+a retry may come hours later and would then fail on a missing blob. Uploading again costs only
+the bytes: blobs are content-addressed (the CID is the hash of the bytes), so the PDS files the
+same file under the same CID and the new attempt's record refers to the same blobs. An upload
+publishes nothing (the blob is unattached and shown to nobody), so its 5xx or lost answer is a
+plain transient failure; createRecord keeps the rule above.
 
 The watch (``recent_posts``) reads ``com.atproto.repo.listRecords`` for ``app.bsky.feed.post``
 on the account's own PDS through the kept session: the repository is the authority on what the
@@ -38,6 +75,7 @@ from connectors.base import (
     Setting,
     url_host,
 )
+from connectors.bluesky_media import media_embed, name_the_refused_item, refuse_unsendable
 from connectors.bluesky_session import SESSIONS, KeptSession
 from connectors.bluesky_text import check_limits, facets
 from connectors.outbound import PUBLIC_ONLY, OutboundPolicy
@@ -67,18 +105,27 @@ class BlueskyConnector(Connector):
 
     def publish(self, post: OutgoingPost) -> Published:
         check_limits(post.body)
+        refuse_unsendable(post.media)
+        found = facets(post.body, self._resolve) or None
+        # Uploaded again on every attempt, never taken from ``post.progress``: see the docstring.
+        embed = media_embed(self.kept, post.media)
         record = models.AppBskyFeedPost.Record(
             text=post.body,
             created_at=datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-            facets=facets(post.body, self._resolve) or None,
+            facets=found,
+            embed=embed,
         )
-        created = self.kept.call(
-            "com.atproto.repo.createRecord",
-            lambda client: client.com.atproto.repo.create_record(
-                models.ComAtprotoRepoCreateRecord.Data(repo=self.kept.did, collection=POST, record=record)
-            ),
-            publishes=True,
-        )
+        try:
+            created = self.kept.call(
+                "com.atproto.repo.createRecord",
+                lambda client: client.com.atproto.repo.create_record(
+                    models.ComAtprotoRepoCreateRecord.Data(repo=self.kept.did, collection=POST, record=record)
+                ),
+                publishes=True,
+            )
+        except ConnectorError as exc:
+            name_the_refused_item(exc, post.media)
+            raise
         uri = str(created.uri)
         return Published(remote_id=uri, url=self._web_url(uri))
 

@@ -10,18 +10,21 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from connectors.base import ConnectorError, OutgoingPost, Ready
+from connectors.base import ConnectorError, OutgoingMedia, OutgoingPost, Ready
 from connectors.bluesky import BlueskyConnector
 from connectors.bluesky_session import SESSIONS
 from connectors.bluesky_text import facets
 from connectors.outbound import OutboundPolicy
+from tests.media_samples import VTT, outgoing_image, outgoing_video
+from tests.pds.server import cid_of
 
 PDS = "https://pds.example"
 DID = "did:plc:abc123"
@@ -53,7 +56,7 @@ def xrpc_error(status: int, error: str, message: str = "", **headers: str) -> ht
     return httpx.Response(status, json={"error": error, "message": message}, headers=headers)
 
 
-Answer = httpx.Response | Exception | dict[str, Any]
+Answer = httpx.Response | Exception | dict[str, Any] | Callable[[httpx.Request], dict[str, Any]]
 
 
 @dataclass
@@ -82,6 +85,8 @@ class FakePds:
         answer = queue.pop(0) if len(queue) > 1 else queue[0]
         if isinstance(answer, Exception):
             raise answer
+        if callable(answer):
+            answer = answer(request)
         response = answer if isinstance(answer, httpx.Response) else httpx.Response(200, json=answer)
         response.request = request
         return response
@@ -612,3 +617,216 @@ def test_bluesky_listing_429_is_transient_until_the_ratelimit_reset(
     assert (caught.value.permanent, caught.value.status) == (False, 429)
     assert caught.value.retry_after is not None
     assert 115 <= caught.value.retry_after <= 120
+
+
+# Media. The fake's uploadBlob answers as https://docs.bsky.app/docs/api/com-atproto-repo-upload-blob
+# shows (200: {"blob": ...}), a blob as https://atproto.com/specs/data-model#blob-type gives it:
+# its ref is the CID of the bytes (CIDv1, raw codec, sha-256), so the same bytes get the same CID.
+
+UPLOAD = "com.atproto.repo.uploadBlob"
+CREATE = "com.atproto.repo.createRecord"
+
+
+def stored(request: httpx.Request) -> dict[str, Any]:
+    data = request.content
+    blob = {"$type": "blob", "ref": {"$link": cid_of(data)}, "mimeType": request.headers["content-type"]}
+    return {"blob": {**blob, "size": len(data)}}
+
+
+def uploads(fake: FakePds) -> list[httpx.Request]:
+    return [call for call in fake.calls if call.url.path.endswith(UPLOAD)]
+
+
+def test_bluesky_uploads_each_image_and_posts_them_with_their_alt_text(
+    fake_pds: FakePds, bluesky: Callable[..., BlueskyConnector], make_post: Callable[..., OutgoingPost], tmp_path: Path
+) -> None:
+    fake_pds.on(UPLOAD, stored)
+    fake_pds.on(CREATE, {"uri": URI, "cid": "c"})
+    photos = (
+        outgoing_image(tmp_path, alt_text="The clock tower", size=(120, 80)),
+        outgoing_image(tmp_path, fmt="PNG", alt_text="The Guild at night", name="guild", size=(40, 60)),
+    )
+
+    bluesky().publish(make_post(media=photos))
+
+    assert fake_pds.methods() == ["com.atproto.server.createSession", UPLOAD, UPLOAD, CREATE]
+    sent = uploads(fake_pds)
+    assert [call.content for call in sent] == [photo.read() for photo in photos]
+    assert [call.headers["content-type"] for call in sent] == ["image/jpeg", "image/png"]
+    embed = fake_pds.body(CREATE)["record"]["embed"]
+    assert embed["$type"] == "app.bsky.embed.images"
+    assert [image["alt"] for image in embed["images"]] == ["The clock tower", "The Guild at night"]
+    assert [(i["aspectRatio"]["width"], i["aspectRatio"]["height"]) for i in embed["images"]] == [(120, 80), (40, 60)]
+    assert [image["image"]["ref"]["$link"] for image in embed["images"]] == [cid_of(p.read()) for p in photos]
+
+
+def test_bluesky_uploads_a_video_and_its_captions_as_webvtt(
+    fake_pds: FakePds, bluesky: Callable[..., BlueskyConnector], make_post: Callable[..., OutgoingPost], tmp_path: Path
+) -> None:
+    fake_pds.on(UPLOAD, stored)
+    fake_pds.on(CREATE, {"uri": URI, "cid": "c"})
+    video = outgoing_video(tmp_path)
+
+    bluesky().publish(make_post(media=(video,)))
+
+    clip, cues = uploads(fake_pds)
+    assert (clip.headers["content-type"], clip.content) == ("video/mp4", video.read())
+    assert (cues.headers["content-type"], cues.content.decode()) == ("text/vtt", VTT)
+    embed = fake_pds.body(CREATE)["record"]["embed"]
+    assert (embed["$type"], embed["alt"]) == ("app.bsky.embed.video", video.alt_text)
+    assert embed["video"]["ref"]["$link"] == cid_of(video.read())
+    assert [(c["lang"], c["file"]["ref"]["$link"]) for c in embed["captions"]] == [("en", cid_of(VTT.encode()))]
+
+
+def over(item: OutgoingMedia, size: int) -> OutgoingMedia:
+    """The item with its file grown to ``size`` bytes (its recorded size unchanged): the file
+    on disk is what would be sent."""
+    with open(item.path, "ab") as grown:
+        grown.write(bytes(size - item.size))
+    return item
+
+
+@pytest.mark.parametrize(
+    ("media", "said"),
+    [
+        (lambda d: (over(outgoing_image(d), 2_000_001),), "image 1 is 2,000,001 bytes, over the 2,000,000"),
+        (lambda d: tuple(outgoing_image(d, name=f"p{n}") for n in range(5)), "at most 4 images, not 5"),
+        (lambda d: (outgoing_video(d), outgoing_image(d)), "one video alone"),
+        (lambda d: (replace(outgoing_video(d), size=300_000_001),), "the video is 300,000,001 bytes"),
+        (lambda d: (replace(outgoing_video(d), captions_vtt="WEBVTT\n\n" + "x" * 20_000),), "captions is 20,008"),
+        (lambda d: (replace(outgoing_image(d), mime="video/mp4"),), "not an image"),
+        (lambda d: (replace(outgoing_image(d), path=str(d / "gone.jpeg")),), "image 1 cannot be read"),
+    ],
+    ids=["image-over-maxSize", "five-images", "video-and-image", "video-over-maxSize", "long-captions", "mime", "gone"],
+)
+def test_bluesky_refuses_media_the_lexicon_forbids_before_sending_anything(
+    fake_pds: FakePds,
+    bluesky: Callable[..., BlueskyConnector],
+    make_post: Callable[..., OutgoingPost],
+    tmp_path: Path,
+    media: Callable[[Path], tuple[OutgoingMedia, ...]],
+    said: str,
+) -> None:
+    with pytest.raises(ConnectorError) as caught:
+        bluesky().publish(make_post(media=media(tmp_path)))
+
+    assert caught.value.permanent
+    assert said in caught.value.message
+    assert fake_pds.calls == []
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [*UNANSWERED.values(), xrpc_error(500, "InternalServerError"), xrpc_error(503, "Unavailable")],
+    ids=[*UNANSWERED.keys(), "500", "503"],
+)
+def test_bluesky_a_failed_upload_is_transient_never_ambiguous(
+    fake_pds: FakePds,
+    bluesky: Callable[..., BlueskyConnector],
+    make_post: Callable[..., OutgoingPost],
+    tmp_path: Path,
+    failure: Answer,
+) -> None:
+    # An uploaded blob is unattached and shown to nobody: nothing can be live yet.
+    fake_pds.on(UPLOAD, stored, failure)
+    photos = (outgoing_image(tmp_path), outgoing_image(tmp_path, name="second"))
+
+    with pytest.raises(ConnectorError) as caught:
+        bluesky().publish(make_post(media=photos))
+
+    error = caught.value
+    assert (error.permanent, error.ambiguous, error.status) == (False, False, None)
+    assert error.message.startswith(f"image 2: {UPLOAD}")
+    assert CREATE not in fake_pds.methods()
+
+
+def test_bluesky_an_upload_the_pds_refuses_is_permanent_and_names_the_item(
+    fake_pds: FakePds, bluesky: Callable[..., BlueskyConnector], make_post: Callable[..., OutgoingPost], tmp_path: Path
+) -> None:
+    fake_pds.on(UPLOAD, xrpc_error(413, "PayloadTooLarge", "request entity too large"))
+
+    with pytest.raises(ConnectorError) as caught:
+        bluesky().publish(make_post(media=(outgoing_video(tmp_path),)))
+
+    assert (caught.value.permanent, caught.value.status) == (True, 413)
+    assert caught.value.message == f"the video: {UPLOAD}: HTTP 413: PayloadTooLarge: request entity too large"
+
+
+@pytest.mark.parametrize("failure", [*UNANSWERED.values(), xrpc_error(502, "BadGateway")])
+def test_bluesky_a_create_record_with_media_that_got_no_answer_is_ambiguous(
+    fake_pds: FakePds,
+    bluesky: Callable[..., BlueskyConnector],
+    make_post: Callable[..., OutgoingPost],
+    tmp_path: Path,
+    failure: Answer,
+) -> None:
+    fake_pds.on(UPLOAD, stored)
+    fake_pds.on(CREATE, failure)
+
+    with pytest.raises(ConnectorError) as caught:
+        bluesky().publish(make_post(media=(outgoing_image(tmp_path),)))
+
+    assert (caught.value.permanent, caught.value.ambiguous) == (False, True)
+
+
+def test_bluesky_a_retry_uploads_again_and_refers_to_the_same_blobs(
+    fake_pds: FakePds, bluesky: Callable[..., BlueskyConnector], make_post: Callable[..., OutgoingPost], tmp_path: Path
+) -> None:
+    # A blob nothing refers to is deleted by the PDS within minutes (uploadBlob's lexicon), and a
+    # retry may come hours later: so nothing is kept in progress, and the retry uploads again.
+    # The PDS names a blob by the hash of its bytes, so the record refers to the same blobs.
+    fake_pds.on(UPLOAD, stored)
+    fake_pds.on(CREATE, xrpc_error(429, "RateLimitExceeded", **{"Retry-After": "30"}), {"uri": URI, "cid": "c"})
+    post = make_post(media=(outgoing_video(tmp_path),))
+
+    with pytest.raises(ConnectorError) as caught:
+        bluesky().publish(post)
+    assert (caught.value.permanent, caught.value.ambiguous, caught.value.progress) == (False, False, {})
+    bluesky().publish(replace(post, progress=caught.value.progress))
+
+    first, second = fake_pds.body(CREATE, 0)["record"]["embed"], fake_pds.body(CREATE, 1)["record"]["embed"]
+    assert len(uploads(fake_pds)) == 4  # the video and its captions, twice
+    assert first["video"] == second["video"]
+    assert first["captions"] == second["captions"]
+
+
+def test_bluesky_an_upload_with_a_refused_token_is_sent_whole_again(
+    fake_pds: FakePds, bluesky: Callable[..., BlueskyConnector], make_post: Callable[..., OutgoingPost], tmp_path: Path
+) -> None:
+    fake_pds.on(UPLOAD, xrpc_error(400, "ExpiredToken", "Token has expired"), stored)
+    fake_pds.on("com.atproto.server.refreshSession", logged_in(2))
+    fake_pds.on(CREATE, {"uri": URI, "cid": "c"})
+    photo = outgoing_image(tmp_path)
+
+    bluesky().publish(make_post(media=(photo,)))
+
+    refused, again = uploads(fake_pds)
+    assert refused.content == again.content == photo.read()
+    assert again.headers["content-length"] == str(photo.size)
+
+
+@pytest.mark.parametrize(
+    ("where", "named"),
+    [("images[1].image", "image 2"), ("video", "the video"), ("captions[0].file", "the video's captions")],
+)
+def test_bluesky_a_record_refused_for_one_of_its_media_names_the_item(
+    fake_pds: FakePds,
+    bluesky: Callable[..., BlueskyConnector],
+    make_post: Callable[..., OutgoingPost],
+    tmp_path: Path,
+    where: str,
+    named: str,
+) -> None:
+    # The refusal's words are the reference PDS's own (@atproto/pds 0.4.217, as
+    # test_the_reference_pds_still_holds_images_to_the_old_one_megabyte shows it).
+    too_big = "blob too big (maximum 1000000, got 1204396)"
+    refusal = f"Invalid app.bsky.feed.post record: {too_big} at $.record.embed.{where}"
+    fake_pds.on(UPLOAD, stored)
+    fake_pds.on(CREATE, xrpc_error(400, "InvalidRequest", refusal))
+    media = (outgoing_video(tmp_path),) if "image" not in where else (outgoing_image(tmp_path),) * 2
+
+    with pytest.raises(ConnectorError) as caught:
+        bluesky().publish(make_post(media=media))
+
+    assert caught.value.permanent
+    assert caught.value.message == f"{named}: com.atproto.repo.createRecord: HTTP 400: InvalidRequest: {refusal}"

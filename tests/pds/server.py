@@ -5,6 +5,8 @@ it are skipped on a developer's machine and fail in CI, where they must run."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import itertools
 import json
 import os
@@ -62,6 +64,13 @@ class Pds:
             raise XrpcFailed(response.status_code, response.json() if response.content else {})
         return response.json() if response.content else {}
 
+    def blob(self, did: str, cid: str) -> bytes:
+        """A blob's bytes as the PDS serves them to anyone (com.atproto.sync.getBlob)."""
+        response = httpx.get(f"{self.url}/xrpc/com.atproto.sync.getBlob", params={"did": did, "cid": cid}, timeout=10)
+        if response.is_error:
+            raise XrpcFailed(response.status_code, response.json() if response.content else {})
+        return response.content
+
     def account(self, name: str = "acct") -> PdsAccount:
         """A new account ``NAME-N.test`` with an app password, as a manager would set one up."""
         handle = f"{name}-{next(_names)}.test"
@@ -89,6 +98,13 @@ class Pds:
             cursor = page.get("cursor")
             if not cursor or not page["records"]:
                 return found
+
+
+def cid_of(data: bytes) -> str:
+    """The CID the PDS names a blob by (https://atproto.com/specs/data-model#link-and-cid-formats:
+    CIDv1, raw codec 0x55, a sha-256 multihash, base32 with a "b" prefix): the hash of its bytes."""
+    raw = bytes([0x01, 0x55, 0x12, 0x20]) + hashlib.sha256(data).digest()
+    return "b" + base64.b32encode(raw).decode().lower().rstrip("=")
 
 
 def missing(what: str) -> None:

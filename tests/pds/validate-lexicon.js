@@ -6,7 +6,7 @@
 'use strict'
 const fs = require('node:fs')
 const path = require('node:path')
-const { Lexicons } = require('@atproto/lexicon')
+const { Lexicons, jsonToLex } = require('@atproto/lexicon')
 
 function documents(dir) {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
@@ -20,10 +20,11 @@ const lexicons = new Lexicons(documents(process.argv[2]))
 const checks = JSON.parse(fs.readFileSync(0, 'utf8'))
 const results = checks.map(({ kind, nsid, value }) => {
   try {
-    if (kind === 'record') lexicons.assertValidRecord(nsid, value)
-    else if (kind === 'input') lexicons.assertValidXrpcInput(nsid, value)
+    // JSON as the PDS reads it: a blob ({"$type": "blob", "ref": {"$link": CID}}) becomes a BlobRef.
+    if (kind === 'record') lexicons.assertValidRecord(nsid, jsonToLex(value))
+    else if (kind === 'input') lexicons.assertValidXrpcInput(nsid, jsonToLex(value))
     else if (kind === 'params') lexicons.assertValidXrpcParams(nsid, value)
-    else if (kind === 'output') lexicons.assertValidXrpcOutput(nsid, value)
+    else if (kind === 'output') lexicons.assertValidXrpcOutput(nsid, jsonToLex(value))
     else throw new Error(`unknown kind ${kind}`)
     return null
   } catch (err) {
