@@ -99,10 +99,12 @@ def outgoing_video(
 def video_bytes(
     container: str = "mp4", *, seconds: float = 1.0, size: tuple[int, int] = (64, 48), video: bool = True,
     audio: bool = False, metadata: dict[str, str] | None = None, codec: str = "libx264", rate: int = 10,
+    rotation: int = 0,
 ) -> bytes:  # fmt: skip
     """A short clip muxed by FFmpeg as ``container`` (mp4, mov, or ipod for an .m4a): with or
     without a picture, with silent AAC sound, and with container ``metadata`` such as the
-    ``location`` an iPhone writes (ISO 6709, stored as the ``©xyz`` atom)."""
+    ``location`` an iPhone writes (ISO 6709, stored as the ``©xyz`` atom); ``rotation`` is the
+    display matrix's turn in degrees (anticlockwise, as FFmpeg counts)."""
     out = io.BytesIO()
     with av.open(out, "w", format=container) as muxer:
         muxer.metadata.update(metadata or {})
@@ -111,6 +113,8 @@ def video_bytes(
             picture = muxer.add_stream(codec, rate=rate)
             picture.width, picture.height, picture.pix_fmt = size[0], size[1], "yuv420p"
             picture.time_base = Fraction(1, rate)
+            if rotation:  # a phone held upright: the picture is stored landscape, shown turned
+                picture.set_display_rotation(rotation)
         if audio:
             sound = muxer.add_stream("aac", rate=8000)
         if picture is not None:

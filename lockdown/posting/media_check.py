@@ -184,17 +184,24 @@ def _clean_image(source: Path, workdir: Path, image_format: str, field: str) -> 
         options.update(save_all=True, append_images=pictures[1:], duration=[duration for _, duration in frames])
         if loop is not None:
             options["loop"] = loop
-        if saved_as == "GIF" and any(frame.mode == "RGBA" for frame in pictures):
+        if saved_as == "GIF" and any(_see_through(frame) for frame in pictures):
             # Each frame is whole: clear the last before drawing the next, so what is transparent
             # in a frame does not show the one before through it.
             options["disposal"] = 2
     mime, extension = _IMAGE_TYPES[image_format]
-    with _output(workdir, extension) as path:
-        pictures[0].save(path, saved_as, **options)
-        with Image.open(path) as stored:
-            # As written: an encoder may merge frames that look the same into one shown longer.
-            width, height = stored.size
-            count = getattr(stored, "n_frames", 1)
+    try:
+        with _output(workdir, extension) as path:
+            pictures[0].save(path, saved_as, **options)
+            with Image.open(path) as stored:
+                # As written: an encoder may merge frames that look the same into one shown longer.
+                width, height = stored.size
+                count = getattr(stored, "n_frames", 1)
+    except (OSError, ValueError, KeyError) as error:  # a mode or option the encoder cannot write
+        raise InvalidInput(
+            f"{field}: this image could not be written again without its metadata ({error}); "
+            "export it as JPEG or PNG and try again",
+            field=field,
+        ) from error
     return _checked("image", mime, extension, path, width, height, None, count)
 
 
@@ -219,6 +226,11 @@ def _decoded_frames(picture: Image.Image, image_format: str, field: str) -> list
         decoded = frame.convert("RGBA") if count > 1 and frame.mode not in ("RGB", "RGBA") else frame.copy()
         frames.append((decoded, duration))
     return frames
+
+
+def _see_through(frame: Image.Image) -> bool:
+    """Whether any pixel of ``frame`` is transparent, wholly or in part."""
+    return frame.mode == "RGBA" and frame.getchannel("A").getextrema()[0] != 255
 
 
 def _upright(frame: Image.Image) -> Image.Image:
@@ -302,6 +314,7 @@ def _clean_video(source: Path, workdir: Path, field: str) -> CheckedMedia:
         try:
             with _output(workdir, "mp4") as path:
                 frames = _remux(container, video, path)
+                width, height = _as_shown(path, width, height)
         except av.error.FFmpegError as error:
             raise InvalidInput(
                 f"{field}: this video could not be copied into a clean MP4 ({error.strerror or error}); "
@@ -390,6 +403,20 @@ def _remux(container: av.container.InputContainer, video: av.VideoStream, path: 
             packet.stream = copies[packet.stream.index]
             output.mux(packet)
     return frames
+
+
+def _as_shown(path: Path, width: int, height: int) -> tuple[int, int]:
+    """The picture's size as players show it: a phone held upright records a landscape picture
+    and a display matrix turning it a quarter, which the remux kept but the stream's size does
+    not count. Only the first frame says (FFmpeg puts the matrix on decoded frames), so it is
+    decoded, from the cleaned copy."""
+    try:
+        with av.open(str(path), "r") as cleaned:
+            first = next(cleaned.decode(video=0), None)
+            rotation = first.rotation if first is not None else 0
+    except av.error.FFmpegError:
+        return width, height  # the size stored is still right for an unturned picture
+    return (height, width) if rotation % 180 == 90 else (width, height)
 
 
 # --- the cleaned file -----------------------------------------------------------------------

@@ -168,6 +168,23 @@ def test_an_animation_keeps_its_frames_their_durations_and_loop(tmp_path: Path, 
     assert len(set(colours)) == 3
 
 
+def test_a_transparent_animation_stays_transparent(tmp_path: Path, workdir: Path) -> None:
+    clear = Image.new("RGBA", (20, 20), (0, 0, 0, 0))
+    red = Image.new("RGBA", (20, 20), (255, 0, 0, 255))
+    red.putpixel((0, 0), (0, 0, 0, 0))  # so the GIF has a transparent colour from its first frame
+    dot = clear.copy()
+    dot.putpixel((10, 10), (0, 0, 255, 255))
+    out = io.BytesIO()
+    red.save(out, "GIF", save_all=True, append_images=[dot], duration=[100, 100], loop=0, disposal=2)
+    media = check(tmp_path, workdir, out.getvalue())
+    with Image.open(media.path) as stored:
+        stored.seek(1)
+        second = stored.convert("RGBA")
+    # The red first frame does not show through the transparent part of the second.
+    assert second.getpixel((2, 2))[3] == 0  # type: ignore[index]
+    assert second.getpixel((10, 10)) == (0, 0, 255, 255)
+
+
 def test_a_gif_that_plays_once_still_plays_once(tmp_path: Path, workdir: Path) -> None:
     media = check(tmp_path, workdir, animated_bytes("GIF", 2, (100, 100), loop=None))
     with Image.open(media.path) as stored:
@@ -249,6 +266,14 @@ def test_an_mp4_loses_its_location_and_camera_and_can_be_streamed(tmp_path: Path
 def frame_packets(data: bytes) -> list[bytes]:
     with av.open(io.BytesIO(data)) as container:
         return [bytes(packet) for packet in container.demux(video=0) if packet.size]
+
+
+def test_a_video_shot_upright_is_measured_as_shown(tmp_path: Path, workdir: Path) -> None:
+    media = check(tmp_path, workdir, video_bytes(size=(64, 48), rotation=-90))
+    assert (media.width, media.height) == (48, 64)
+    with av.open(str(media.path)) as after:
+        first = next(after.decode(video=0))
+        assert first.rotation == -90  # the turn is kept, so players still show it upright
 
 
 def test_a_quicktime_mov_is_refused(tmp_path: Path, workdir: Path) -> None:
