@@ -164,7 +164,7 @@ def _clean_image(source: Path, workdir: Path, image_format: str, field: str) -> 
         with Image.open(source) as picture:
             picture.verify()  # checksums and structure, without decoding
         with Image.open(source) as picture:
-            frames = _decoded_frames(picture, image_format, field)
+            # What is kept of the file is read before seeking its frames changes ``info``.
             saved_as = _SAVED_AS[image_format]
             options = _save_options(picture, saved_as, source)
             if saved_as == "JPEG":
@@ -172,6 +172,7 @@ def _clean_image(source: Path, workdir: Path, image_format: str, field: str) -> 
                 # (what quality="keep" does), so it loses as little as it can.
                 options.update(qtables=getattr(picture, "quantization", None) or None, subsampling=_sampling(picture))
             loop = picture.info.get("loop")
+            frames = _decoded_frames(picture, image_format, field)
     except InvalidInput:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:

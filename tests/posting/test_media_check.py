@@ -9,12 +9,16 @@ import io
 from pathlib import Path
 
 import av
+import av.error
 import pytest
 from PIL import Image
 
 from lockdown.errors import InvalidInput
+from lockdown.posting import media_check
 from lockdown.posting.media_check import CheckedMedia, check_media
 from tests.media_samples import (
+    GPS,
+    GPS_IFD,
     animated_bytes,
     has_gps,
     image_bytes,
@@ -92,6 +96,42 @@ def test_the_gps_position_and_camera_leave_the_jpeg(tmp_path: Path, workdir: Pat
         assert not picture.getexif()
         assert "exif" not in picture.info
         assert "xmp" not in picture.info
+
+
+def exif_and_xmp() -> tuple[Image.Exif, bytes]:
+    exif = Image.Exif()
+    exif[0x010F] = "Camera maker"
+    exif[0x0110] = "Camera model"
+    exif.get_ifd(GPS_IFD).update(GPS)
+    return exif, b'<x:xmpmeta xmlns:x="adobe:ns:meta/">Taken by J. Smith</x:xmpmeta>'
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP"])
+def test_every_format_that_can_carry_exif_and_xmp_loses_them(tmp_path: Path, workdir: Path, fmt: str) -> None:
+    exif, xmp = exif_and_xmp()
+    out = io.BytesIO()
+    Image.new("RGB", (32, 24), (9, 99, 199)).save(out, fmt, exif=exif, xmp=xmp)
+    assert has_gps(out.getvalue())
+    media = check(tmp_path, workdir, out.getvalue())
+    stored = media.path.read_bytes()
+    assert not has_gps(stored)
+    assert b"J. Smith" not in stored
+    assert b"Camera model" not in stored
+    with Image.open(io.BytesIO(stored)) as picture:
+        assert not picture.getexif()
+
+
+def test_a_phones_multi_picture_jpeg_keeps_its_first_picture_as_a_jpeg(tmp_path: Path, workdir: Path) -> None:
+    exif, _ = exif_and_xmp()
+    photo = Image.new("RGB", (40, 30), (200, 30, 40))
+    depth = Image.new("RGB", (20, 15), (5, 5, 5))
+    out = io.BytesIO()
+    photo.save(out, "MPO", save_all=True, append_images=[depth], exif=exif)
+    media = check(tmp_path, workdir, out.getvalue())
+    assert (media.mime, media.width, media.height, media.frames) == ("image/jpeg", 40, 30, 1)
+    with Image.open(media.path) as stored:
+        assert stored.format == "JPEG"
+    assert not has_gps(media.path.read_bytes())
 
 
 def test_the_jpeg_keeps_its_quality(tmp_path: Path, workdir: Path) -> None:
@@ -291,6 +331,18 @@ def test_sound_without_a_picture_is_refused(tmp_path: Path, workdir: Path) -> No
 def test_a_video_not_in_h264_is_refused(tmp_path: Path, workdir: Path) -> None:
     message = refused(tmp_path, workdir, video_bytes("mp4", codec="mpeg4"))
     assert "H.264" in message
+
+
+def test_a_remux_that_fails_leaves_nothing_behind(
+    tmp_path: Path, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def half_written(container: object, video: object, path: Path) -> int:
+        path.write_bytes(b"\x00\x00\x00\x18ftypisom")
+        raise av.error.InvalidDataError(1094995529, "Invalid data found when processing input")
+
+    monkeypatch.setattr(media_check, "_remux", half_written)
+    message = refused(tmp_path, workdir, mp4_bytes(1.0))
+    assert "could not be copied" in message
 
 
 def test_the_caller_finds_only_its_file_in_the_workdir(tmp_path: Path, workdir: Path) -> None:
