@@ -334,28 +334,26 @@ def _not_media(field: str) -> InvalidInput:
 
 
 def _video_stream(container: av.container.InputContainer, field: str) -> av.VideoStream:
-    """The MP4's H.264 picture stream; refuses other containers, sound only and other codecs."""
-    if "mp4" not in container.format.name.split(","):
-        if not container.streams.video and not container.streams.audio:
-            raise _not_media(field)
-        raise InvalidInput(
-            f"{field}: this is a {container.format.long_name} file, not MP4; export the video as {ACCEPTED_VIDEO}",
-            field=field,
-        )
-    brand = container.metadata.get("major_brand", "")
-    if brand in ("", _QUICKTIME_BRAND):
-        raise InvalidInput(
-            f"{field}: this is a QuickTime (.mov) video; export or share it as {ACCEPTED_VIDEO}", field=field
-        )
+    """The MP4's H.264 picture stream; refuses sound only, other containers and other codecs."""
     pictures = [
         stream for stream in container.streams.video if not stream.disposition & Disposition.attached_pic
     ]  # an audio file's cover picture is no video
-    if brand in _SOUND_BRANDS or not pictures:
+    brand = container.metadata.get("major_brand", "")
+    if not pictures or brand in _SOUND_BRANDS:
         if container.streams.audio:
             raise InvalidInput(
                 f"{field}: this is sound only, with no picture; upload a video as {ACCEPTED_VIDEO}", field=field
             )
-        raise InvalidInput(f"{field}: this MP4 has no picture in it; upload a video as {ACCEPTED_VIDEO}", field=field)
+        raise _not_media(field)
+    if "mp4" not in container.format.name.split(","):
+        raise InvalidInput(
+            f"{field}: this is a {container.format.long_name} video, not MP4; export it as {ACCEPTED_VIDEO}",
+            field=field,
+        )
+    if brand in ("", _QUICKTIME_BRAND):
+        raise InvalidInput(
+            f"{field}: this is a QuickTime (.mov) video; export or share it as {ACCEPTED_VIDEO}", field=field
+        )
     video = pictures[0]
     codec = video.codec_context.name
     if codec != "h264":

@@ -323,9 +323,16 @@ def test_a_quicktime_mov_is_refused(tmp_path: Path, workdir: Path) -> None:
 
 
 def test_sound_without_a_picture_is_refused(tmp_path: Path, workdir: Path) -> None:
-    for data in (video_bytes("ipod", video=False, audio=True), video_bytes("mp4", video=False, audio=True)):
+    for container in ("ipod", "mp4", "wav"):  # an .m4a, an MP4 with only sound, a WAV
+        data = video_bytes(container, video=False, audio=True, audio_codec="pcm_s16le" if container == "wav" else "aac")
         message = refused(tmp_path, workdir, data, name="clip.mp4")
         assert "sound only" in message
+
+
+def test_a_video_in_another_container_is_refused_by_its_name(tmp_path: Path, workdir: Path) -> None:
+    message = refused(tmp_path, workdir, video_bytes("matroska"), name="clip.mp4")
+    assert "Matroska" in message
+    assert "MP4" in message
 
 
 def test_a_video_not_in_h264_is_refused(tmp_path: Path, workdir: Path) -> None:
