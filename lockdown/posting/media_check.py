@@ -32,8 +32,9 @@ from lockdown.errors import InvalidInput
 # (a small file that decodes to gigabytes) does not. Pillow's own guard (MAX_IMAGE_PIXELS, 89
 # megapixels) only warns below twice its limit; this one refuses, before anything is decoded.
 MAX_PIXELS = 60_000_000
-# All frames of an animation together: a long GIF is decoded and encoded frame by frame.
-MAX_ANIMATION_PIXELS = 600_000_000
+# All frames of an animation together: they are held decoded (4 bytes a pixel) while the
+# animation is encoded again, so this is also the memory one upload may take (400 MB).
+MAX_ANIMATION_PIXELS = 100_000_000
 
 ACCEPTED_IMAGES = "JPEG, PNG, WebP or GIF"
 ACCEPTED_VIDEO = "MP4 (H.264)"
@@ -180,7 +181,7 @@ def _clean_image(source: Path, workdir: Path, image_format: str, field: str) -> 
     except Exception as error:  # truncated data, bad checksums, broken streams: the decoders' errors
         raise _damaged(field) from error
 
-    pictures = [_upright(frame) for frame, _ in frames]
+    pictures = [frame for frame, _ in frames]
     if len(pictures) > 1:
         options.update(save_all=True, append_images=pictures[1:], duration=[duration for _, duration in frames])
         if loop is not None:
@@ -207,8 +208,9 @@ def _clean_image(source: Path, workdir: Path, image_format: str, field: str) -> 
 
 
 def _decoded_frames(picture: Image.Image, image_format: str, field: str) -> list[tuple[Image.Image, int]]:
-    """Every frame of ``picture`` decoded (a damaged one raises), each a copy without the file's
-    metadata, with how long it shows (milliseconds). An MPO gives only its first picture."""
+    """Every frame of ``picture`` decoded (a damaged one raises), each a copy turned upright and
+    without the file's metadata, with how long it shows (milliseconds). An MPO gives only its
+    first picture."""
     count = 1 if image_format == "MPO" else getattr(picture, "n_frames", 1)
     width, height = picture.size
     if count * width * height > MAX_ANIMATION_PIXELS:
@@ -225,7 +227,7 @@ def _decoded_frames(picture: Image.Image, image_format: str, field: str) -> list
         duration = int(frame.info.get("duration", 0) or 0)
         # An animation's frames are kept whole, in one mode, so each is encoded alike.
         decoded = frame.convert("RGBA") if count > 1 and frame.mode not in ("RGB", "RGBA") else frame.copy()
-        frames.append((decoded, duration))
+        frames.append((_upright(decoded), duration))
     return frames
 
 

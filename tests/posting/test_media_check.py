@@ -225,6 +225,15 @@ def test_a_transparent_animation_stays_transparent(tmp_path: Path, workdir: Path
     assert second.getpixel((10, 10)) == (0, 0, 255, 255)
 
 
+def test_an_animation_too_long_for_its_size_is_refused(
+    tmp_path: Path, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The real ceiling is 100 megapixels of frames; a small one keeps the sample small.
+    monkeypatch.setattr(media_check, "MAX_ANIMATION_PIXELS", 32 * 24 * 2)
+    message = refused(tmp_path, workdir, animated_bytes("GIF", 3, (100, 100, 100), size=(32, 24)))
+    assert "3 frames of 32 x 24" in message
+
+
 def test_a_gif_that_plays_once_still_plays_once(tmp_path: Path, workdir: Path) -> None:
     media = check(tmp_path, workdir, animated_bytes("GIF", 2, (100, 100), loop=None))
     with Image.open(media.path) as stored:
