@@ -99,10 +99,13 @@ def outgoing_video(
 def video_bytes(
     container: str = "mp4", *, seconds: float = 1.0, size: tuple[int, int] = (64, 48), video: bool = True,
     audio: bool = False, metadata: dict[str, str] | None = None, codec: str = "libx264", rate: int = 10,
+    rotation: int = 0, audio_codec: str = "aac",
 ) -> bytes:  # fmt: skip
-    """A short clip muxed by FFmpeg as ``container`` (mp4, mov, or ipod for an .m4a): with or
-    without a picture, with silent AAC sound, and with container ``metadata`` such as the
-    ``location`` an iPhone writes (ISO 6709, stored as the ``©xyz`` atom)."""
+    """A short clip muxed by FFmpeg as ``container`` (mp4, mov, ipod for an .m4a, matroska, wav):
+    with or without a picture, with silent sound (AAC unless ``audio_codec`` says otherwise), and
+    with container ``metadata`` such as the ``location`` an iPhone writes (ISO 6709, stored as the
+    ``©xyz`` atom); ``rotation`` is the display matrix's turn in degrees (anticlockwise, as FFmpeg
+    counts)."""
     out = io.BytesIO()
     with av.open(out, "w", format=container) as muxer:
         muxer.metadata.update(metadata or {})
@@ -111,8 +114,10 @@ def video_bytes(
             picture = muxer.add_stream(codec, rate=rate)
             picture.width, picture.height, picture.pix_fmt = size[0], size[1], "yuv420p"
             picture.time_base = Fraction(1, rate)
+            if rotation:  # a phone held upright: the picture is stored landscape, shown turned
+                picture.set_display_rotation(rotation)
         if audio:
-            sound = muxer.add_stream("aac", rate=8000)
+            sound = muxer.add_stream(audio_codec, rate=8000)
         if picture is not None:
             for index in range(max(1, int(seconds * rate))):
                 frame = av.VideoFrame.from_image(Image.new("RGB", size, (index * 7 % 255, 90, 120)))  # type: ignore[no-untyped-call]
@@ -121,7 +126,7 @@ def video_bytes(
             muxer.mux(picture.encode())
         if sound is not None:
             for index in range(max(1, int(seconds * 8000 / 1024))):
-                samples = av.AudioFrame(format="fltp", layout="mono", samples=1024)
+                samples = av.AudioFrame(format=sound.format.name, layout="mono", samples=1024)
                 samples.planes[0].update(bytes(samples.planes[0].buffer_size))
                 samples.sample_rate, samples.pts = 8000, index * 1024
                 muxer.mux(sound.encode(samples))

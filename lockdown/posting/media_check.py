@@ -32,8 +32,9 @@ from lockdown.errors import InvalidInput
 # (a small file that decodes to gigabytes) does not. Pillow's own guard (MAX_IMAGE_PIXELS, 89
 # megapixels) only warns below twice its limit; this one refuses, before anything is decoded.
 MAX_PIXELS = 60_000_000
-# All frames of an animation together: a long GIF is decoded and encoded frame by frame.
-MAX_ANIMATION_PIXELS = 600_000_000
+# All frames of an animation together: they are held decoded (4 bytes a pixel) while the
+# animation is encoded again, so this is also the memory one upload may take (400 MB).
+MAX_ANIMATION_PIXELS = 100_000_000
 
 ACCEPTED_IMAGES = "JPEG, PNG, WebP or GIF"
 ACCEPTED_VIDEO = "MP4 (H.264)"
@@ -164,7 +165,7 @@ def _clean_image(source: Path, workdir: Path, image_format: str, field: str) -> 
         with Image.open(source) as picture:
             picture.verify()  # checksums and structure, without decoding
         with Image.open(source) as picture:
-            frames = _decoded_frames(picture, image_format, field)
+            # What is kept of the file is read before seeking its frames changes ``info``.
             saved_as = _SAVED_AS[image_format]
             options = _save_options(picture, saved_as, source)
             if saved_as == "JPEG":
@@ -172,6 +173,7 @@ def _clean_image(source: Path, workdir: Path, image_format: str, field: str) -> 
                 # (what quality="keep" does), so it loses as little as it can.
                 options.update(qtables=getattr(picture, "quantization", None) or None, subsampling=_sampling(picture))
             loop = picture.info.get("loop")
+            frames = _decoded_frames(picture, image_format, field)
     except InvalidInput:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
@@ -179,28 +181,36 @@ def _clean_image(source: Path, workdir: Path, image_format: str, field: str) -> 
     except Exception as error:  # truncated data, bad checksums, broken streams: the decoders' errors
         raise _damaged(field) from error
 
-    pictures = [_upright(frame) for frame, _ in frames]
+    pictures = [frame for frame, _ in frames]
     if len(pictures) > 1:
         options.update(save_all=True, append_images=pictures[1:], duration=[duration for _, duration in frames])
         if loop is not None:
             options["loop"] = loop
-        if saved_as == "GIF" and any(frame.mode == "RGBA" for frame in pictures):
+        if saved_as == "GIF" and any(_see_through(frame) for frame in pictures):
             # Each frame is whole: clear the last before drawing the next, so what is transparent
             # in a frame does not show the one before through it.
             options["disposal"] = 2
     mime, extension = _IMAGE_TYPES[image_format]
-    with _output(workdir, extension) as path:
-        pictures[0].save(path, saved_as, **options)
-        with Image.open(path) as stored:
-            # As written: an encoder may merge frames that look the same into one shown longer.
-            width, height = stored.size
-            count = getattr(stored, "n_frames", 1)
+    try:
+        with _output(workdir, extension) as path:
+            pictures[0].save(path, saved_as, **options)
+            with Image.open(path) as stored:
+                # As written: an encoder may merge frames that look the same into one shown longer.
+                width, height = stored.size
+                count = getattr(stored, "n_frames", 1)
+    except (OSError, ValueError, KeyError) as error:  # a mode or option the encoder cannot write
+        raise InvalidInput(
+            f"{field}: this image could not be written again without its metadata ({error}); "
+            "export it as JPEG or PNG and try again",
+            field=field,
+        ) from error
     return _checked("image", mime, extension, path, width, height, None, count)
 
 
 def _decoded_frames(picture: Image.Image, image_format: str, field: str) -> list[tuple[Image.Image, int]]:
-    """Every frame of ``picture`` decoded (a damaged one raises), each a copy without the file's
-    metadata, with how long it shows (milliseconds). An MPO gives only its first picture."""
+    """Every frame of ``picture`` decoded (a damaged one raises), each a copy turned upright and
+    without the file's metadata, with how long it shows (milliseconds). An MPO gives only its
+    first picture."""
     count = 1 if image_format == "MPO" else getattr(picture, "n_frames", 1)
     width, height = picture.size
     if count * width * height > MAX_ANIMATION_PIXELS:
@@ -217,8 +227,13 @@ def _decoded_frames(picture: Image.Image, image_format: str, field: str) -> list
         duration = int(frame.info.get("duration", 0) or 0)
         # An animation's frames are kept whole, in one mode, so each is encoded alike.
         decoded = frame.convert("RGBA") if count > 1 and frame.mode not in ("RGB", "RGBA") else frame.copy()
-        frames.append((decoded, duration))
+        frames.append((_upright(decoded), duration))
     return frames
+
+
+def _see_through(frame: Image.Image) -> bool:
+    """Whether any pixel of ``frame`` is transparent, wholly or in part."""
+    return frame.mode == "RGBA" and frame.getchannel("A").getextrema()[0] != 255
 
 
 def _upright(frame: Image.Image) -> Image.Image:
@@ -302,6 +317,7 @@ def _clean_video(source: Path, workdir: Path, field: str) -> CheckedMedia:
         try:
             with _output(workdir, "mp4") as path:
                 frames = _remux(container, video, path)
+                width, height = _as_shown(path, width, height)
         except av.error.FFmpegError as error:
             raise InvalidInput(
                 f"{field}: this video could not be copied into a clean MP4 ({error.strerror or error}); "
@@ -320,28 +336,26 @@ def _not_media(field: str) -> InvalidInput:
 
 
 def _video_stream(container: av.container.InputContainer, field: str) -> av.VideoStream:
-    """The MP4's H.264 picture stream; refuses other containers, sound only and other codecs."""
-    if "mp4" not in container.format.name.split(","):
-        if not container.streams.video and not container.streams.audio:
-            raise _not_media(field)
-        raise InvalidInput(
-            f"{field}: this is a {container.format.long_name} file, not MP4; export the video as {ACCEPTED_VIDEO}",
-            field=field,
-        )
-    brand = container.metadata.get("major_brand", "")
-    if brand in ("", _QUICKTIME_BRAND):
-        raise InvalidInput(
-            f"{field}: this is a QuickTime (.mov) video; export or share it as {ACCEPTED_VIDEO}", field=field
-        )
+    """The MP4's H.264 picture stream; refuses sound only, other containers and other codecs."""
     pictures = [
         stream for stream in container.streams.video if not stream.disposition & Disposition.attached_pic
     ]  # an audio file's cover picture is no video
-    if brand in _SOUND_BRANDS or not pictures:
+    brand = container.metadata.get("major_brand", "")
+    if not pictures or brand in _SOUND_BRANDS:
         if container.streams.audio:
             raise InvalidInput(
                 f"{field}: this is sound only, with no picture; upload a video as {ACCEPTED_VIDEO}", field=field
             )
-        raise InvalidInput(f"{field}: this MP4 has no picture in it; upload a video as {ACCEPTED_VIDEO}", field=field)
+        raise _not_media(field)
+    if "mp4" not in container.format.name.split(","):
+        raise InvalidInput(
+            f"{field}: this is a {container.format.long_name} video, not MP4; export it as {ACCEPTED_VIDEO}",
+            field=field,
+        )
+    if brand in ("", _QUICKTIME_BRAND):
+        raise InvalidInput(
+            f"{field}: this is a QuickTime (.mov) video; export or share it as {ACCEPTED_VIDEO}", field=field
+        )
     video = pictures[0]
     codec = video.codec_context.name
     if codec != "h264":
@@ -390,6 +404,20 @@ def _remux(container: av.container.InputContainer, video: av.VideoStream, path: 
             packet.stream = copies[packet.stream.index]
             output.mux(packet)
     return frames
+
+
+def _as_shown(path: Path, width: int, height: int) -> tuple[int, int]:
+    """The picture's size as players show it: a phone held upright records a landscape picture
+    and a display matrix turning it a quarter, which the remux kept but the stream's size does
+    not count. Only the first frame says (FFmpeg puts the matrix on decoded frames), so it is
+    decoded, from the cleaned copy."""
+    try:
+        with av.open(str(path), "r") as cleaned:
+            first = next(cleaned.decode(video=0), None)
+            rotation = first.rotation if first is not None else 0
+    except av.error.FFmpegError:
+        return width, height  # the size stored is still right for an unturned picture
+    return (height, width) if rotation % 180 == 90 else (width, height)
 
 
 # --- the cleaned file -----------------------------------------------------------------------

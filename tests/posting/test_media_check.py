@@ -9,12 +9,16 @@ import io
 from pathlib import Path
 
 import av
+import av.error
 import pytest
 from PIL import Image
 
 from lockdown.errors import InvalidInput
+from lockdown.posting import media_check
 from lockdown.posting.media_check import CheckedMedia, check_media
 from tests.media_samples import (
+    GPS,
+    GPS_IFD,
     animated_bytes,
     has_gps,
     image_bytes,
@@ -94,6 +98,42 @@ def test_the_gps_position_and_camera_leave_the_jpeg(tmp_path: Path, workdir: Pat
         assert "xmp" not in picture.info
 
 
+def exif_and_xmp() -> tuple[Image.Exif, bytes]:
+    exif = Image.Exif()
+    exif[0x010F] = "Camera maker"
+    exif[0x0110] = "Camera model"
+    exif.get_ifd(GPS_IFD).update(GPS)
+    return exif, b'<x:xmpmeta xmlns:x="adobe:ns:meta/">Taken by J. Smith</x:xmpmeta>'
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP"])
+def test_every_format_that_can_carry_exif_and_xmp_loses_them(tmp_path: Path, workdir: Path, fmt: str) -> None:
+    exif, xmp = exif_and_xmp()
+    out = io.BytesIO()
+    Image.new("RGB", (32, 24), (9, 99, 199)).save(out, fmt, exif=exif, xmp=xmp)
+    assert has_gps(out.getvalue())
+    media = check(tmp_path, workdir, out.getvalue())
+    stored = media.path.read_bytes()
+    assert not has_gps(stored)
+    assert b"J. Smith" not in stored
+    assert b"Camera model" not in stored
+    with Image.open(io.BytesIO(stored)) as picture:
+        assert not picture.getexif()
+
+
+def test_a_phones_multi_picture_jpeg_keeps_its_first_picture_as_a_jpeg(tmp_path: Path, workdir: Path) -> None:
+    exif, _ = exif_and_xmp()
+    photo = Image.new("RGB", (40, 30), (200, 30, 40))
+    depth = Image.new("RGB", (20, 15), (5, 5, 5))
+    out = io.BytesIO()
+    photo.save(out, "MPO", save_all=True, append_images=[depth], exif=exif)
+    media = check(tmp_path, workdir, out.getvalue())
+    assert (media.mime, media.width, media.height, media.frames) == ("image/jpeg", 40, 30, 1)
+    with Image.open(media.path) as stored:
+        assert stored.format == "JPEG"
+    assert not has_gps(media.path.read_bytes())
+
+
 def test_the_jpeg_keeps_its_quality(tmp_path: Path, workdir: Path) -> None:
     original = image_bytes("JPEG", (64, 48))
     media = check(tmp_path, workdir, original)
@@ -166,6 +206,32 @@ def test_an_animation_keeps_its_frames_their_durations_and_loop(tmp_path: Path, 
             durations.append(stored.info["duration"])
     assert durations == [100, 200, 300]
     assert len(set(colours)) == 3
+
+
+def test_a_transparent_animation_stays_transparent(tmp_path: Path, workdir: Path) -> None:
+    clear = Image.new("RGBA", (20, 20), (0, 0, 0, 0))
+    red = Image.new("RGBA", (20, 20), (255, 0, 0, 255))
+    red.putpixel((0, 0), (0, 0, 0, 0))  # so the GIF has a transparent colour from its first frame
+    dot = clear.copy()
+    dot.putpixel((10, 10), (0, 0, 255, 255))
+    out = io.BytesIO()
+    red.save(out, "GIF", save_all=True, append_images=[dot], duration=[100, 100], loop=0, disposal=2)
+    media = check(tmp_path, workdir, out.getvalue())
+    with Image.open(media.path) as stored:
+        stored.seek(1)
+        second = stored.convert("RGBA")
+    # The red first frame does not show through the transparent part of the second.
+    assert second.getpixel((2, 2))[3] == 0  # type: ignore[index]
+    assert second.getpixel((10, 10)) == (0, 0, 255, 255)
+
+
+def test_an_animation_too_long_for_its_size_is_refused(
+    tmp_path: Path, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The real ceiling is 100 megapixels of frames; a small one keeps the sample small.
+    monkeypatch.setattr(media_check, "MAX_ANIMATION_PIXELS", 32 * 24 * 2)
+    message = refused(tmp_path, workdir, animated_bytes("GIF", 3, (100, 100, 100), size=(32, 24)))
+    assert "3 frames of 32 x 24" in message
 
 
 def test_a_gif_that_plays_once_still_plays_once(tmp_path: Path, workdir: Path) -> None:
@@ -251,6 +317,14 @@ def frame_packets(data: bytes) -> list[bytes]:
         return [bytes(packet) for packet in container.demux(video=0) if packet.size]
 
 
+def test_a_video_shot_upright_is_measured_as_shown(tmp_path: Path, workdir: Path) -> None:
+    media = check(tmp_path, workdir, video_bytes(size=(64, 48), rotation=-90))
+    assert (media.width, media.height) == (48, 64)
+    with av.open(str(media.path)) as after:
+        first = next(after.decode(video=0))
+        assert first.rotation == -90  # the turn is kept, so players still show it upright
+
+
 def test_a_quicktime_mov_is_refused(tmp_path: Path, workdir: Path) -> None:
     message = refused(tmp_path, workdir, video_bytes("mov"), name="clip.mp4")
     assert "QuickTime" in message
@@ -258,14 +332,33 @@ def test_a_quicktime_mov_is_refused(tmp_path: Path, workdir: Path) -> None:
 
 
 def test_sound_without_a_picture_is_refused(tmp_path: Path, workdir: Path) -> None:
-    for data in (video_bytes("ipod", video=False, audio=True), video_bytes("mp4", video=False, audio=True)):
+    for container in ("ipod", "mp4", "wav"):  # an .m4a, an MP4 with only sound, a WAV
+        data = video_bytes(container, video=False, audio=True, audio_codec="pcm_s16le" if container == "wav" else "aac")
         message = refused(tmp_path, workdir, data, name="clip.mp4")
         assert "sound only" in message
+
+
+def test_a_video_in_another_container_is_refused_by_its_name(tmp_path: Path, workdir: Path) -> None:
+    message = refused(tmp_path, workdir, video_bytes("matroska"), name="clip.mp4")
+    assert "Matroska" in message
+    assert "MP4" in message
 
 
 def test_a_video_not_in_h264_is_refused(tmp_path: Path, workdir: Path) -> None:
     message = refused(tmp_path, workdir, video_bytes("mp4", codec="mpeg4"))
     assert "H.264" in message
+
+
+def test_a_remux_that_fails_leaves_nothing_behind(
+    tmp_path: Path, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def half_written(container: object, video: object, path: Path) -> int:
+        path.write_bytes(b"\x00\x00\x00\x18ftypisom")
+        raise av.error.InvalidDataError(1094995529, "Invalid data found when processing input")
+
+    monkeypatch.setattr(media_check, "_remux", half_written)
+    message = refused(tmp_path, workdir, mp4_bytes(1.0))
+    assert "could not be copied" in message
 
 
 def test_the_caller_finds_only_its_file_in_the_workdir(tmp_path: Path, workdir: Path) -> None:
