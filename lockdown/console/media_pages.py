@@ -61,7 +61,9 @@ def upload_media() -> BaseResponse:
     waiting = [i for i in session.get(WAITING, []) if i != medium.id][-(MAX_WAITING - 1) :]
     session[WAITING] = [*waiting, medium.id]
     flash(f"The {medium.kind} is uploaded; it goes with the next post you send for review.", "ok")
-    return redirect(back_page())
+    # Straight to the draft form, where the upload is previewed: writing the post is what is next.
+    back = back_page()
+    return redirect(back if "#" in back else f"{back}#draft-heading")
 
 
 @bp.post("/uploads/<int:media_id>/forget")

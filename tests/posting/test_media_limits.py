@@ -19,6 +19,9 @@ class M:
     bytes: int = 100_000
     duration: float | None = None
     alt_text: str = "A photo"
+    width: int = 640
+    height: int = 480
+    frames: int = 1
 
 
 def video(seconds: float = 10.0, size: int = MB) -> M:
@@ -38,7 +41,7 @@ def test_x_takes_four_images_or_one_video() -> None:
     check_media_limits("x", [video()])
     assert "at most 1 video" in refused("x", [video(), video()])
     assert "not both" in refused("x", [M(), video()])
-    assert "lasts 141 s" in refused("x", [video(seconds=141)])
+    assert "lasts 1201 s" in refused("x", [video(seconds=1201)])
 
 
 def test_instagram_takes_a_carousel_of_ten_mixed_but_jpeg_only() -> None:
@@ -67,3 +70,17 @@ def test_a_platform_without_its_own_flow_gets_the_common_limits_and_none_is_fine
     assert limits_for("threads") is limits_for("youtube")
     check_media_limits("x", [])
     assert set(LIMITS) == {"x", "mastodon", "bluesky", "instagram", "facebook", "linkedin"}
+
+
+def test_an_animation_goes_alone_on_x_and_mastodon_and_not_at_all_on_facebook() -> None:
+    gif = M(mime="image/gif", frames=12)
+    check_media_limits("x", [gif])
+    assert "only as the post's one medium" in refused("x", [gif, M(id=2)])
+    assert "only as the post's one medium" in refused("mastodon", [gif, M(id=2)])
+    assert "no animated images" in refused("facebook", [gif])
+    check_media_limits("bluesky", [gif, M(id=2)])
+
+
+def test_linkedin_counts_pixels() -> None:
+    check_media_limits("linkedin", [M(width=6000, height=6000)])
+    assert "36,152,320" in refused("linkedin", [M(width=7000, height=6000)])
