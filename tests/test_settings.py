@@ -185,3 +185,19 @@ def test_api_versions_reach_the_connectors_the_dispatcher_builds() -> None:
     assert isinstance(facebook, FacebookConnector)
     assert linkedin.headers["LinkedIn-Version"] == "202610"
     assert facebook.graph_url == "https://graph.facebook.com/v26.0"
+
+
+def test_media_settings_are_read_and_a_bad_rule_is_named(tmp_path: Path) -> None:
+    base = {"LOCKDOWN_DB": str(tmp_path / "l.db")}
+    chosen = Settings.from_env(
+        {
+            **base,
+            "LOCKDOWN_ALT_TEXT": "warn",
+            "LOCKDOWN_MEDIA_GRACE_HOURS": "2",
+            "LOCKDOWN_PUBLIC_URL": "https://x.ac.uk",
+        }
+    )
+    assert (chosen.alt_text_rule, chosen.media_grace_hours, chosen.public_url_given) == ("warn", 2.0, True)
+    assert not Settings.from_env(base).public_url_given, "the default address is no public address"
+    with pytest.raises(SettingsError, match="LOCKDOWN_ALT_TEXT"):
+        Settings.from_env({**base, "LOCKDOWN_ALT_TEXT": "sometimes"})

@@ -59,3 +59,65 @@ def test_an_approved_incident_message_is_posted_on_the_central_bluesky_account(
         "app.bsky.richtext.facet#link",
         "app.bsky.richtext.facet#tag",
     ]
+
+
+def test_an_incident_message_with_a_photo_reaches_bluesky_with_its_alt_text_and_no_location(
+    client: FlaskClient,
+    pds: Pds,
+    make_user: Callable[..., Login],
+    register: Callable[..., dict[str, Any]],
+) -> None:
+    """Issue 16 end to end: the upload API (checked, EXIF removed), a message naming it, a second
+    officer's approval, the connector's uploadBlob, and the record on the reference PDS, valid
+    against the lexicon, whose blob is the stored file."""
+    import io
+    from hashlib import sha256
+
+    from tests.media_samples import has_gps, image_bytes
+    from tests.pds.lexicon import validate
+
+    press, press2, owner = make_user("press"), make_user("press"), make_user("manager")
+    livuni = pds.account("livphoto")
+    central = register(
+        owner,
+        handle="@livuni",
+        platform="bluesky",
+        central=True,
+        connector={"kind": "bluesky", "identifier": livuni.handle, "service_url": pds.url},
+    )
+    client.put(
+        f"/api/v1/accounts/{central['id']}/connector-secrets",
+        json={"app_password": livuni.app_password},
+        headers=owner.headers,
+    )
+    uploaded = client.post(
+        "/api/v1/media",
+        data={"file": (io.BytesIO(image_bytes(size=(800, 600), gps=True)), "gate.jpg"), "alt_text": "The closed gate"},
+        headers=press.headers,
+        content_type="multipart/form-data",
+    )
+    assert uploaded.status_code == 201, uploaded.json
+    incident = client.post("/api/v1/incidents", json={"title": "Closed", "reason": "Storm"}, headers=press.headers).json
+    drafted = client.post(
+        f"/api/v1/incidents/{incident['id']}/messages",
+        json={"body": "Campus closed today.", "account_ids": [central["id"]], "media_ids": [uploaded.json["id"]]},
+        headers=press.headers,
+    )
+    assert drafted.status_code == 201, drafted.json
+    assert [m["id"] for m in drafted.json["media"]] == [uploaded.json["id"]]
+    approved = client.post(
+        f"/api/v1/incidents/{incident['id']}/messages/{drafted.json['id']}/approve", headers=press2.headers
+    ).json
+    (delivery,) = approved["deliveries"]
+    assert delivery["state"] == "delivered", delivery
+
+    (stored,) = pds.posts(livuni.did)
+    embed = stored["value"]["embed"]
+    assert embed["$type"] == "app.bsky.embed.images"
+    (image,) = embed["images"]
+    assert image["alt"] == "The closed gate"
+    assert (image["aspectRatio"]["width"], image["aspectRatio"]["height"]) == (800, 600)
+    blob = pds.blob(livuni.did, image["image"]["ref"]["$link"])
+    assert sha256(blob).hexdigest() == uploaded.json["sha256"]
+    assert not has_gps(blob)
+    assert validate([("record", "app.bsky.feed.post", stored["value"])]) == [None]
