@@ -14,6 +14,7 @@ from lockdown.api.auth import auth
 from lockdown.api.media_schemas import MediaIn, MediaOut
 from lockdown.api.state import app_state, current_user, request_context
 from lockdown.errors import InvalidInput, NotFound
+from lockdown.people.users import User
 from lockdown.posting import media
 from lockdown.posting.media_links import PATH
 
@@ -31,13 +32,17 @@ public = APIBlueprint("public_media", __name__, tag="Media")
 def upload(form: dict[str, Any]) -> dict[str, Any]:
     """Upload an image or a video for a post or an incident message (anyone who may draft one).
     Images need alt text; a video needs captions, or `live` with `transcript_contact`."""
-    state = app_state()
-    config = state.incidents.media
-    assert config is not None  # create_app always builds it
     file: FileStorage = form.pop("file")
     captions: FileStorage | None = form.pop("captions", None)
-    fields = media.read_form(form)
-    if captions is not None:
+    return keep_upload(file, captions, media.read_form(form), current_user()).public()
+
+
+def keep_upload(file: FileStorage, captions: FileStorage | None, fields: media.UploadForm, user: User) -> media.Medium:
+    """Stream an uploaded file into the store's spool and have the service check and keep it
+    (the API's and the console's uploads alike)."""
+    config = app_state().incidents.media
+    assert config is not None  # create_app always builds it
+    if captions is not None and captions.filename:
         fields = dataclasses.replace(fields, captions=read_captions(captions))
     upload_path = config.store.new_upload()
     try:
@@ -47,10 +52,9 @@ def upload(form: dict[str, Any]) -> dict[str, Any]:
         raise
     finally:
         file.close()  # werkzeug spools a large upload to a temporary file
-    medium = media.upload_media(
-        request_context(), config.store, current_user(), upload_path, fields, alt_text_rule=config.alt_text_rule
+    return media.upload_media(
+        request_context(), config.store, user, upload_path, fields, alt_text_rule=config.alt_text_rule
     )
-    return medium.public()
 
 
 def read_captions(captions: FileStorage) -> bytes:

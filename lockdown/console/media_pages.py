@@ -7,12 +7,10 @@ box each, and drafting attaches the ticked ones (the service checks each is thei
 
 from __future__ import annotations
 
-import dataclasses
-
 from flask import Response, flash, redirect, request, send_file, session
 from werkzeug.wrappers import Response as BaseResponse
 
-from lockdown.api.media import read_captions
+from lockdown.api.media import keep_upload
 from lockdown.api.state import app_state, request_context
 from lockdown.console.auth import login_required
 from lockdown.console.blueprint import bp
@@ -26,9 +24,6 @@ from lockdown.posting import media
 @login_required
 def upload_media() -> BaseResponse:
     """Upload a photo or video for the next post; it is previewed on the draft form."""
-    state = app_state()
-    config = state.incidents.media
-    assert config is not None
     file = request.files.get("file")
     try:
         if file is None or not file.filename:
@@ -41,20 +36,7 @@ def upload_media() -> BaseResponse:
                 "captions_lang": request.form.get("captions_lang") or "en",
             }
         )
-        captions = request.files.get("captions")
-        if captions is not None and captions.filename:
-            fields = dataclasses.replace(fields, captions=read_captions(captions))
-        upload = config.store.new_upload()
-        try:
-            file.save(upload)
-        except BaseException:
-            media.discard_upload(upload)
-            raise
-        finally:
-            file.close()  # werkzeug spools a large upload to a temporary file
-        medium = media.upload_media(
-            request_context(), config.store, me(), upload, fields, alt_text_rule=config.alt_text_rule
-        )
+        medium = keep_upload(file, request.files.get("captions"), fields, me())
     except LockdownError as exc:
         flash(exc.message, "error")
         return redirect(back_page())

@@ -5,7 +5,6 @@ and is not copied again, and every copy is checked against its name (its SHA-256
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import sqlite3
@@ -13,7 +12,7 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lockdown.posting.media_store import MediaStore
+from lockdown.posting.media_store import MediaStore, file_digest
 
 
 @dataclass(frozen=True)
@@ -48,7 +47,7 @@ def copy_media(database: Path, source: MediaStore, target: MediaStore) -> MediaC
     missing = []
     for sha256, extension in named_files(database):
         origin, destination = source.path_for(sha256, extension), target.path_for(sha256, extension)
-        if destination.is_file() and _digest(destination) == sha256:
+        if destination.is_file() and file_digest(destination) == sha256:
             present += 1
             continue
         if not origin.is_file():
@@ -57,7 +56,7 @@ def copy_media(database: Path, source: MediaStore, target: MediaStore) -> MediaC
         destination.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         partial = destination.with_name(destination.name + ".partial")
         shutil.copyfile(origin, partial)
-        if _digest(partial) != sha256:
+        if file_digest(partial) != sha256:
             partial.unlink()
             missing.append(f"{sha256}.{extension}")
             continue
@@ -66,11 +65,3 @@ def copy_media(database: Path, source: MediaStore, target: MediaStore) -> MediaC
         copied += 1
         size += destination.stat().st_size
     return MediaCopy(target.root, copied, present, size, missing)
-
-
-def _digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()

@@ -45,7 +45,7 @@ class MediaStore:
     def keep(self, cleaned: Path, sha256: str, extension: str) -> Path:
         """Move a checked file into its place (a file with the same content is kept as it is)."""
         target = self.path_for(sha256, extension)
-        if _digest(cleaned) != sha256:
+        if file_digest(cleaned) != sha256:
             raise ValueError("the file changed after it was checked")
         target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(cleaned, 0o600)
@@ -78,7 +78,8 @@ class MediaStore:
         return count, total
 
 
-def _digest(path: Path) -> str:
+def file_digest(path: Path) -> str:
+    """The SHA-256 of a file, read in chunks (a video may be large)."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):

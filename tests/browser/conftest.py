@@ -155,5 +155,14 @@ def screenshot(page: Any, name: str, tmp_path: Path) -> Path:
     return path
 
 
+def fits(page: Any, name: str, tmp_path: Path, axe_source: str) -> Path:
+    """The page neither scrolls sideways on a phone nor has a serious axe finding; its screenshot."""
+    width = page.evaluate("() => document.documentElement.scrollWidth")
+    shot = screenshot(page, name, tmp_path)
+    assert width <= PHONE["width"], f"{name} scrolls sideways on a phone ({width}px); see {shot}"
+    assert not serious_violations(page, axe_source), name
+    return shot
+
+
 def dumps(found: Any) -> str:
     return json.dumps(found, indent=1)

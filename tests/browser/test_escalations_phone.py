@@ -9,18 +9,10 @@ from typing import Any
 
 import requests
 
-from tests.browser.conftest import PHONE, Live, screenshot, serious_violations, sign_in
+from tests.browser.conftest import PHONE, Live, fits, sign_in
 from tests.console.console_kit import ERMC, MANAGER, PRESS
 
 LONG_LINK = "https://social.example/@a.student.with.a.very.long.name/posts/" + "1234567890" * 8
-
-
-def fits(page: Any, name: str, tmp_path: Path, axe_source: str) -> Path:
-    width = page.evaluate("() => document.documentElement.scrollWidth")
-    shot = screenshot(page, name, tmp_path)
-    assert width <= PHONE["width"], f"{name} scrolls sideways on a phone ({width}px); see {shot}"
-    assert not serious_violations(page, axe_source), name
-    return shot
 
 
 def test_reporting_and_triage_fit_a_phone(live: Live, chromium: Any, axe_source: str, tmp_path: Path) -> None:

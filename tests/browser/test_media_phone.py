@@ -8,17 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tests.browser.conftest import PHONE, Live, screenshot, serious_violations, sign_in
+from tests.browser.conftest import PHONE, Live, fits, sign_in
 from tests.console.console_kit import ERMC, MANAGER
 from tests.media_samples import SRT, has_gps, image_bytes, mp4_bytes
-
-
-def fits(page: Any, name: str, tmp_path: Path, axe_source: str) -> Path:
-    width = page.evaluate("() => document.documentElement.scrollWidth")
-    shot = screenshot(page, name, tmp_path)
-    assert width <= PHONE["width"], f"{name} scrolls sideways on a phone ({width}px); see {shot}"
-    assert not serious_violations(page, axe_source), name
-    return shot
 
 
 def chem_queue(live: Live) -> str:

@@ -10,7 +10,34 @@ from typing import Any
 from flask.testing import FlaskClient
 
 from tests.conftest import Login
-from tests.pds.server import Pds
+from tests.pds.server import Pds, PdsAccount
+
+
+def central_on_pds(
+    client: FlaskClient,
+    pds: Pds,
+    make_user: Callable[..., Login],
+    register: Callable[..., dict[str, Any]],
+    name: str,
+) -> tuple[PdsAccount, dict[str, Any]]:
+    """A central @livuni account on Bluesky, publishing to a new account on the reference PDS
+    with its app password deposited by its manager."""
+    owner = make_user("manager")
+    account = pds.account(name)
+    central = register(
+        owner,
+        handle="@livuni",
+        platform="bluesky",
+        central=True,
+        connector={"kind": "bluesky", "identifier": account.handle, "service_url": pds.url},
+    )
+    deposited = client.put(
+        f"/api/v1/accounts/{central['id']}/connector-secrets",
+        json={"app_password": account.app_password},
+        headers=owner.headers,
+    )
+    assert deposited.status_code == 200, deposited.json
+    return account, central
 
 
 def test_an_approved_incident_message_is_posted_on_the_central_bluesky_account(
@@ -20,21 +47,8 @@ def test_an_approved_incident_message_is_posted_on_the_central_bluesky_account(
     register: Callable[..., dict[str, Any]],
     ermc: Login,
 ) -> None:
-    press, press2, owner = make_user("press"), make_user("press"), make_user("manager")
-    livuni = pds.account("livuni")
-    central = register(
-        owner,
-        handle="@livuni",
-        platform="bluesky",
-        central=True,
-        connector={"kind": "bluesky", "identifier": livuni.handle, "service_url": pds.url},
-    )
-    deposited = client.put(
-        f"/api/v1/accounts/{central['id']}/connector-secrets",
-        json={"app_password": livuni.app_password},
-        headers=owner.headers,
-    )
-    assert deposited.status_code == 200, deposited.json
+    press, press2 = make_user("press"), make_user("press")
+    livuni, central = central_on_pds(client, pds, make_user, register, "livuni")
 
     incident = client.post(
         "/api/v1/incidents", json={"title": "Campus closed", "reason": "Storm"}, headers=press.headers
@@ -76,20 +90,8 @@ def test_an_incident_message_with_a_photo_reaches_bluesky_with_its_alt_text_and_
     from tests.media_samples import has_gps, image_bytes
     from tests.pds.lexicon import validate
 
-    press, press2, owner = make_user("press"), make_user("press"), make_user("manager")
-    livuni = pds.account("livphoto")
-    central = register(
-        owner,
-        handle="@livuni",
-        platform="bluesky",
-        central=True,
-        connector={"kind": "bluesky", "identifier": livuni.handle, "service_url": pds.url},
-    )
-    client.put(
-        f"/api/v1/accounts/{central['id']}/connector-secrets",
-        json={"app_password": livuni.app_password},
-        headers=owner.headers,
-    )
+    press, press2 = make_user("press"), make_user("press")
+    livuni, central = central_on_pds(client, pds, make_user, register, "livphoto")
     uploaded = client.post(
         "/api/v1/media",
         data={"file": (io.BytesIO(image_bytes(size=(800, 600), gps=True)), "gate.jpg"), "alt_text": "The closed gate"},
