@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/run.py [--quick] [--write bench/RESULTS.md] [--only NAME ...]
 
-NAME is one of: import, dispatch, lockdown, load, contention, memory, approval, watch. --quick uses
+NAME is one of: import, dispatch, lockdown, load, contention, memory, approval, watch, media. --quick uses
 sizes small enough for a minute or two (to check the scripts); the figures in RESULTS.md come from a full run. The load
 benchmark needs Debian's wrk. Each benchmark compares with the naive way in the same run, so
 read the ratios: these machines are shared and noisy.
@@ -27,6 +27,7 @@ import bench_dispatch
 import bench_import
 import bench_load
 import bench_lockdown
+import bench_media
 import bench_memory
 import bench_watch
 from common import Table
@@ -40,6 +41,7 @@ FULL: dict[str, Callable[[], Table]] = {
     "memory": lambda: bench_memory.measure(100_000, 1_000_000),
     "approval": lambda: bench_approval.measure(30, 7),
     "watch": lambda: bench_watch.measure([250, 1_000]),
+    "media": lambda: bench_media.measure([50, 200]),
 }
 QUICK: dict[str, Callable[[], Table]] = {
     "import": lambda: bench_import.measure(500),
@@ -50,6 +52,7 @@ QUICK: dict[str, Callable[[], Table]] = {
     "memory": lambda: bench_memory.measure(5_000, 50_000),
     "approval": lambda: bench_approval.measure(3, 7),
     "watch": lambda: bench_watch.measure([50]),
+    "media": lambda: bench_media.measure([20]),
 }
 
 

@@ -296,3 +296,51 @@ def test_media_folder_is_beside_the_database_unless_set(tmp_path: Path) -> None:
     assert Settings.from_env({"LOCKDOWN_DB": str(tmp_path / "x.db")}).media_folder == tmp_path / "media"
     chosen = Settings.from_env({"LOCKDOWN_DB": str(tmp_path / "x.db"), "LOCKDOWN_MEDIA_DIR": str(tmp_path / "m")})
     assert chosen.media_folder == tmp_path / "m"
+
+
+def test_a_send_gives_the_connector_a_fresh_public_link_the_service_serves(
+    settings: Settings, make_user: Callable[..., Login], register: Callable[..., dict[str, Any]]
+) -> None:
+    """The Instagram chain inside Lockdown: with LOCKDOWN_PUBLIC_URL, each send mints a signed
+    link to each medium, and the link is what the service serves at that address."""
+    import dataclasses
+    import random
+
+    from lockdown.posting.dispatch import Dispatcher
+    from lockdown.store import audit
+    from tests.posting.test_dispatch import Clock, FakePlatform
+
+    base = "https://lockdown.liverpool.ac.uk"
+    clock = Clock(datetime(2026, 12, 1, 9, 0, tzinfo=UTC))
+    public = dataclasses.replace(settings, public_url=base, public_url_given=True)
+    api = create_app(public, clock=clock).test_client()
+    manager, editor = make_user("manager"), make_user("manager")
+    account = register(manager, editors=[editor.email], platform="mastodon")
+    medium = upload(api, editor, image_bytes(), alt_text="A red square").json
+    when = (clock.now + timedelta(minutes=5)).isoformat()
+    post = api.post(
+        "/api/v1/posts",
+        json={"account_id": account["id"], "body": "Hi", "scheduled_at": when, "media_ids": [medium["id"]]},
+        headers=editor.headers,
+    ).json
+    assert api.post(f"/api/v1/posts/{post['id']}/approve", headers=manager.headers).status_code == 200
+    platform = FakePlatform()
+    worker = Dispatcher(
+        public, audit.audit_key(public.require_secret_key()), clock=clock, connector_factory=platform,
+        rng=random.Random(1),
+    )  # fmt: skip
+    try:
+        clock.advance(minutes=5)
+        worker.tick()
+    finally:
+        worker.close()
+    (sent,) = platform.sent
+    link = sent.media[0].public_url
+    assert link is not None
+    assert link.startswith(f"{base}/media/public/")
+    served = api.get(link.removeprefix(base))
+    assert served.status_code == 200
+    assert served.data == Path(sent.media[0].path).read_bytes()
+    served.close()
+    clock.advance(hours=1, seconds=1)
+    assert api.get(link.removeprefix(base)).status_code == 403, "a link outlives its hour"
