@@ -104,6 +104,7 @@ def create_app(config: Settings | None = None, *, clock: Clock | None = None) ->
     ):
         app.register_blueprint(blueprint)
     app.register_blueprint(console.bp)
+    console.provider_pages.init_provider(app, settings.oidc)
     _install_error_handlers(app)
     app.spec_processor(_finish_spec)
     if settings.trusted_proxies:

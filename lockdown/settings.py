@@ -31,6 +31,31 @@ class SettingsError(ValueError):
     """A setting is missing or malformed; the message names the variable."""
 
 
+# What the provider's ``amr`` may say to count as a second factor (RFC 8176): multiple factors,
+# a one-time code, a hardware or software key, a smart card, a fingerprint or face.
+DEFAULT_MFA_AMR = ("mfa", "otp", "hwk", "swk", "sc", "fpt", "face", "pop")
+# Entra's multi-tenant endpoints: their discovery document names an issuer template, not a
+# tenant, so any Entra tenant's tokens would pass for this university's.
+MULTI_TENANT = ("/common/", "/organizations/", "/consumers/", "{tenantid}")
+
+
+@dataclass(frozen=True)
+class OidcSettings:
+    """Sign-in through the university's OpenID provider (LOCKDOWN_OIDC_*)."""
+
+    issuer: str
+    client_id: str
+    client_secret: str = field(repr=False)
+    # Claim value (an app role's value or a group id) -> the Lockdown roles it gives.
+    role_map: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    scopes: str = "openid email profile"
+    email_claim: str = "email"
+    roles_claim: str = "roles"
+    name: str = "the university's sign-in"
+    mfa_amr: tuple[str, ...] = DEFAULT_MFA_AMR
+    mfa_acr: str | None = None
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the service reads from its environment."""
@@ -73,6 +98,11 @@ class Settings:
     alt_text_rule: str = "required"
     # How long an uploaded medium that no post or message names is kept before it is removed.
     media_grace_hours: float = 24.0
+    # The university's identity provider; None: console sign-in is local (password and TOTP).
+    oidc: OidcSettings | None = None
+    # How long a console session lasts before its person signs in again (and, through the
+    # provider, has their roles read afresh).
+    console_session_hours: float = 12.0
     metrics_token: str | None = field(default=None, repr=False)
     log_format: str = "text"
     trusted_proxies: tuple[IPNetwork, ...] = ()
@@ -148,6 +178,8 @@ class Settings:
             media_dir=Path(env["LOCKDOWN_MEDIA_DIR"]) if env.get("LOCKDOWN_MEDIA_DIR") else None,
             alt_text_rule=_choice(env, "LOCKDOWN_ALT_TEXT", ALT_TEXT_RULES),
             media_grace_hours=_positive_float(env, "LOCKDOWN_MEDIA_GRACE_HOURS", 24.0),
+            oidc=_oidc(env),
+            console_session_hours=_positive_float(env, "LOCKDOWN_CONSOLE_SESSION_HOURS", 12.0),
             metrics_token=_metrics_token(env),
             log_format=_choice(env, "LOCKDOWN_LOG_FORMAT", LOG_FORMATS),
             trusted_proxies=_trusted_proxies(env),
@@ -320,6 +352,71 @@ def _timezone(env: Mapping[str, str]) -> str:
     except (ZoneInfoNotFoundError, ValueError):
         raise SettingsError(f"LOCKDOWN_TIMEZONE: {raw!r} is not an IANA time zone such as 'Europe/London'") from None
     return raw
+
+
+def _oidc(env: Mapping[str, str]) -> OidcSettings | None:
+    """LOCKDOWN_OIDC_ISSUER, _CLIENT_ID and _CLIENT_SECRET (or _CLIENT_SECRET_FILE) together, or
+    none of them; the issuer a tenant's own (Entra's /common is refused); the role map."""
+    issuer = (env.get("LOCKDOWN_OIDC_ISSUER") or "").strip().rstrip("/")
+    client_id = (env.get("LOCKDOWN_OIDC_CLIENT_ID") or "").strip()
+    secret = env.get("LOCKDOWN_OIDC_CLIENT_SECRET") or ""
+    if not secret and env.get("LOCKDOWN_OIDC_CLIENT_SECRET_FILE"):
+        secret = _read_secret_file("LOCKDOWN_OIDC_CLIENT_SECRET_FILE", env["LOCKDOWN_OIDC_CLIENT_SECRET_FILE"])
+    given = {
+        "LOCKDOWN_OIDC_ISSUER": issuer,
+        "LOCKDOWN_OIDC_CLIENT_ID": client_id,
+        "LOCKDOWN_OIDC_CLIENT_SECRET": secret,
+    }
+    if not any(given.values()):
+        return None
+    missing = [name for name, value in given.items() if not value]
+    if missing:
+        raise SettingsError(f"{missing[0]} is not set: the provider needs the issuer, client id and client secret")
+    parts = urlsplit(issuer)
+    loopback = parts.hostname in ("127.0.0.1", "localhost", "::1")
+    if parts.scheme != "https" and not (parts.scheme == "http" and loopback):
+        raise SettingsError("LOCKDOWN_OIDC_ISSUER must be an https address (http only on this machine, for tests)")
+    if any(marker in f"{issuer}/".lower() for marker in MULTI_TENANT):
+        raise SettingsError(
+            "LOCKDOWN_OIDC_ISSUER must be your tenant's own issuer, such as "
+            "https://login.microsoftonline.com/<tenant id>/v2.0; a multi-tenant one (/common, /organizations) "
+            "would accept any organisation's accounts"
+        )
+    mfa_acr = (env.get("LOCKDOWN_OIDC_MFA_ACR") or "").strip() or None
+    amr = tuple(v.strip() for v in (env.get("LOCKDOWN_OIDC_MFA_AMR") or "").split(",") if v.strip())
+    return OidcSettings(
+        issuer=issuer,
+        client_id=client_id,
+        client_secret=secret,
+        role_map=_role_map(env),
+        scopes=(env.get("LOCKDOWN_OIDC_SCOPES") or "openid email profile").strip(),
+        email_claim=(env.get("LOCKDOWN_OIDC_EMAIL_CLAIM") or "email").strip(),
+        roles_claim=(env.get("LOCKDOWN_OIDC_ROLES_CLAIM") or "roles").strip(),
+        name=(env.get("LOCKDOWN_OIDC_NAME") or "the university's sign-in").strip(),
+        mfa_amr=amr or DEFAULT_MFA_AMR,
+        mfa_acr=mfa_acr,
+    )
+
+
+ROLE_NAMES = ("press", "ermc", "manager")
+
+
+def _role_map(env: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
+    """LOCKDOWN_OIDC_ROLE_MAP: ``claim value=role`` pairs, comma-separated (a value may give
+    several roles, one pair each), e.g. ``Lockdown.Press=press,Lockdown.ERMC=ermc``."""
+    name, raw = "LOCKDOWN_OIDC_ROLE_MAP", env.get("LOCKDOWN_OIDC_ROLE_MAP") or ""
+    mapping: dict[str, tuple[str, ...]] = {}
+    for pair in (part.strip() for part in raw.split(",") if part.strip()):
+        value, sep, role = pair.rpartition("=")
+        value, role = value.strip(), role.strip().lower()
+        if not sep or not value:
+            raise SettingsError(f"{name}: {pair!r} is not claim-value=role")
+        if role not in ROLE_NAMES:
+            raise SettingsError(f"{name}: {role!r} is not a role; use {', '.join(ROLE_NAMES)}")
+        mapping[value] = (*mapping.get(value, ()), role)
+    if not mapping:
+        raise SettingsError(f"{name} must map the provider's app roles (or group ids) to press, ermc and manager")
+    return mapping
 
 
 def _read_secret_file(name: str, path_text: str) -> str:

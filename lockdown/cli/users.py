@@ -112,4 +112,18 @@ def users_enroll_totp(email: str) -> None:
         click.echo(enroll_totp(ctx, Vault(settings.require_vault_keys()), cli_actor(), email))
 
 
+@users.command("break-glass")
+@click.argument("email")
+@click.option("--off", is_flag=True, help="Take the mark off.")
+@friendly_errors
+def users_break_glass(email: str, off: bool) -> None:
+    """Let EMAIL sign in with a local password (and TOTP) while the identity provider is configured,
+    for when it is down; every such sign-in is told to ERMC."""
+    from lockdown.vault.break_glass import set_break_glass
+
+    with open_context() as ctx:
+        set_break_glass(ctx, cli_actor(), email, not off)
+    click.echo(f"{email} is {'no longer ' if off else ''}a break-glass account")
+
+
 COMMANDS = (users,)

@@ -71,7 +71,10 @@ def mail_waiting() -> int:
 
 @bp.app_context_processor
 def _globals() -> dict[str, Any]:
-    return {"csrf_token": csrf_token, "me": signed_in_user, "nav": nav, "mail_waiting": mail_waiting}
+    return {
+        "csrf_token": csrf_token, "me": signed_in_user, "nav": nav, "mail_waiting": mail_waiting,
+        "settings_oidc": lambda: app_state().settings.oidc,
+    }  # fmt: skip
 
 
 # Pages that only ever load their own files: no framing (the Declare button must not be

@@ -11,6 +11,7 @@ from lockdown.api.state import app_state, request_context
 from lockdown.console.auth import SESSION_TOKEN, login_required, signed_in_user
 from lockdown.console.blueprint import bp
 from lockdown.console.incident_pages import action_cards
+from lockdown.console.provider_pages import provider_logout_url
 from lockdown.console.redirects import console_page
 from lockdown.console.wording import plural
 from lockdown.errors import InvalidInput, LockdownError
@@ -29,6 +30,7 @@ from lockdown.people.users import User
 from lockdown.posting.posts import list_posts
 from lockdown.readiness.status import central_summary
 from lockdown.register.accounts import PLATFORM_NAMES, list_accounts
+from lockdown.vault.break_glass import tell_ermc_of_break_glass
 
 
 def _active() -> list[dict[str, Any]]:
@@ -180,10 +182,12 @@ def sign_in() -> BaseResponse | str:
 
     if request.method == "GET":
         return render_template("sign_in.html", next=request.args.get("next", "/"))
+    oidc = app_state().settings.oidc
     try:
         signed = check_sign_in(
             request_context(), app_state().vault, request.form.get("email", ""), request.form.get("password", ""),
             request.form.get("code"), request.remote_addr or "unknown",
+            provider=oidc.name if oidc else None, on_break_glass=tell_ermc_of_break_glass,
         )  # fmt: skip
     except LockdownError as exc:
         # The email stays (retyping it on a phone is the slow part); the password never comes back.
@@ -208,5 +212,10 @@ def sign_out() -> BaseResponse:
     token = session.get(SESSION_TOKEN)
     if isinstance(token, str):
         end_session(request_context(), token)
+    through_provider = session.get("signed_in_with") == "provider"
     session.clear()
-    return redirect(url_for("console.sign_in"))
+    logout = provider_logout_url() if through_provider else None
+    if logout is None:
+        return redirect(url_for("console.sign_in"))
+    # Lockdown's session is over; the provider's may still be open on this device.
+    return Response(render_template("signed_out.html", provider_logout=logout))

@@ -21,7 +21,9 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def open_session(change: Changes, user_id: int, password_hash: str, address: str) -> str | None:
+def open_session(
+    change: Changes, user_id: int, password_hash: str, address: str, lifetime: timedelta = LIFETIME
+) -> str | None:
     """Start a session for a user who is still enabled with this password hash; its token, or None."""
     token = secrets.token_urlsafe(32)
     # Compare-and-set: a password change or a disable committed since the password was checked
@@ -29,7 +31,20 @@ def open_session(change: Changes, user_id: int, password_hash: str, address: str
     opened = change.context.db.conn.execute(
         "INSERT INTO console_sessions (token_hash, user_id, address, created_at, expires_at) "
         "SELECT ?, id, ?, ?, ? FROM users WHERE id = ? AND disabled_at IS NULL AND password_hash = ?",
-        [_hash(token), address, to_iso(change.at), to_iso(change.at + LIFETIME), user_id, password_hash],
+        [_hash(token), address, to_iso(change.at), to_iso(change.at + lifetime), user_id, password_hash],
+    ).rowcount
+    return token if opened == 1 else None
+
+
+def open_provider_session(change: Changes, user_id: int, address: str, lifetime: timedelta) -> str | None:
+    """Start a session for a user the identity provider vouched for, if they are still enabled;
+    it ends after ``lifetime`` (LOCKDOWN_CONSOLE_SESSION_HOURS), when they sign in afresh and
+    their roles are read again."""
+    token = secrets.token_urlsafe(32)
+    opened = change.context.db.conn.execute(
+        "INSERT INTO console_sessions (token_hash, user_id, address, created_at, expires_at, method) "
+        "SELECT ?, id, ?, ?, ?, 'provider' FROM users WHERE id = ? AND disabled_at IS NULL",
+        [_hash(token), address, to_iso(change.at), to_iso(change.at + lifetime), user_id],
     ).rowcount
     return token if opened == 1 else None
 

@@ -5,6 +5,7 @@ success opens a server-side console session (console_sessions)."""
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NoReturn
 
@@ -17,7 +18,7 @@ from lockdown.errors import Conflict, InvalidInput, Unauthorized
 from lockdown.people.console_sessions import end_user_sessions, open_session
 from lockdown.people.sign_in_limits import Attempt, attempt_succeeded, begin_attempt, forget_attempt
 from lockdown.people.users import User, normalise_email, user_by_email
-from lockdown.store.context import Context
+from lockdown.store.context import Changes, Context
 
 HASHER = PasswordHasher()
 MIN_PASSWORD = 12
@@ -73,12 +74,21 @@ class SignedIn:
     session_token: str
 
 
-def sign_in(ctx: Context, vault: Vault, email: str, password: str, code: str | None, address: str) -> SignedIn:
-    """Check console credentials and open a session; 401 when wrong, 429 past the attempt limits."""
+BreakGlassHook = Callable[[Changes, User, str], None]
+
+
+def sign_in(
+    ctx: Context, vault: Vault, email: str, password: str, code: str | None, address: str,
+    *, provider: str | None = None, on_break_glass: BreakGlassHook | None = None,
+) -> SignedIn:  # fmt: skip
+    """Check console credentials and open a session; 401 when wrong, 429 past the attempt limits.
+    With an identity provider configured (``provider``, its name), only break-glass users sign in
+    here; each such sign-in is audited and ``on_break_glass`` tells ERMC in the same transaction."""
     email = (email or "").strip().lower()
     attempt = begin_attempt(ctx, email, address)
     row = ctx.db.conn.execute(
-        "SELECT id, password_hash, totp_secret FROM users WHERE email = ? AND disabled_at IS NULL", [email]
+        "SELECT id, password_hash, totp_secret, break_glass FROM users WHERE email = ? AND disabled_at IS NULL",
+        [email],
     ).fetchone()
     try:
         HASHER.verify(row[1] if row and row[1] else _DUMMY, password or "")
@@ -87,7 +97,14 @@ def sign_in(ctx: Context, vault: Vault, email: str, password: str, code: str | N
     except (VerificationError, InvalidHashError):
         _failed(ctx, attempt, row[0] if row else None, CREDENTIALS_REFUSED, field="password")
     user = user_by_email(ctx.db, email)
-    step = _code_step(ctx, vault, user, row[2], code, attempt) if needs_second_factor(user) else None
+    break_glass = provider is not None
+    if break_glass and not row[3]:
+        # Checked after the password, so it tells a stranger nothing about who has an account.
+        _failed(
+            ctx, attempt, user.id,
+            f"sign in with {provider}: local passwords are kept for break-glass accounts, for when it is down",
+        )  # fmt: skip
+    step = code_step(ctx, vault, user, row[2], code, attempt) if needs_second_factor(user) else None
     refusal, field, token = CODE_REFUSED, "code", None
     with ctx.change() as change:
         # Compare-and-set: of several sign-ins sending one code at once, one moves the last
@@ -109,6 +126,10 @@ def sign_in(ctx: Context, vault: Vault, email: str, password: str, code: str | N
         else:
             attempt_succeeded(change, attempt)
             change.audit(email, "user.sign_in", f"user:{user.id}", address=address, second_factor=step is not None)
+            if break_glass:
+                change.audit(email, "user.break_glass_sign_in", f"user:{user.id}", address=address)
+                if on_break_glass is not None:
+                    on_break_glass(change, user, address)
     if token is None:
         raise Unauthorized(refusal, field=field)
     return SignedIn(user, token)
@@ -135,7 +156,7 @@ def _code_missing(ctx: Context, attempt: Attempt, user_id: int) -> NoReturn:
     raise Unauthorized(CODE_MISSING, field="code")
 
 
-def _code_step(ctx: Context, vault: Vault, user: User, sealed: str | None, code: str | None, attempt: Attempt) -> int:
+def code_step(ctx: Context, vault: Vault, user: User, sealed: str | None, code: str | None, attempt: Attempt) -> int:
     """The 30-second step whose code was sent (this one or either side, for clock drift), or 401."""
     if not sealed:
         _failed(ctx, attempt, user.id, "your role needs a second factor: ask ERMC to run `lockdown users enroll-totp`")

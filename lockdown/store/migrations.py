@@ -873,6 +873,51 @@ def m026_media(db: Database) -> None:
     )
 
 
+@migrations()
+def m027_provider_sign_in(db: Database) -> None:
+    """Sign-in through the university's identity provider (#17). A person is bound to the
+    provider's subject (``oidc_subject``: issuer and ``sub``) at their first sign-in, so an email
+    address given to someone else later does not open their account; ``break_glass`` marks the
+    few who may still sign in with a local password when a provider is configured, each such
+    sign-in told to ERMC (the outbox admits ``break_glass_sign_in``; the rebuild keeps every
+    event m025 admits). A console session records how it was opened."""
+    db.executescript(
+        """
+        ALTER TABLE users ADD COLUMN break_glass INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE users ADD COLUMN oidc_subject TEXT;
+        CREATE UNIQUE INDEX users_by_oidc_subject ON users(oidc_subject) WHERE oidc_subject IS NOT NULL;
+        ALTER TABLE console_sessions ADD COLUMN method TEXT NOT NULL DEFAULT 'password';
+        CREATE TABLE notifications_new (
+            id INTEGER PRIMARY KEY,
+            incident_id INTEGER REFERENCES incidents(id),
+            event TEXT NOT NULL CHECK (event IN ('declared', 'resolved', 'revealed', 'rotation_due',
+                'rotation_summary', 'connector_secrets_dropped', 'readiness_failing', 'readiness_ready',
+                'approval_requested', 'out_of_band_post', 'escalation_filed', 'break_glass_sign_in')),
+            channel TEXT NOT NULL CHECK (channel IN ('email', 'webhook')),
+            user_id INTEGER REFERENCES users(id),
+            recipient TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            body TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'failed')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT NOT NULL,
+            sent_at TEXT,
+            error TEXT,
+            created_at TEXT NOT NULL,
+            message_id INTEGER REFERENCES incident_messages(id)
+        );
+        INSERT INTO notifications_new SELECT * FROM notifications;
+        DROP TABLE notifications;
+        ALTER TABLE notifications_new RENAME TO notifications;
+        CREATE INDEX notifications_due ON notifications(next_attempt_at) WHERE state = 'pending';
+        CREATE UNIQUE INDEX notifications_one_approval_request
+            ON notifications(message_id, channel, COALESCE(user_id, 0))
+            WHERE event = 'approval_requested' AND state = 'pending';
+        CREATE INDEX notifications_by_message ON notifications(message_id) WHERE message_id IS NOT NULL;
+        """
+    )
+
+
 def migrate(db: Database) -> list[str]:
     """Turn on WAL and apply pending migrations; return the names applied."""
     if db.conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal" and db.memory is False:
