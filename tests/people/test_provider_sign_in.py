@@ -24,7 +24,7 @@ from lockdown.people.signin import SignedIn, set_password, sign_in
 from lockdown.people.users import add_user, disable_user, enabled_user
 from lockdown.settings import OidcSettings, Settings, SettingsError
 from lockdown.vault.break_glass import set_break_glass, tell_ermc_of_break_glass
-from tests.people.test_signin import PASSWORD, world  # noqa: F401 - the fixture
+from tests.people.conftest import PASSWORD
 
 ISSUER = "https://login.microsoftonline.com/11111111-2222-3333-4444-555555555555/v2.0"
 OIDC = OidcSettings(
@@ -146,7 +146,7 @@ def test_a_token_without_the_email_claim_is_refused_naming_it(world: Any) -> Non
 
 
 def test_with_a_provider_only_break_glass_users_sign_in_locally_and_ermc_is_told(world: Any) -> None:
-    ctx, vault, clock, totp, _ = world
+    ctx, vault, *_ = world
     add_user(ctx, "t", name="Ruth", email="ruth@livuni.ac.uk", roles=["ermc"])
     with pytest.raises(Unauthorized, match="break-glass"):
         sign_in(ctx, vault, "dan@livuni.ac.uk", PASSWORD, None, "10.0.0.1", provider="Microsoft")
