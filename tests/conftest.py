@@ -167,5 +167,7 @@ def free_port() -> int:
     return port
 
 
-# The reference Bluesky PDS, for the connector and incident tests that publish to it.
+# The OpenID provider, for sign-in through the university's identity provider (issue 17), and the
+# reference Bluesky PDS, for the connector and incident tests that publish to it.
+from tests.oidc.server import oidc  # noqa: E402, F401
 from tests.pds.server import pds  # noqa: E402, F401
