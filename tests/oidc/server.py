@@ -282,7 +282,7 @@ def missing(what: str) -> None:
 def start_oidc(issuer_path: str = ISSUER_PATH, **config: Any) -> Iterator[Oidc]:
     """A provider of its own (the ``oidc`` fixture serves the whole run; use this only for a
     different issuer or a state no other test may see). ``config`` is start.js's: ``clients``,
-    ``users``, ``ttl``, ``acr_values``."""
+    ``users``, ``ttl``, ``acr_values``, ``clock_tolerance``."""
     node = shutil.which("node")
     if node is None:
         missing("node is not installed")

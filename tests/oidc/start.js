@@ -11,6 +11,7 @@
 //   users         {sub: {email, name, roles: [...], groups: [...], amr: [...], acr: "..."}}
 //   ttl           seconds, e.g. {"IdToken": 3600, "AccessToken": 3600, "AuthorizationCode": 60}
 //   acr_values    the acr values the provider advertises (acr is in the id_token only if some are)
+//   clock_tolerance  seconds a token outlives its exp at the provider (0 here; oidc-provider's own default is 15)
 //
 // Prints one JSON line ({"issuer": ..., "url": ..., "port": ...}) once it listens, and runs until
 // stdin closes (so a test run that dies never leaves it behind).
