@@ -55,6 +55,26 @@ def init_provider(app: Flask, oidc: OidcSettings | None) -> None:
     app.extensions[EXTENSION] = oauth
 
 
+def expected_claims(oidc: OidcSettings) -> dict[str, Any]:
+    """What an ID token must say beyond its signature, nonce and times: this tenant's issuer
+    (never the discovery document's word alone), this client as its audience, a subject."""
+    return {
+        "iss": {"essential": True, "value": oidc.issuer},
+        "aud": {"essential": True, "value": oidc.client_id},
+        "sub": {"essential": True},
+    }
+
+
+def id_token_claims(token: dict[str, Any], nonce: str) -> dict[str, Any]:
+    """A token endpoint's answer checked as the callback checks it (for tests of tokens made
+    elsewhere): 401 when the ID token fails."""
+    oidc = _oidc()
+    try:
+        return dict(_client().parse_id_token(token, nonce, claims_options=expected_claims(oidc), leeway=LEEWAY))
+    except (AuthlibBaseError, JoseError) as exc:
+        raise Unauthorized(f"the ID token was refused: {getattr(exc, 'description', None) or exc}") from None
+
+
 def _oidc() -> OidcSettings:
     oidc = app_state().settings.oidc
     if oidc is None:
@@ -109,14 +129,7 @@ def provider_callback() -> BaseResponse:
     """The provider's answer: check it, then sign the person in (or ask for Lockdown's code)."""
     oidc = _oidc()
     try:
-        token = _client().authorize_access_token(
-            claims_options={
-                "iss": {"essential": True, "value": oidc.issuer},
-                "aud": {"essential": True, "value": oidc.client_id},
-                "sub": {"essential": True},
-            },
-            leeway=LEEWAY,
-        )
+        token = _client().authorize_access_token(claims_options=expected_claims(oidc), leeway=LEEWAY)
         claims = dict(token.get("userinfo") or {})
         if not claims:
             raise Unauthorized("the provider gave no ID token")
