@@ -8,6 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from playwright.sync_api import expect
+
 from tests.browser.conftest import PHONE, Live, fits, sign_in
 from tests.console.console_kit import ERMC, MANAGER
 from tests.media_samples import SRT, has_gps, image_bytes, mp4_bytes
@@ -34,22 +36,23 @@ def test_a_manager_sends_a_photo_and_a_subtitled_video_for_review_from_a_phone(
     page.get_by_label("Photo (JPEG, PNG, WebP, GIF) or video (MP4)").set_input_files(str(photo))
     page.get_by_label("Alt text: what it shows").fill("Students at the open day stand in the Victoria Building")
     page.get_by_role("button", name="Upload").click()
-    assert page.get_by_text("The image is uploaded").is_visible()
+    expect(page.get_by_text("The image is uploaded")).to_be_visible()
     preview = page.get_by_role("img", name="Students at the open day stand in the Victoria Building")
-    assert preview.is_visible()
-    assert preview.evaluate("img => img.complete && img.naturalWidth") == 1200, "the preview did not load"
+    expect(preview).to_be_visible()
+    # The preview is the stored file itself, loaded from the console (the photo was 1200 px wide).
+    page.wait_for_function("img => img.complete && img.naturalWidth === 1200", arg=preview.element_handle())
     fits(page, "media-1-photo-uploaded-phone", tmp_path, axe_source)
 
     page.get_by_label("Text", exact=True).fill("Open day on Saturday: come and see us!")
     page.get_by_label("Time to post").fill("2030-06-01T09:00")
     page.get_by_role("button", name="Send for review").click()
-    assert page.get_by_text("is drafted").is_visible()
+    expect(page.get_by_text("is drafted")).to_be_visible()
 
     page.get_by_text("Add a photo or video").click()
     page.get_by_label("Photo (JPEG, PNG, WebP, GIF) or video (MP4)").set_input_files(str(clip))
     page.get_by_label("Subtitles for a video").set_input_files(str(captions))
     page.get_by_role("button", name="Upload").click()
-    assert page.get_by_text("The video is uploaded").is_visible()
+    expect(page.get_by_text("The video is uploaded")).to_be_visible()
     video = page.locator("fieldset.media-choice video")
     assert video.count() == 1
     assert video.locator("track[kind=captions]").count() == 1
@@ -66,11 +69,11 @@ def test_a_manager_sends_a_photo_and_a_subtitled_video_for_review_from_a_phone(
     sign_in(colleague, ERMC, live.site.totp[ERMC].now())
     colleague.goto(chem_queue(live))
     card = colleague.locator(f"#post-{post_id}")
-    assert card.get_by_role("img", name="Students at the open day stand in the Victoria Building").is_visible()
-    assert card.get_by_text("Alt text: Students at the open day stand").is_visible()
+    expect(card.get_by_role("img", name="Students at the open day stand in the Victoria Building")).to_be_visible()
+    expect(card.get_by_text("Alt text: Students at the open day stand")).to_be_visible()
     fits(colleague, "media-3-review-phone", tmp_path, axe_source)
     card.get_by_role("button", name="Approve").click()
-    assert colleague.get_by_text(f"Post {post_id} is approved").is_visible()
+    expect(colleague.get_by_text(f"Post {post_id} is approved")).to_be_visible()
 
 
 def test_an_image_without_alt_text_is_refused_on_the_phone_and_the_reason_shown(
@@ -84,5 +87,5 @@ def test_an_image_without_alt_text_is_refused_on_the_phone_and_the_reason_shown(
     page.get_by_text("Add a photo or video").click()
     page.get_by_label("Photo (JPEG, PNG, WebP, GIF) or video (MP4)").set_input_files(str(photo))
     page.get_by_role("button", name="Upload").click()
-    assert page.get_by_text("every image needs a description").is_visible()
+    expect(page.get_by_text("every image needs a description")).to_be_visible()
     assert live.site.ctx.db.conn.execute("SELECT COUNT(*) FROM media").fetchone()[0] == 0
