@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from lockdown.people.users import add_user
 from tests.browser.conftest import PHONE, fits, serving
@@ -48,13 +49,13 @@ def test_a_press_officer_signs_in_through_the_provider_on_a_phone_and_declares(
     page = context.new_page()
     page.goto("/")
     provider_button = page.get_by_role("link", name="Sign in with University of Liverpool")
-    assert provider_button.is_visible()
+    expect(provider_button).to_be_visible()
     assert provider_button.bounding_box()["y"] < PHONE["height"] / 2, "the provider's button is not first"
     fits(page, "provider-1-sign-in-phone", tmp_path, axe_source)
     provider_button.click()
     page.wait_for_url(f"{url}/")
     declare = page.get_by_role("button", name="Declare…")
-    assert declare.is_visible()
+    expect(declare).to_be_visible()
     box = declare.bounding_box()
     assert box["y"] + box["height"] <= PHONE["height"], "Declare is below the first screen"
     fits(page, "provider-2-dashboard-phone", tmp_path, axe_source)
@@ -66,14 +67,14 @@ def test_a_press_officer_signs_in_through_the_provider_on_a_phone_and_declares(
     page.get_by_label("Reason").fill("Fire service on site 02:04")
     page.get_by_role("button", name="Declare…").click()
     page.get_by_role("button", name="Yes, declare and hold 3 accounts").click()
-    assert page.get_by_text("3 accounts held", exact=True).is_visible()
+    expect(page.get_by_text("3 accounts held", exact=True)).to_be_visible()
 
     page.get_by_role("button", name="Sign out").click()
     logout = page.get_by_role("link", name="Sign out of the university too")
-    assert logout.is_visible()
+    expect(logout).to_be_visible()
     fits(page, "provider-3-signed-out-phone", tmp_path, axe_source)
     logout.click()
     page.wait_for_url(f"{url}/sign-in*")
     page.goto("/")
-    assert page.get_by_role("link", name="Sign in with University of Liverpool").is_visible()
+    expect(page.get_by_role("link", name="Sign in with University of Liverpool")).to_be_visible()
     context.close()

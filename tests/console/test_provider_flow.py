@@ -211,3 +211,36 @@ def test_sign_out_ends_the_session_and_offers_the_providers_logout(oidc: Oidc, w
     assert "Sign out of the university too" in text
     assert web.get("/").status_code == 302, "the Lockdown session outlived sign-out"
     assert "end_session" in text or "session/end" in text
+
+
+def test_only_a_break_glass_user_signs_in_with_a_password_and_ermc_is_told(app: Any) -> None:
+    from lockdown.api.state import AppState
+    from lockdown.people.signin import set_password
+    from lockdown.people.users import add_user
+    from lockdown.store import audit
+    from lockdown.store.context import Context
+    from lockdown.store.db import connect
+    from lockdown.vault.break_glass import set_break_glass
+
+    state: AppState = app.extensions["lockdown"]
+    ctx = Context(connect(state.settings.db_path), audit.audit_key(SECRET.encode()))
+    add_user(ctx, "t", name="Ruth", email="ruth@livuni.ac.uk", roles=["ermc"])
+    add_user(ctx, "t", name="Dan", email="dan@livuni.ac.uk", roles=["manager"])
+    set_password(ctx, "t", "dan@livuni.ac.uk", "a long pass phrase for the console")
+
+    def local(email: str) -> Any:
+        web = browser(app)
+        page = web.get("/sign-in").get_data(as_text=True)
+        return web.post(
+            "/sign-in",
+            data={"csrf_token": token_of(page), "email": email, "password": "a long pass phrase for the console"},
+        )
+
+    refused = local("dan@livuni.ac.uk")
+    assert refused.status_code == 401
+    assert "Sign in with Test University" in refused.get_data(as_text=True)
+    set_break_glass(ctx, "t", "dan@livuni.ac.uk", True)
+    assert local("dan@livuni.ac.uk").status_code == 302
+    told = ctx.db.conn.execute("SELECT recipient, event, subject FROM notifications").fetchall()
+    assert told == [("ruth@livuni.ac.uk", "break_glass_sign_in", "Break-glass sign-in to Lockdown by dan@livuni.ac.uk")]
+    ctx.db.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -203,3 +204,38 @@ def test_provider_settings_are_read() -> None:
     assert read.issuer == ISSUER
     assert read.role_map == {"Lockdown.Press": ("press",), "0b7c-group": ("ermc", "manager")}
     assert "secret" not in repr(read) or "client_secret='s'" not in repr(read)
+
+
+def test_an_older_database_gains_break_glass_and_keeps_its_users_sessions_and_notices(tmp_path: Path) -> None:
+    """m027 on a database as the release before it left it: users stay (not break-glass, bound
+    to no provider), console sessions stay (opened by password), notices stay and the outbox
+    admits the new event."""
+    from lockdown.store.db import connect
+    from lockdown.store.migrations import migrate
+    from tests.store.old_database import database_before
+
+    old = database_before(tmp_path / "old.db", "m027")
+    old.conn.execute("INSERT INTO users (name, email, token_hash, created_at) VALUES ('A', 'a@x.uk', 'h', 't')")
+    old.conn.execute(
+        "INSERT INTO console_sessions (token_hash, user_id, address, created_at, expires_at) "
+        "VALUES ('s', 1, 'a', 't', 'u')"
+    )
+    old.conn.execute(
+        "INSERT INTO notifications (event, channel, recipient, subject, body, state, next_attempt_at, created_at) "
+        "VALUES ('declared', 'email', 'a@x.uk', 's', 'b', 'pending', 't', 't')"
+    )
+    old.conn.commit()
+    old.close()
+    db = connect(tmp_path / "old.db")
+    assert migrate(db) == ["m027_provider_sign_in"]
+    assert db.conn.execute("SELECT break_glass, oidc_subject FROM users").fetchall() == [(0, None)]
+    assert db.conn.execute("SELECT method FROM console_sessions").fetchall() == [("password",)]
+    db.conn.execute(
+        "INSERT INTO notifications (event, channel, recipient, subject, body, state, next_attempt_at, created_at) "
+        "VALUES ('break_glass_sign_in', 'email', 'a@x.uk', 's', 'b', 'pending', 't', 't')"
+    )
+    assert db.conn.execute("SELECT event FROM notifications ORDER BY id").fetchall() == [
+        ("declared",),
+        ("break_glass_sign_in",),
+    ]
+    db.close()
