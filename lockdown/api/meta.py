@@ -13,6 +13,7 @@ from lockdown.api.state import app_state, current_user, request_context
 from lockdown.clock.health import last_tick, read_health
 from lockdown.notify.delivery import waiting_for_mail
 from lockdown.store.migrations import migrations
+from lockdown.store.replication import replication_status
 
 bp = APIBlueprint("meta", __name__, tag="Service")
 
@@ -41,7 +42,9 @@ def healthz() -> tuple[dict[str, Any], int]:
     scheduler = _scheduler_report(tick)
     ok = ok and scheduler["state"] not in ("failing", "refusing", "unreadable")
     mail = {"configured": app_state().settings.mail_configured, "waiting": waiting}
-    return {"ok": ok, "database": database, "scheduler": scheduler, "mail": mail}, 200 if ok else 503
+    replication = replication_status(app_state().settings, app_state().clock())
+    body = {"ok": ok, "database": database, "scheduler": scheduler, "mail": mail, "replication": replication}
+    return body, 200 if ok else 503
 
 
 def _scheduler_report(tick: str | None) -> dict[str, Any]:

@@ -54,8 +54,45 @@ class MailHealthOut(Schema):
     )
 
 
+class ReplicationHealthOut(Schema):
+    replica = fields.String(required=True, metadata={"description": "LOCKDOWN_REPLICA_URL (any password hidden)."})
+    state = fields.String(
+        required=True,
+        validate=validators.OneOf(["ok", "behind", "not running", "superseded", "failing"]),
+        metadata={
+            "description": "ok: the replica is within LOCKDOWN_REPLICA_MAX_LAG_SECONDS; behind: it is not; "
+            "not running: `lockdown replicate` is not running here (the lag keeps growing); "
+            "superseded: a standby was promoted from the replica, so this database no longer replicates nor "
+            "dispatches; failing: replication stopped "
+            "on an error (last_error)."
+        },
+    )
+    behind = fields.Boolean(required=True, metadata={"description": "The state is anything but ok."})
+    lag_seconds = fields.Float(
+        allow_none=True,
+        required=True,
+        metadata={
+            "description": "Seconds since the newest heartbeat the replica holds (read back from Litestream's own "
+            "restore of it): everything committed before that is in the replica. None: replication never ran."
+        },
+    )
+    max_lag_seconds = fields.Float(required=True)
+    replica_heartbeat = fields.String(allow_none=True, required=True)
+    checked_at = fields.String(allow_none=True, required=True)
+    last_error = fields.String(allow_none=True, required=True)
+
+
 class HealthOut(Schema):
     ok = fields.Boolean(required=True)
     database = fields.String(required=True)
     scheduler = fields.Nested(SchedulerHealthOut, required=True)
     mail = fields.Nested(MailHealthOut, required=True)
+    replication = fields.Nested(
+        ReplicationHealthOut,
+        allow_none=True,
+        required=True,
+        metadata={
+            "description": "Litestream replication (None when LOCKDOWN_REPLICA_URL is not set). A replica that is "
+            "behind does not make the answer 503: holds do not depend on it."
+        },
+    )

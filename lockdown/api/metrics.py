@@ -10,6 +10,7 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from lockdown.api.state import app_state, request_context
 from lockdown.ops.metrics import render_metrics
+from lockdown.store.replication import replication_status
 
 bp = APIBlueprint("metrics", __name__, enable_openapi=False)
 
@@ -22,7 +23,8 @@ def metrics() -> Response | tuple[Response, int, dict[str, str]]:
     if token is not None and not _bearer_matches(token):
         error = {"code": "unauthorized", "message": "send Authorization: Bearer <LOCKDOWN_METRICS_TOKEN>"}
         return jsonify({"error": error}), 401, {"WWW-Authenticate": 'Bearer realm="metrics"'}
-    body = render_metrics(request_context().db, state.clock())
+    now = state.clock()
+    body = render_metrics(request_context().db, now, replication_status(state.settings, now))
     # The 0.0.4 text format: what every Prometheus version scrapes.
     return Response(body, content_type=CONTENT_TYPE_PLAIN_0_0_4)
 

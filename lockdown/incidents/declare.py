@@ -29,6 +29,9 @@ from lockdown.timeutil import to_iso
 from lockdown.vault.credentials import end_incident_sessions, require_rotation
 
 NATIVE_KINDS = ("mastodon", "facebook")
+# Declared only by ``lockdown standby promote`` and lifted only by confirming the promotion
+# (lockdown.incidents.promotion): a person may neither declare nor resolve it by hand.
+PROMOTION_PLAYBOOK = "standby-promotion"
 MAX_TEXT = {"title": 200, "reason": 2000}
 RESUME_HINTS = {
     "review": "each waits in needs_review for you to reschedule or cancel it",
@@ -88,8 +91,9 @@ def declare_incident(ctx: Context, config: IncidentConfig, actor: User, data: Ma
     title, reason = _text(data, "title"), _text(data, "reason")
     name = data.get("playbook") or "live-incident"
     playbook = config.playbooks.get(name) if isinstance(name, str) else None
-    if playbook is None:
-        raise InvalidInput(f"playbook must be one of {', '.join(sorted(config.playbooks))}", field="playbook")
+    if playbook is None or playbook.name == PROMOTION_PLAYBOOK:
+        names = sorted(set(config.playbooks) - {PROMOTION_PLAYBOOK})
+        raise InvalidInput(f"playbook must be one of {', '.join(names)}", field="playbook")
     named = check_named_account(ctx.db, playbook, data.get("account_id"))  # a clear 400 before the lock
     # Everything above reads or checks input; the lock is taken only for the writes below, and
     # a busy database is waited out rather than failing the declaration.
@@ -98,6 +102,14 @@ def declare_incident(ctx: Context, config: IncidentConfig, actor: User, data: Ma
         lambda: _declare(ctx, config, actor, playbook, title, reason, named),
         retry_seconds=config.busy_retry_seconds,
     )
+
+
+def declare_within(
+    ctx: Context, config: IncidentConfig, actor: User, playbook: Playbook, title: str, reason: str
+) -> dict[str, Any]:
+    """The declaring transaction for a declaration the system makes itself (a standby's
+    promotion), inside the caller's change: no role check, no busy retry, no named account."""
+    return _declare(ctx, config, actor, playbook, title, reason, None)
 
 
 def _declare(
@@ -325,12 +337,24 @@ def resolve_incident(
     policy = data.get("resume_policy")
     if policy is not None and policy not in RESUME_POLICIES:
         raise InvalidInput(f"resume_policy must be one of {', '.join(RESUME_POLICIES)}", field="resume_policy")
-    incident_row(ctx.db, incident_id)  # 404 before waiting for the lock
+    if incident_row(ctx.db, incident_id)["playbook"] == PROMOTION_PLAYBOOK:  # 404 before waiting for the lock
+        raise Conflict(
+            f"incident {incident_id} is a standby's promotion hold: confirm the promotion instead "
+            "(POST /api/v1/promotion/confirm, saying what you checked)",
+            field="id",
+        )
     return retry_when_busy(
         ctx.db,
         lambda: _resolve(ctx, config, actor, incident_id, policy),
         retry_seconds=config.busy_retry_seconds,
     )
+
+
+def resolve_within(
+    ctx: Context, config: IncidentConfig, actor: User, incident_id: int, policy: str | None
+) -> dict[str, Any]:
+    """The resolving transaction, inside the caller's change (confirming a promotion)."""
+    return _resolve(ctx, config, actor, incident_id, policy)
 
 
 def _resolve(ctx: Context, config: IncidentConfig, actor: User, incident_id: int, policy: str | None) -> dict[str, Any]:

@@ -36,6 +36,8 @@ EventKind = Literal[
     "access_sessions_ended",
     "out_of_band_post",
     "out_of_band_deleted",
+    "promoted",
+    "promotion_confirmed",
 ]
 EVENT_KINDS: frozenset[str] = frozenset(get_args(EventKind))
 

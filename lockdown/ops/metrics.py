@@ -10,8 +10,9 @@ Nothing here is called by the services: the dispatcher records failures through
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
@@ -33,9 +34,11 @@ _LATENESS = "(julianday(sending_at) - julianday(due_at)) * 86400.0"
 class DatabaseCollector:
     """A prometheus_client collector that reads every metric from one connection at ``now``."""
 
-    def __init__(self, db: Database, now: datetime) -> None:
+    def __init__(self, db: Database, now: datetime, replication: Mapping[str, Any] | None = None) -> None:
         self.db = db
         self.now = now
+        # lockdown.store.replication's report (from its status file, not the database); None: not set up.
+        self.replication = replication
 
     def collect(self) -> Iterator[Metric]:
         """Yield each metric family, queried afresh."""
@@ -51,6 +54,23 @@ class DatabaseCollector:
         yield from self._watch()
         yield from self._media()
         yield self._gauge("lockdown_audit_entries", "Entries in the audit trail", audit.head(self.db)[0])
+        yield from self._replication()
+
+    def _replication(self) -> Iterator[Metric]:
+        """Present only when LOCKDOWN_REPLICA_URL is set; +Inf before any heartbeat reached the replica."""
+        if self.replication is None:
+            return
+        lag = self.replication.get("lag_seconds")
+        yield self._gauge(
+            "lockdown_replication_lag_seconds",
+            "Seconds since the newest heartbeat the replica holds: the most a promotion would lose",
+            float("inf") if lag is None else float(lag),
+        )
+        yield self._gauge(
+            "lockdown_replication_behind",
+            "1 when the replica is behind LOCKDOWN_REPLICA_MAX_LAG_SECONDS, not replicating, or superseded",
+            1.0 if self.replication.get("behind") else 0.0,
+        )
 
     def _one(self, sql: str, params: list[object] | None = None) -> float:
         return float(self.db.conn.execute(sql, params or []).fetchone()[0] or 0)
@@ -214,10 +234,10 @@ class DatabaseCollector:
         )
 
 
-def render_metrics(db: Database, now: datetime) -> bytes:
+def render_metrics(db: Database, now: datetime, replication: Mapping[str, Any] | None = None) -> bytes:
     """The Prometheus text exposition of every metric, read in one snapshot of the database."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(DatabaseCollector(db, now))
+    registry.register(DatabaseCollector(db, now, replication))
     # One read transaction, so the numbers agree with each other (WAL: writers are not blocked).
     db.conn.execute("BEGIN")
     try:

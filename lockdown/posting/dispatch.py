@@ -47,6 +47,8 @@ from lockdown.settings import Settings
 from lockdown.store.context import Context
 from lockdown.store.db import connect, write_transaction
 from lockdown.store.dispatchers import LEASE_SECONDS, pid_domain, process_gone
+from lockdown.store.fence import record_fences
+from lockdown.store.litestream import replica_folder
 from lockdown.timeutil import Clock, parse_iso, to_iso, utcnow
 
 log = logging.getLogger(__name__)
@@ -251,7 +253,7 @@ class Dispatcher:
         self.heartbeat()
         ctx = self.context()
         report.recovered, report.released = self._recover_abandoned(ctx)
-        report.refused = hold_state_fault(ctx.db, to_iso(self.clock()))
+        report.refused = self._superseded(ctx) or hold_state_fault(ctx.db, to_iso(self.clock()))
         if report.refused:
             log.error("%s", report.refused)
             self.health.refusing(report.refused, self.clock())
@@ -270,6 +272,21 @@ class Dispatcher:
                 change.audit(ACTOR, "scheduler.tick", f"dispatcher:{self.id}", **_counts(report))
         self.health.dispatch_ok(self.clock())
         return report
+
+    def _superseded(self, ctx: Context) -> str | None:
+        """Read the replica folder's promotion marker (lockdown.store.fence) and record a newer
+        promotion as a fence, which the hold check then refuses on. A marker that exists but
+        cannot be read refuses too (fail closed); a folder that is not there has no marker."""
+        folder = replica_folder(self.settings)
+        if folder is None:
+            return None
+        try:
+            record_fences(ctx, folder)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as exc:
+            return f"the promotion marker in {folder} cannot be read ({exc}): dispatch refused"
+        return None
 
     def stop(self) -> None:
         """Cut short a tick's wait for the next due post (at shutdown)."""

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from sqlite_utils import Database
 
+from lockdown.store.fence import NOT_FENCED, fence_fault
+
 # Each names one assumption the views make about an incident row, and the rows breaking it.
 INCIDENT_FAULTS = (
     ("status is neither 'active' nor 'resolved'", "status IS NULL OR status NOT IN ('active', 'resolved')"),
@@ -45,8 +47,9 @@ ACCOUNT_OK = (
 )
 
 # For the claim and the sending mark, inside their statements on ``posts``.
+# A database superseded by a standby's promotion (lockdown.store.fence) trusts no hold state.
 TRUSTED_HOLDS = (
-    f"NOT EXISTS ({ANY_INCIDENT_FAULT}) "
+    f"{NOT_FENCED} AND NOT EXISTS ({ANY_INCIDENT_FAULT}) "
     f"AND EXISTS (SELECT 1 FROM accounts a WHERE a.id = posts.account_id AND {ACCOUNT_OK})"
 )
 
@@ -54,6 +57,9 @@ TRUSTED_HOLDS = (
 def hold_state_fault(db: Database, now: str) -> str | None:
     """Why the hold state cannot be trusted now, or None. Reads the incidents (a small table)
     and only the accounts that have posts due, so it stays cheap at 100,000 accounts."""
+    fenced = fence_fault(db)
+    if fenced:
+        return fenced
     parts = [
         f"SELECT 'incident ' || id || ': ' || {_quoted(reason)} FROM incidents WHERE {cond}"
         for reason, cond in INCIDENT_FAULTS

@@ -918,6 +918,47 @@ def m027_provider_sign_in(db: Database) -> None:
     )
 
 
+@migrations()
+def m029_standby(db: Database) -> None:
+    """Replication and promotion (issue 18): the heartbeat ``lockdown replicate`` writes and reads
+    back from the replica (its lag), each promotion of a standby, and the fence: promotions this
+    database learnt from the replica location that superseded it (it then refuses to dispatch)."""
+    db.executescript(
+        """
+        CREATE TABLE replication_heartbeat (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            beat_at TEXT NOT NULL,
+            host TEXT NOT NULL
+        );
+        CREATE TABLE promotions (
+            id INTEGER PRIMARY KEY,
+            uid TEXT NOT NULL UNIQUE,
+            promoted_at TEXT NOT NULL,
+            promoted_by INTEGER NOT NULL REFERENCES users(id),
+            host TEXT NOT NULL,
+            replica TEXT NOT NULL,
+            replica_point TEXT,
+            restored_entries INTEGER NOT NULL,
+            restored_head TEXT NOT NULL,
+            expect_head TEXT,
+            incident_id INTEGER NOT NULL REFERENCES incidents(id),
+            unknown_posts INTEGER NOT NULL DEFAULT 0,
+            took_seconds REAL,
+            confirmed_at TEXT,
+            confirmed_by INTEGER REFERENCES users(id),
+            checked TEXT
+        );
+        CREATE TABLE fences (
+            promotion_uid TEXT PRIMARY KEY,
+            promoted_at TEXT,
+            host TEXT,
+            replica TEXT NOT NULL,
+            seen_at TEXT NOT NULL
+        );
+        """
+    )
+
+
 def migrate(db: Database) -> list[str]:
     """Turn on WAL and apply pending migrations; return the names applied."""
     if db.conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal" and db.memory is False:

@@ -70,7 +70,7 @@ def restore_database(
         checked = replace(check_file(staged, key, what=f"the backup {backup}"), path=backup, size=backup.stat().st_size)
         if live.exists() and not force:
             _refuse_lifting_holds(live, staged)
-        aside = _set_aside(live, now)
+        aside = set_aside(live, now)
         try:
             os.replace(staged, live)
             return _finish_restore(settings, key, clock, actor, checked, aside)
@@ -166,7 +166,7 @@ def _refuse_lifting_holds(live: Path, staged: Path) -> None:
         )
 
 
-def _set_aside(live: Path, now: datetime) -> Path | None:
+def set_aside(live: Path, now: datetime) -> Path | None:
     """Move the current database and its -wal and -shm to ``<db>.before-restore-<time>``."""
     if not any(Path(f"{live}{suffix}").exists() for suffix in ("", *SIDE_FILES)):
         return None

@@ -247,7 +247,7 @@ def test_my_accounts_shows_a_manager_their_holds(client: FlaskClient, estate: di
 
 def test_playbooks_are_listed(client: FlaskClient, estate: dict[str, Any]) -> None:
     names = [p["name"] for p in client.get("/api/v1/playbooks", headers=estate["other"].headers).json["items"]]
-    assert names == ["compromised-account", "exercise", "live-incident", "severe-weather"]
+    assert names == ["compromised-account", "exercise", "live-incident", "severe-weather", "standby-promotion"]
 
 
 # -- holding posts, with the dispatcher and an injected clock ------------------------------------
