@@ -10,9 +10,12 @@ into the location the promoted one came from.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
+import signal
 import subprocess
+import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +41,17 @@ from lockdown.timeutil import Clock, to_iso, utcnow
 log = logging.getLogger(__name__)
 
 BEAT_SECONDS = 1.0
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def die_with_parent() -> None:
+    """In the child before exec (Linux): be sent SIGTERM when ``lockdown replicate`` dies, even by
+    SIGKILL. An orphaned Litestream would go on replicating a primary that is supposed to be
+    dead, or, after a promotion, one that is fenced."""
+    if sys.platform != "linux":
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
 def config_path(db_path: Path) -> Path:
@@ -70,7 +84,9 @@ class Replicator:
             self._refuse_marked_location(ctx)
             binary = litestream_binary(self.settings)
             config = write_config(self.settings, db_path, config_path(db_path))
-            self._children["replicate"] = subprocess.Popen([str(binary), "replicate", "-config", str(config)])  # noqa: S603
+            self._children["replicate"] = subprocess.Popen(  # noqa: S603
+                [str(binary), "replicate", "-config", str(config)], preexec_fn=die_with_parent
+            )
             log.info("replicating %s to %s", db_path, self.settings.replica_url)
             self._loop(ctx, binary, report)
         except ReplicationError as exc:
@@ -148,6 +164,7 @@ class Replicator:
             [str(binary), "restore", "-f", "-follow-interval", "1s", "-o", str(copy), replica_address(self.settings)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            preexec_fn=die_with_parent,
         )
 
     def _end_children(self) -> None:
