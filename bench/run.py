@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/run.py [--quick] [--write bench/RESULTS.md] [--only NAME ...]
 
-NAME is one of: import, dispatch, lockdown, load, contention, memory, approval, watch, media. --quick uses
+NAME is one of: import, dispatch, lockdown, load, contention, memory, approval, watch, media, standby. --quick uses
 sizes small enough for a minute or two (to check the scripts); the figures in RESULTS.md come from a full run. The load
 benchmark needs Debian's wrk. Each benchmark compares with the naive way in the same run, so
 read the ratios: these machines are shared and noisy.
@@ -29,6 +29,7 @@ import bench_load
 import bench_lockdown
 import bench_media
 import bench_memory
+import bench_standby
 import bench_watch
 from common import Table
 
@@ -42,6 +43,7 @@ FULL: dict[str, Callable[[], Table]] = {
     "approval": lambda: bench_approval.measure(30, 7),
     "watch": lambda: bench_watch.measure([250, 1_000]),
     "media": lambda: bench_media.measure([50, 200]),
+    "standby": lambda: bench_standby.measure(20, 30, 250),
 }
 QUICK: dict[str, Callable[[], Table]] = {
     "import": lambda: bench_import.measure(500),
@@ -53,6 +55,7 @@ QUICK: dict[str, Callable[[], Table]] = {
     "approval": lambda: bench_approval.measure(3, 7),
     "watch": lambda: bench_watch.measure([50]),
     "media": lambda: bench_media.measure([20]),
+    "standby": lambda: bench_standby.measure(20, 5, 50),
 }
 
 
