@@ -17,6 +17,7 @@ from lockdown.console.wording import plural
 from lockdown.errors import InvalidInput, LockdownError
 from lockdown.incidents.account_picker import account_to_name, find_accounts_to_name
 from lockdown.incidents.declare import (
+    PROMOTION_PLAYBOOK,
     acknowledgements,
     check_named_account,
     declare_incident,
@@ -43,7 +44,8 @@ def _active() -> list[dict[str, Any]]:
 def dashboard() -> str:
     """Active incidents as a banner; the Declare form for the press team."""
     ctx = request_context()
-    playbooks = app_state().incidents.playbooks
+    # The promotion hold is declared by `lockdown standby promote` alone: not offered to declare.
+    playbooks = {n: p for n, p in app_state().incidents.playbooks.items() if n != PROMOTION_PLAYBOOK}
     scope = {name: _scope_count(name) for name in playbooks}
     active = _active()
     return render_template(

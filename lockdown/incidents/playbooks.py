@@ -132,9 +132,18 @@ def check_playbooks(folder: Path) -> list[str]:
     errors = []
     for path in sorted(folder.glob("*.toml")):
         try:
-            parse_playbook(path)
+            playbook = parse_playbook(path)
         except PlaybookError as exc:
             errors.append(str(exc))
+            continue
+        if path.stem == "standby-promotion" and not (
+            playbook.scope == "all" and playbook.hold_central and not playbook.exercise
+        ):
+            # A promoted standby fails closed only if this hold covers every account, for real.
+            errors.append(
+                f"{path.name}: scope.accounts must be 'all', scope.hold_central true and exercise false: "
+                "a promoted standby holds every account until a press officer confirms"
+            )
     if not (folder / "live-incident.toml").exists():
         errors.append(f"{folder}: live-incident.toml, the default playbook, is missing")
     return errors

@@ -105,7 +105,22 @@ def test_the_default_playbook_must_exist(tmp_path: Path) -> None:
     shutil.copy(DEFAULT_PLAYBOOKS / "exercise.toml", folder)
     assert any("live-incident.toml" in problem for problem in check_playbooks(folder))
     shipped = {p.name for p in DEFAULT_PLAYBOOKS.glob("*.toml")}
-    assert shipped == {"live-incident.toml", "compromised-account.toml", "severe-weather.toml", "exercise.toml"}
+    assert shipped == {
+        "live-incident.toml",
+        "compromised-account.toml",
+        "severe-weather.toml",
+        "exercise.toml",
+        "standby-promotion.toml",
+    }
+
+
+def test_a_promotion_playbook_that_would_not_hold_every_account_is_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "playbooks"
+    folder.mkdir()
+    shutil.copy(DEFAULT_PLAYBOOKS / "live-incident.toml", folder)
+    text = (DEFAULT_PLAYBOOKS / "standby-promotion.toml").read_text()
+    (folder / "standby-promotion.toml").write_text(text.replace("hold_central = true", "hold_central = false"))
+    assert any("standby-promotion.toml: scope.accounts must be 'all'" in p for p in check_playbooks(folder))
 
 
 def test_a_declaration_that_cannot_get_the_write_lock_says_to_try_again(env: dict[str, str]) -> None:
