@@ -92,11 +92,26 @@ def promote(
         if expect_head is not None:
             _require_head(staged, key, expect_head, replica)
         point = _replica_point(staged)
+        # Held before it is put in place: a failure anywhere leaves no unheld database behind.
+        uid, at, held = _hold_staged(settings, config, staged, key, clock, email, point, checked, expect_head, started)
         aside = set_aside(live, clock()) if live.exists() else None
         os.replace(staged, live)
     finally:
         remove_files(staged)
-    db = connect(live, busy_timeout=settings.busy_timeout_seconds)
+    copy = Copy(live, live.stat().st_size, checked.entries, checked.head, checked.counts)
+    marker = _mark(settings, uid, at, point, checked.head)
+    return Promoted(
+        uid, copy, point, held["incident_id"], held["held_accounts"], held["unknown"], aside,
+        time.monotonic() - started, marker,
+    )  # fmt: skip
+
+
+def _hold_staged(
+    settings: Settings, config: IncidentConfig, staged: Path, key: bytes, clock: Clock, email: str,
+    point: str | None, checked: Copy, expect_head: str | None, started: float,
+) -> tuple[str, str, dict[str, Any]]:  # fmt: skip
+    """Migrate the restored file and write the promotion into it, in one transaction."""
+    db = connect(staged, busy_timeout=settings.busy_timeout_seconds)
     try:
         migrate(db)
         ctx = Context(db, key, clock)
@@ -104,16 +119,14 @@ def promote(
         if actor.disabled_at:
             raise InvalidInput(f"{email} is disabled", field="as")
         uid = uuid.uuid4().hex
+        replica = require_replica_url(settings)
         with ctx.change() as change:
             held = _hold(ctx, change, config, actor, uid, point, checked, expect_head, replica, started)
-        copy = Copy(live, live.stat().st_size, checked.entries, checked.head, checked.counts)
+        # One file to rename: the WAL folded back, as a backup is.
+        db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         db.close()
-    marker = _mark(settings, uid, to_iso(change.at), point, checked.head)
-    return Promoted(
-        uid, copy, point, held["incident_id"], held["held_accounts"], held["unknown"], aside,
-        time.monotonic() - started, marker,
-    )  # fmt: skip
+    return uid, to_iso(change.at), held
 
 
 def _require_head(path: Path, key: bytes, expect_head: str, replica: str) -> None:

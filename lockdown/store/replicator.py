@@ -14,6 +14,7 @@ import ctypes
 import logging
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -104,7 +105,11 @@ class Replicator:
         Path(f"{copy}-txid").unlink(missing_ok=True)
         while not self._stop.is_set():
             now = self.clock()
-            beat(ctx.db, now, host)
+            try:
+                beat(ctx.db, now, host)
+            except sqlite3.Error as exc:
+                # A busy or failing database: no heartbeat this second, so the lag grows, truthfully.
+                log.warning("cannot write the replication heartbeat: %s", exc)
             self._check_children(binary, copy)
             self._check_fence(ctx)
             report.update(checked_at=to_iso(now), replica_beat_at=newest_beat(copy) or report["replica_beat_at"])

@@ -419,3 +419,24 @@ def test_the_old_primary_restarted_against_the_replica_refuses_to_dispatch(story
 def test_settings_are_what_the_commands_used(story: Story) -> None:
     settings = Settings.from_env(environment(story.standby, story.replica))
     assert settings.replica_url == str(story.replica)
+
+
+def test_a_replica_cut_short_of_a_kept_head_is_refused_and_nothing_is_put_in_place(story: Story) -> None:
+    elsewhere = story.folder / "second-standby" / "lockdown.db"
+    done = subprocess.run(
+        [LOCKDOWN, "standby", "promote", "--as", "press@livuni.ac.uk", "--expect-head", "f" * 64],
+        env=environment(elsewhere, story.replica), capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "is not in the chain" in done.stderr
+    assert not elsewhere.exists()
+    assert [p.name for p in elsewhere.parent.iterdir()] == []  # no staged file left either
+
+
+def test_promote_never_replaces_a_database_without_force(story: Story) -> None:
+    done = subprocess.run(
+        [LOCKDOWN, "standby", "promote", "--as", "press@livuni.ac.uk"],
+        env=environment(story.standby, story.replica), capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "--force" in done.stderr
