@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -243,3 +244,37 @@ def test_confirming_without_a_promotion_waiting_is_a_conflict(client: FlaskClien
     none = client.post("/api/v1/promotion/confirm", json={"checked": "the last notices"}, headers=press.headers)
     assert none.status_code == 409
     assert json.loads(none.get_data())["error"]["field"] == "promotion"
+
+
+def test_replicate_stops_for_good_when_a_standby_is_promoted_from_its_replica(tmp_path: Path) -> None:
+    """`lockdown replicate` on a real database with the real Litestream: once the replica folder
+    names a promotion this database does not hold, it records the fence and exits, reporting why."""
+    from lockdown.store.replication import read_status
+    from tests.conftest import LOCKDOWN
+
+    settings, ctx, _post = fenced_setup(tmp_path)
+    ctx.db.close()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOCKDOWN_")}
+    env |= {**BASE, "LOCKDOWN_DB": str(settings.db_path), "LOCKDOWN_REPLICA_URL": str(tmp_path / "replica")}
+    process = subprocess.Popen([LOCKDOWN, "replicate"], env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        for _ in range(300):
+            report = read_status(settings.db_path)
+            if report and report.get("replica_beat_at"):
+                break
+            assert process.poll() is None, process.stderr.read() if process.stderr else ""
+            time.sleep(0.1)
+        fence.write_marker(tmp_path / "replica", {"uid": "newer", "promoted_at": "2026-12-01T09:00:00.000000Z"})
+        _, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 1
+    assert "superseded by the promotion of a standby (newer" in err
+    assert (read_status(settings.db_path) or {})["state"] == "superseded"
+    db = connect(settings.db_path)
+    try:
+        assert db.conn.execute("SELECT promotion_uid FROM fences").fetchall() == [("newer",)]
+    finally:
+        db.close()
