@@ -27,6 +27,7 @@ from lockdown.posting.media_limits import check_media_limits
 from lockdown.posting.post_errors import capped
 from lockdown.store.context import Changes, Context
 from lockdown.store.db import connect, db_file
+from lockdown.store.fence import NOT_FENCED, fence_fault
 from lockdown.timeutil import Clock, to_iso
 
 # An account that may speak in an incident: central, active, and not held as compromised.
@@ -208,6 +209,9 @@ def approve_message(
             raise Forbidden("a second press officer must approve this message, not its author")
         if message["state"] != "draft":
             raise Conflict(f"message {message_id} is {message['state']}", field="state")
+        superseded = fence_fault(ctx.db)
+        if superseded:  # an old primary whose standby was promoted speaks no more
+            raise Conflict(superseded, field="state")
         targets = message["account_ids"]
         _check_targets(ctx.db, targets, message["body"])
         compromised = [a for a in targets if a not in central_targets(ctx.db)]
@@ -275,7 +279,7 @@ def _mark_sending(ctx: Context, message_id: int, account_id: int) -> bool:
     with ctx.change(allow_empty=True) as change:
         marked = ctx.db.conn.execute(
             "UPDATE message_deliveries SET sending_at = ? WHERE message_id = ? AND account_id = ? "
-            "AND state = 'sending' AND sending_at IS NULL "
+            f"AND state = 'sending' AND sending_at IS NULL AND {NOT_FENCED} "
             f"AND EXISTS (SELECT 1 FROM accounts a WHERE a.id = message_deliveries.account_id AND {SPEAKS}) "
             "RETURNING id",
             [to_iso(change.at), message_id, account_id],

@@ -278,3 +278,21 @@ def test_replicate_stops_for_good_when_a_standby_is_promoted_from_its_replica(tm
         assert db.conn.execute("SELECT promotion_uid FROM fences").fetchall() == [("newer",)]
     finally:
         db.close()
+
+
+def test_a_superseded_primary_sends_no_incident_message_either(
+    client: FlaskClient, ctx: Context, make_user: Any, register: Any
+) -> None:
+    press, press2, manager = make_user("press"), make_user("press"), make_user("manager")
+    register(manager, central=True, handle="@livuni", connector={"kind": "outbox"})
+    declared = client.post("/api/v1/incidents", json={"title": "Fire", "reason": "Library"}, headers=press.headers).json
+    with ctx.change() as change:
+        ctx.db.conn.execute(
+            "INSERT INTO fences (promotion_uid, promoted_at, host, replica, seen_at) VALUES ('p1', 'x', 'h', 'r', 'x')"
+        )
+        change.audit("test", "database.superseded", "database")
+    approve = f"/api/v1/incidents/{declared['id']}/messages/{declared['holding_statement_id']}/approve"
+    refused = client.post(approve, headers=press2.headers)
+    assert refused.status_code == 409
+    assert "superseded by the promotion of a standby" in refused.json["error"]["message"]
+    assert ctx.db.conn.execute("SELECT COUNT(*) FROM message_deliveries").fetchone()[0] == 0
