@@ -96,10 +96,12 @@ def kit_seal(
                 ctx, vault, actor, holders=holders, threshold=threshold, shares=shares,
                 path=str(out.resolve()), deliver=deliver,
             )  # fmt: skip
-    except BaseException:
+    except BaseException as exc:
         # Not recorded, so not kept: a kit on disk is always one the database knows.
         for path in written:
             path.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise click.ClickException(f"cannot write {exc.filename}: {exc.strerror}; nothing was sealed") from exc
         raise
     click.echo(
         f"sealed kit {kit.kit_id} in {out}: {len(kit.header['credentials'])} passwords; "
@@ -144,7 +146,10 @@ def kit_open(kit_path: Path, share_files: tuple[Path, ...]) -> None:
     a current TOTP code. Needs no database, no settings and no network."""
     from lockdown.vault.totp_seeds import current_code
 
-    kit = read_kit(kit_path.read_bytes())
+    try:
+        kit = read_kit(kit_path.read_bytes())
+    except OSError as exc:
+        raise click.ClickException(f"cannot read {exc.filename}: {exc.strerror}") from exc
     header = kit.header
     holders = ", ".join(f"{h['index']}: {h['email']}" for h in header["holders"])
     click.echo(
@@ -152,7 +157,11 @@ def kit_open(kit_path: Path, share_files: tuple[Path, ...]) -> None:
         f"{kit.threshold} of {len(header['holders'])} shares open it (holders {holders})",
         err=True,
     )
-    credentials = open_kit(kit, _read_shares(kit, share_files))
+    try:
+        shares = _read_shares(kit, share_files)
+    except OSError as exc:
+        raise click.ClickException(f"cannot read {exc.filename}: {exc.strerror}") from exc
+    credentials = open_kit(kit, shares)
     now = datetime.now(UTC)
     for item in credentials:
         click.echo(f"{item['handle']} ({item['platform']}), account {item['account_id']}, version {item['version']}")

@@ -20,6 +20,7 @@ from lockdown.store.context import Context
 from lockdown.store.db import connect
 from lockdown.store.migrations import migrate
 from lockdown.vault.credentials import deposit
+from lockdown.vault.kits import list_kits
 from tests.conftest import LOCKDOWN, SECRET, VAULT_KEY
 
 PASSWORD = "Corr3ct-Horse-Battery-Staple"
@@ -160,9 +161,14 @@ def test_used_marks_rotation_and_refusals_are_one_clear_line(server: dict[str, A
         (("kit", "seal", "--shares", "3", "--threshold", "2", "--holder", HOLDERS[0], "--holder",
           HOLDERS[1], "--out", str(tmp_path / "x")), "shares is 3 but 2 holders"),
     ]  # fmt: skip
+    cases.append(
+        (("kit", "seal", "--shares", "2", "--threshold", "2", "--holder", HOLDERS[0], "--holder", HOLDERS[1],
+          "--out", str(tmp_path / "missing-dir" / "k")), "nothing was sealed"),
+    )  # fmt: skip
     for args, message in cases:
         refused = lockdown(*args, env=server["env"])
         assert refused.returncode == 1, refused.stdout
         assert message in refused.stderr
         assert "Traceback" not in refused.stderr
     assert not (tmp_path / "x").exists()
+    assert [k["holders"] for k in list_kits(server["ctx"])] == [HOLDERS]  # only the first kit was recorded
