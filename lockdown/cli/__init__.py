@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from lockdown.cli import audit, backup, incidents, playbooks, posts, readiness, service, standby, users, vault
+from lockdown.cli import audit, backup, incidents, kit, playbooks, posts, readiness, service, standby, users, vault
 
 
 @click.group()
@@ -15,6 +15,6 @@ def main() -> None:
     the central @livuni accounts, and prove it afterwards."""
 
 
-for _module in (service, users, audit, backup, posts, incidents, playbooks, vault, readiness, standby):
+for _module in (service, users, audit, backup, posts, incidents, playbooks, vault, kit, readiness, standby):
     for _command in _module.COMMANDS:
         main.add_command(_command)

@@ -919,6 +919,66 @@ def m027_provider_sign_in(db: Database) -> None:
 
 
 @migrations()
+def m028_break_glass_kits(db: Database) -> None:
+    """The sealed break-glass kit (#18, item 3). ``kits`` records each kit sealed (never its key or
+    shares: those exist only in the file and with its holders), ``kit_credentials`` the credential
+    version of each account it holds, so a newer deposit makes it stale; ERMC is told once per kit
+    (``stale_at`` set when told; the outbox admits ``kit_stale``; the rebuild keeps every event
+    m027 admits). ``used_at``/``opened_by`` record a kit opened while the service was down."""
+    db.executescript(
+        """
+        CREATE TABLE kits (
+            id TEXT PRIMARY KEY,
+            sealed_at TEXT NOT NULL,
+            sealed_by TEXT NOT NULL,
+            threshold INTEGER NOT NULL CHECK (threshold >= 2),
+            holders TEXT NOT NULL,
+            path TEXT,
+            stale_at TEXT,
+            stale_reason TEXT,
+            used_at TEXT,
+            opened_by TEXT
+        );
+        CREATE TABLE kit_credentials (
+            kit_id TEXT NOT NULL REFERENCES kits(id),
+            account_id INTEGER NOT NULL REFERENCES accounts(id),
+            version INTEGER NOT NULL,
+            PRIMARY KEY (kit_id, account_id)
+        );
+        CREATE INDEX kit_credentials_by_account ON kit_credentials(account_id, version);
+        CREATE TABLE notifications_new (
+            id INTEGER PRIMARY KEY,
+            incident_id INTEGER REFERENCES incidents(id),
+            event TEXT NOT NULL CHECK (event IN ('declared', 'resolved', 'revealed', 'rotation_due',
+                'rotation_summary', 'connector_secrets_dropped', 'readiness_failing', 'readiness_ready',
+                'approval_requested', 'out_of_band_post', 'escalation_filed', 'break_glass_sign_in',
+                'kit_stale')),
+            channel TEXT NOT NULL CHECK (channel IN ('email', 'webhook')),
+            user_id INTEGER REFERENCES users(id),
+            recipient TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            body TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'failed')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT NOT NULL,
+            sent_at TEXT,
+            error TEXT,
+            created_at TEXT NOT NULL,
+            message_id INTEGER REFERENCES incident_messages(id)
+        );
+        INSERT INTO notifications_new SELECT * FROM notifications;
+        DROP TABLE notifications;
+        ALTER TABLE notifications_new RENAME TO notifications;
+        CREATE INDEX notifications_due ON notifications(next_attempt_at) WHERE state = 'pending';
+        CREATE UNIQUE INDEX notifications_one_approval_request
+            ON notifications(message_id, channel, COALESCE(user_id, 0))
+            WHERE event = 'approval_requested' AND state = 'pending';
+        CREATE INDEX notifications_by_message ON notifications(message_id) WHERE message_id IS NOT NULL;
+        """
+    )
+
+
+@migrations()
 def m029_standby(db: Database) -> None:
     """Replication and promotion (issue 18): the heartbeat ``lockdown replicate`` writes and reads
     back from the replica (its lag), each promotion of a standby, and the fence: promotions this

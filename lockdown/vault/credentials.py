@@ -17,6 +17,7 @@ from lockdown.notify.outbox import Notice, queue
 from lockdown.people.users import User
 from lockdown.store.context import Changes, Context
 from lockdown.timeutil import parse_iso, to_iso
+from lockdown.vault.kit_staleness import mark_kits_stale
 from lockdown.vault.totp_seeds import check_totp_seed, current_code, is_short
 
 ROTATION_DAYS = 90
@@ -75,7 +76,7 @@ def require_rotation(change: Changes, account_id: int, reason: str, **detail: An
 
 def deposit(ctx: Context, vault: Vault, actor: User, account_id: int, data: Mapping[str, Any]) -> dict[str, Any]:
     """Deposit a new version of an account's shared password (its manager or ERMC)."""
-    manager_id, _handle = _account(ctx.db, account_id)
+    manager_id, handle = _account(ctx.db, account_id)
     if not (actor.has("ermc") or actor.id == manager_id):
         raise Forbidden(f"only account {account_id}'s manager or ERMC may deposit its password")
     username, password = _text(data, "username", True), _text(data, "password", True)
@@ -113,6 +114,8 @@ def deposit(ctx: Context, vault: Vault, actor: User, account_id: int, data: Mapp
             actor.email, "credential.deposit", f"account:{account_id}",
             version=version, totp=seed is not None, totp_seed_bits=seed_bits, cleared_requirements=cleared,
         )  # fmt: skip
+        # A sealed kit holding the old version would now hand out a dead password.
+        mark_kits_stale(change, account_id, version, handle)
     return metadata(ctx.db, actor, account_id, ctx.now())
 
 
