@@ -54,6 +54,8 @@ CSV_BODY_PATHS = ("/api/v1/accounts/import", "/api/v1/posts/import")
 # Uploads of images and video, the one multipart body; a video may be far larger than any JSON.
 MEDIA_UPLOAD_PATH = "/api/v1/media"
 MEDIA_UPLOAD_PATHS = (MEDIA_UPLOAD_PATH, "/uploads")  # the API's and the console's
+MEDIA_FILE_PATHS = ("/api/v1/media/{media_id}/content", "/media/public/{token}")
+MEDIA_TYPES = ("image/jpeg", "image/png", "image/webp", "image/gif", "video/mp4")
 MAX_MEDIA_BYTES = 1024 * 1024 * 1024  # Facebook's ceiling for a video, the largest any platform here takes
 
 
@@ -252,6 +254,10 @@ def _finish_spec(spec: dict[Any, Any] | str) -> dict[Any, Any] | str:
                     "description": "The body is not in the expected format",
                     "content": {"application/json": {"schema": ERROR_SCHEMA}},
                 }
+            if path in MEDIA_FILE_PATHS and "200" in operation.get("responses", {}):
+                # The stored file, in the type it was checked to be (APIFlask documents one).
+                binary = {"schema": {"type": "string", "format": "binary"}}
+                operation["responses"]["200"]["content"] = {mime: binary for mime in MEDIA_TYPES}
             if path in CSV_BODY_PATHS:
                 operation["requestBody"] = {
                     "required": True,

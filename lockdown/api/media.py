@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from apiflask import APIBlueprint
-from flask import Response, send_file
+from flask import Response
 from werkzeug.datastructures import FileStorage
 
 from lockdown.api.auth import auth
@@ -89,7 +91,7 @@ def media_content(media_id: int) -> Response:
     path = config.store.path_for(medium.sha256, medium.extension)
     if not path.is_file():
         raise NotFound(f"media {media_id}'s file is missing from the store", field="id")
-    answer = send_file(path, mimetype=medium.mime, conditional=True, max_age=0)
+    answer = stored_file(path, medium.mime)
     answer.headers["Cache-Control"] = "private, no-cache"
     answer.headers["X-Content-Type-Options"] = "nosniff"
     return answer
@@ -122,7 +124,23 @@ def public_file(token: str) -> Response:
     path = config.store.path_for(target.sha256, target.extension)
     if row is None or not path.is_file():
         raise NotFound("the file this link named has been removed", field="token")
-    answer = send_file(path, mimetype=row[0], conditional=True, max_age=0)
+    answer = stored_file(path, row[0])
     answer.headers["X-Content-Type-Options"] = "nosniff"
     answer.headers["Cache-Control"] = "no-store"
     return answer
+
+
+CHUNK = 256 * 1024
+
+
+def stored_file(path: Path, mime: str) -> Response:
+    """A stored file as the answer, read in chunks as it is sent. The file is opened only when
+    the first chunk is wanted and closed by the end of the answer, even one a client leaves
+    unread (a platform fetching a link, a script), so no handle outlives its request."""
+
+    def chunks() -> Iterator[bytes]:
+        with path.open("rb") as handle:
+            while chunk := handle.read(CHUNK):
+                yield chunk
+
+    return Response(chunks(), mimetype=mime, headers={"Content-Length": str(path.stat().st_size)})
