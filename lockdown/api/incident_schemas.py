@@ -160,6 +160,12 @@ class PlaybookOut(Schema):
     require_rotation = fields.Boolean(required=True)
     templates = fields.Dict(required=True)
     notify = fields.Dict(required=True)
+    cap = fields.Dict(
+        required=True,
+        metadata={
+            "description": "how its messages read as CAP 1.2 alerts: category, event, urgency, severity, certainty"
+        },
+    )
 
 
 class PlaybookList(Schema):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import string
 import tomllib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,12 @@ SCOPES = ("all", "tagged", "named")
 NAMED = ("none", "optional", "required")
 RESUME_POLICIES = ("review", "skip", "resume")
 TEMPLATES = ("holding_statement", "update", "all_clear")
+# CAP 1.2's allowed values (OASIS CAP 1.2, 3.2.2) for the [cap] table's fields.
+CAP_CATEGORIES = ("Geo", "Met", "Safety", "Security", "Rescue", "Fire", "Health", "Env", "Transport", "Infra",
+                  "CBRNE", "Other")  # fmt: skip
+CAP_URGENCIES = ("Immediate", "Expected", "Future", "Past", "Unknown")
+CAP_SEVERITIES = ("Extreme", "Severe", "Moderate", "Minor", "Unknown")
+CAP_CERTAINTIES = ("Observed", "Likely", "Possible", "Unlikely", "Unknown")
 NOTICES = ("declared_subject", "declared_body", "resolved_subject", "resolved_body")
 # What each kind of text may say: public messages never carry the internal reason.
 MESSAGE_FIELDS = frozenset({"title", "time", "central_handle", "account", "declared_at"})
@@ -24,6 +30,17 @@ NOTICE_FIELDS = frozenset(
 
 class PlaybookError(ValueError):
     """A playbook file is wrong; the message names the file and the field."""
+
+
+@dataclass(frozen=True)
+class CapInfo:
+    """How a playbook's approved messages read as CAP 1.2 alerts (its ``[cap]`` table)."""
+
+    category: str = "Safety"
+    event: str = ""
+    urgency: str = "Unknown"
+    severity: str = "Unknown"
+    certainty: str = "Unknown"
 
 
 @dataclass(frozen=True)
@@ -42,6 +59,7 @@ class Playbook:
     require_rotation: bool
     templates: dict[str, str]
     notify: dict[str, str]
+    cap: CapInfo = field(default_factory=CapInfo)
 
     def public(self) -> dict[str, Any]:
         """The playbook as the API shows it."""
@@ -114,6 +132,22 @@ def parse_playbook(path: Path) -> Playbook:
             key: _placeholders(_get(data, file, f"notify.{key}", str), NOTICE_FIELDS, file, f"notify.{key}")
             for key in NOTICES
         },
+        cap=_cap(data, file, _get(data, file, "title", str)),
+    )
+
+
+def _cap(data: dict[str, Any], file: str, title: str) -> CapInfo:
+    """The ``[cap]`` table: every field optional, each checked against CAP 1.2's values."""
+    _get(data, file, "cap", dict, {})
+    event = _get(data, file, "cap.event", str, title).strip()
+    if not event:
+        raise PlaybookError(f"{file}: cap.event must not be empty")
+    return CapInfo(
+        category=_choice(_get(data, file, "cap.category", str, "Safety"), CAP_CATEGORIES, file, "cap.category"),
+        event=event,
+        urgency=_choice(_get(data, file, "cap.urgency", str, "Unknown"), CAP_URGENCIES, file, "cap.urgency"),
+        severity=_choice(_get(data, file, "cap.severity", str, "Unknown"), CAP_SEVERITIES, file, "cap.severity"),
+        certainty=_choice(_get(data, file, "cap.certainty", str, "Unknown"), CAP_CERTAINTIES, file, "cap.certainty"),
     )
 
 

@@ -76,6 +76,11 @@ def test_playbooks_check_passes_on_the_shipped_playbooks(env: dict[str, str]) ->
         (("{central_handle}", "{secret_reason}"), "live-incident.toml", "templates.holding_statement"),
         (('name = "live-incident"', 'name = "other"'), "live-incident.toml", "name"),
         (('tag = "drill"', ""), "exercise.toml", "scope.tag"),
+        (('category = "Safety"', 'category = "Police"'), "live-incident.toml", "cap.category"),
+        (('urgency = "Immediate"', 'urgency = "Now"'), "live-incident.toml", "cap.urgency"),
+        (('severity = "Severe"', 'severity = "severe"'), "live-incident.toml", "cap.severity"),
+        (('certainty = "Observed"', "certainty = 3"), "live-incident.toml", "cap.certainty"),
+        (('event = "Campus incident"', 'event = " "'), "live-incident.toml", "cap.event"),
     ],
 )
 def test_a_bad_playbook_is_named_by_file_and_field(
@@ -97,6 +102,17 @@ def test_a_bad_playbook_is_named_by_file_and_field(
 
     with pytest.raises(SettingsError, match=field):
         create_app(Settings.from_env({**env, "LOCKDOWN_PLAYBOOKS": str(folder)}))
+
+
+def test_a_playbook_without_a_cap_table_gets_cap_defaults(tmp_path: Path) -> None:
+    from lockdown.incidents.playbooks import CapInfo, parse_playbook
+
+    path = tmp_path / "live-incident.toml"
+    text = (DEFAULT_PLAYBOOKS / "live-incident.toml").read_text()
+    path.write_text(text[: text.index("[cap]")] + text[text.index("[templates]") :])
+    assert parse_playbook(path).cap == CapInfo(
+        category="Safety", event="Live incident", urgency="Unknown", severity="Unknown", certainty="Unknown"
+    )
 
 
 def test_the_default_playbook_must_exist(tmp_path: Path) -> None:
