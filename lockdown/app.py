@@ -17,7 +17,19 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
 from lockdown import __version__, console
-from lockdown.api import accounts, credentials, docs, escalations, incidents, media, meta, metrics, posts, promotion
+from lockdown.api import (
+    accounts,
+    cap,
+    credentials,
+    docs,
+    escalations,
+    incidents,
+    media,
+    meta,
+    metrics,
+    posts,
+    promotion,
+)
 from lockdown.api import audit as audit_views
 from lockdown.api.client_address import TrustedProxies
 from lockdown.api.json_input import CheckedJSONProvider, refuse_unreadable_json
@@ -99,6 +111,7 @@ def create_app(config: Settings | None = None, *, clock: Clock | None = None) ->
         posts.bp,
         media.bp,
         media.public,
+        cap.public,
         incidents.bp,
         promotion.bp,
         escalations.bp,

@@ -92,6 +92,8 @@ class Settings:
     # Whether LOCKDOWN_PUBLIC_URL was given: only then may media be offered to a platform that
     # fetches them itself (Instagram) at a signed address under it.
     public_url_given: bool = False
+    # The CAP alerts' <sender> (LOCKDOWN_CAP_SENDER); empty: LOCKDOWN_PUBLIC_URL's host.
+    cap_sender: str = ""
     # Where media files are kept (LOCKDOWN_MEDIA_DIR); None: a ``media`` folder beside the database.
     media_dir: Path | None = None
     # Policy 2.2.4: an image without alt text is refused ("required") or only warned of ("warn").
@@ -182,6 +184,7 @@ class Settings:
             notify_webhook_url=_http_url(env, "LOCKDOWN_NOTIFY_WEBHOOK_URL"),
             public_url=_http_url(env, "LOCKDOWN_PUBLIC_URL") or "http://127.0.0.1:8080",
             public_url_given=bool(env.get("LOCKDOWN_PUBLIC_URL")),
+            cap_sender=_cap_sender(env),
             media_dir=Path(env["LOCKDOWN_MEDIA_DIR"]) if env.get("LOCKDOWN_MEDIA_DIR") else None,
             alt_text_rule=_choice(env, "LOCKDOWN_ALT_TEXT", ALT_TEXT_RULES),
             media_grace_hours=_positive_float(env, "LOCKDOWN_MEDIA_GRACE_HOURS", 24.0),
@@ -609,3 +612,11 @@ def _smtp_url(env: Mapping[str, str]) -> str | None:
             f"got {parts.scheme or 'no scheme'}://{parts.hostname or ''}"
         )
     return raw
+
+
+def _cap_sender(env: Mapping[str, str]) -> str:
+    """LOCKDOWN_CAP_SENDER: CAP 1.2 forbids spaces, commas and the characters < and & in it."""
+    value = env.get("LOCKDOWN_CAP_SENDER", "").strip()
+    if any(c.isspace() or c in ",<&" for c in value):
+        raise SettingsError("LOCKDOWN_CAP_SENDER must contain no spaces, commas, < or & (CAP 1.2)")
+    return value

@@ -16,6 +16,8 @@ class IncidentConfig:
 
     playbooks: dict[str, Playbook]
     public_url: str = "http://127.0.0.1:8080"
+    # The CAP alerts' <sender>; empty: public_url's host.
+    cap_sender: str = ""
     notify_webhook_url: str | None = None
     resume_interval: timedelta = field(default_factory=lambda: timedelta(minutes=10))
     timezone: str = "Europe/London"
@@ -34,6 +36,7 @@ def incident_config(settings: Settings) -> IncidentConfig:
     return IncidentConfig(
         playbooks=loaded,
         public_url=settings.public_url,
+        cap_sender=settings.cap_sender,
         notify_webhook_url=settings.notify_webhook_url,
         resume_interval=timedelta(seconds=settings.resume_interval_seconds),
         timezone=settings.timezone,
