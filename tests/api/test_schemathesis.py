@@ -39,9 +39,10 @@ EXAMPLES = {GenerationMode.POSITIVE: POSITIVE, GenerationMode.NEGATIVE: max(1, P
 # caller who is not signed in gets 401 for the best-shaped request. Every other check,
 # negative_data_rejection included, stays on.
 EXCLUDED = [schemathesis.checks.positive_data_acceptance]
-# API.md: a token on every call except /healthz and the signed, expiring public media links (the
-# signature is the permission: a platform fetching a post's photo holds no token).
-UNPROTECTED = {"GET /healthz", "GET /media/public/{token}"}
+# API.md: a token on every call except /healthz, the signed, expiring public media links (the
+# signature is the permission: a platform fetching a post's photo holds no token) and the CAP
+# alerts (already-published incident messages, read by signage, apps and alert feeds).
+UNPROTECTED = {"GET /healthz", "GET /media/public/{token}", "GET /cap/alerts.atom", "GET /cap/alerts/{identifier}.xml"}
 
 
 def lost_in_serialisation(case: Any, operation: Any, response: Any) -> bool:
