@@ -59,6 +59,8 @@ def test_settings_are_frozen() -> None:
         ({"LOCKDOWN_TRUSTED_PROXIES": "127.0.0.1, 10.0.0.0/33"}, "LOCKDOWN_TRUSTED_PROXIES"),
         ({"LOCKDOWN_OUTBOUND_ALLOW": "10.0.0.0/8,not a host"}, "LOCKDOWN_OUTBOUND_ALLOW"),
         ({"LOCKDOWN_OUTBOUND_ALLOW": "10.0.0.0/33"}, "LOCKDOWN_OUTBOUND_ALLOW"),
+        ({"LOCKDOWN_CAP_SENDER": "alerts,liverpool.ac.uk"}, "LOCKDOWN_CAP_SENDER"),
+        ({"LOCKDOWN_CAP_SENDER": "alerts at liverpool"}, "LOCKDOWN_CAP_SENDER"),
     ],
 )
 def test_a_bad_value_is_refused_naming_the_variable(env: dict[str, str], variable: str) -> None:

@@ -161,3 +161,12 @@ def test_the_feed_needs_no_token(client: FlaskClient) -> None:
     response = client.get("/cap/alerts.atom")
     assert response.status_code == 200
     assert parse(response.data).findtext(f"{ATOM}id", "").endswith("/cap/alerts.atom")
+
+
+def test_the_sender_is_the_setting_or_the_public_host() -> None:
+    from lockdown.incidents.cap_out import cap_sender
+    from lockdown.incidents.config import IncidentConfig
+
+    public = IncidentConfig(playbooks={}, public_url="https://lockdown.liverpool.ac.uk")
+    assert cap_sender(public) == "lockdown.liverpool.ac.uk"
+    assert cap_sender(IncidentConfig(playbooks={}, cap_sender="alerts@liverpool.ac.uk")) == "alerts@liverpool.ac.uk"
