@@ -46,7 +46,10 @@ class CapAlert:
 
 def cap_sender(config: IncidentConfig) -> str:
     """LOCKDOWN_CAP_SENDER, or the public address's host (CAP: no spaces, commas, < or &)."""
-    return config.cap_sender or urlsplit(config.public_url).netloc or "lockdown"
+    if config.cap_sender:
+        return config.cap_sender
+    address = urlsplit(config.public_url)  # the host (and port), never a user:password@ in it
+    return f"{address.hostname}:{address.port}" if address.port else address.hostname or "lockdown"
 
 
 def cap_time(moment: datetime) -> str:

@@ -169,4 +169,7 @@ def test_the_sender_is_the_setting_or_the_public_host() -> None:
 
     public = IncidentConfig(playbooks={}, public_url="https://lockdown.liverpool.ac.uk")
     assert cap_sender(public) == "lockdown.liverpool.ac.uk"
+    assert cap_sender(IncidentConfig(playbooks={}, public_url="https://u:pw@Lockdown.example:8443/x")) == (
+        "lockdown.example:8443"
+    )
     assert cap_sender(IncidentConfig(playbooks={}, cap_sender="alerts@liverpool.ac.uk")) == "alerts@liverpool.ac.uk"
