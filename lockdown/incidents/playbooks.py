@@ -42,6 +42,8 @@ class Playbook:
     require_rotation: bool
     templates: dict[str, str]
     notify: dict[str, str]
+    # A CAP alert mapped to this playbook declares at once, without waiting for a press officer.
+    declare_from_cap: bool = False
 
     def public(self) -> dict[str, Any]:
         """The playbook as the API shows it."""
@@ -114,6 +116,7 @@ def parse_playbook(path: Path) -> Playbook:
             key: _placeholders(_get(data, file, f"notify.{key}", str), NOTICE_FIELDS, file, f"notify.{key}")
             for key in NOTICES
         },
+        declare_from_cap=_get(data, file, "declare_from_cap", bool, False),
     )
 
 
