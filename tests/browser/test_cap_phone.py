@@ -47,7 +47,8 @@ def test_a_cap_alert_is_declared_from_the_notice_in_one_tap(
     button = press.get_by_role("button", name=re.compile(r"^Yes, declare and hold \d+ accounts?$"))
     assert button.is_visible()
     box = button.bounding_box()
-    assert box is not None and box["y"] + box["height"] <= PHONE["height"], "the button is on the first screen"
+    assert box is not None
+    assert box["y"] + box["height"] <= PHONE["height"], "the button is on the first screen"
     assert press.get_by_text("SOUTHWESTERN ALPINE COUNTY").count()
     fits(press, "cap-2-proposal-phone", tmp_path, axe_source)
     button.click()
