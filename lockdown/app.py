@@ -279,6 +279,10 @@ def _finish_spec(spec: dict[Any, Any] | str) -> dict[Any, Any] | str:
             if path == cap_in.CAP_PATH and method == "post":
                 xml = {"schema": {"type": "string", "description": "a CAP 1.2 alert (OASIS cap12.xsd)"}}
                 operation["requestBody"] = {"required": True, "content": dict.fromkeys(cap_in.CAP_MEDIA_TYPES, xml)}
+                operation["responses"]["200"] = {
+                    "description": "The same alert (sender, identifier) was received before: its proposal, unchanged",
+                    "content": operation["responses"]["201"]["content"],
+                }
                 operation["responses"]["415"] = {
                     "description": "The body is not in the expected format",
                     "content": {"application/json": {"schema": ERROR_SCHEMA}},
