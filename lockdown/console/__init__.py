@@ -2,6 +2,7 @@
 
 from lockdown.console import (
     audit_pages,
+    cap_pages,
     credential_pages,
     escalation_pages,
     incident_pages,
@@ -18,6 +19,7 @@ from lockdown.console.blueprint import bp
 __all__ = [
     "audit_pages",
     "bp",
+    "cap_pages",
     "credential_pages",
     "escalation_pages",
     "incident_pages",

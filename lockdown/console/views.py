@@ -15,6 +15,7 @@ from lockdown.console.provider_pages import provider_logout_url
 from lockdown.console.redirects import console_page
 from lockdown.console.wording import plural
 from lockdown.errors import InvalidInput, LockdownError
+from lockdown.escalations.cap_alerts import waiting as cap_waiting
 from lockdown.incidents.account_picker import account_to_name, find_accounts_to_name
 from lockdown.incidents.declare import (
     PROMOTION_PLAYBOOK,
@@ -48,8 +49,11 @@ def dashboard() -> str:
     playbooks = {n: p for n, p in app_state().incidents.playbooks.items() if n != PROMOTION_PLAYBOOK}
     scope = {name: _scope_count(name) for name in playbooks}
     active = _active()
+    me = signed_in_user()
+    proposals = cap_waiting(ctx.db) if me is not None and me.has("press") else []
     return render_template(
-        "dashboard.html", incidents=active, playbooks=playbooks, scope=scope, db=ctx.db, central=_central_readiness(),
+        "dashboard.html", incidents=active, proposals=proposals, playbooks=playbooks,
+        scope=scope, db=ctx.db, central=_central_readiness(),
         steps_of={incident["id"]: action_cards(incident["id"]) for incident in active},
     )  # fmt: skip
 

@@ -25,6 +25,9 @@ class IncidentConfig:
     busy_retry_seconds: float = 30.0
     # Where media are kept and how they are checked (None: a message may carry none).
     media: MediaConfig | None = None
+    # CAP alerts to playbooks (LOCKDOWN_CAP_PLAYBOOKS), each playbook checked to exist.
+    cap_rules: tuple[tuple[str, str, str], ...] = ()
+    cap_default_playbook: str = "live-incident"
 
 
 def incident_config(settings: Settings) -> IncidentConfig:
@@ -33,6 +36,14 @@ def incident_config(settings: Settings) -> IncidentConfig:
         loaded = load_playbooks(settings.playbooks_dir)
     except PlaybookError as exc:
         raise SettingsError(f"LOCKDOWN_PLAYBOOKS: {exc}") from None
+    for playbook in (*(rule[2] for rule in settings.cap_rules), settings.cap_default_playbook):
+        found = loaded.get(playbook)
+        if found is None or playbook == "standby-promotion" or found.named_account == "required":
+            usable = sorted(n for n, p in loaded.items() if n != "standby-promotion" and p.named_account != "required")
+            raise SettingsError(
+                f"LOCKDOWN_CAP_PLAYBOOKS: {playbook!r} is not a playbook a CAP alert can declare; "
+                f"one of {', '.join(usable)} (a playbook that needs a named account cannot be)"
+            )
     return IncidentConfig(
         playbooks=loaded,
         public_url=settings.public_url,
@@ -42,4 +53,6 @@ def incident_config(settings: Settings) -> IncidentConfig:
         timezone=settings.timezone,
         busy_retry_seconds=settings.incident_busy_retry_seconds,
         media=media_config(settings),
+        cap_rules=settings.cap_rules,
+        cap_default_playbook=settings.cap_default_playbook,
     )

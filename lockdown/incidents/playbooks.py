@@ -60,6 +60,8 @@ class Playbook:
     templates: dict[str, str]
     notify: dict[str, str]
     cap: CapInfo = field(default_factory=CapInfo)
+    # A CAP alert mapped to this playbook declares at once, without waiting for a press officer.
+    declare_from_cap: bool = False
 
     def public(self) -> dict[str, Any]:
         """The playbook as the API shows it."""
@@ -133,6 +135,7 @@ def parse_playbook(path: Path) -> Playbook:
             for key in NOTICES
         },
         cap=_cap(data, file, _get(data, file, "title", str)),
+        declare_from_cap=_get(data, file, "declare_from_cap", bool, False),
     )
 
 

@@ -16,7 +16,8 @@ from lockdown.people.console_sessions import end_user_sessions
 from lockdown.store.context import Context
 from lockdown.timeutil import to_iso
 
-ROLES = ("ermc", "press", "manager")
+# ``alerting``: the campus alerting system's token, which posts CAP alerts and nothing else.
+ROLES = ("ermc", "press", "manager", "alerting")
 TOKEN_PREFIX = "ld_"  # noqa: S105 - a prefix, not a token
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 

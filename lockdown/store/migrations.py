@@ -1019,6 +1019,87 @@ def m029_standby(db: Database) -> None:
     )
 
 
+@migrations()
+def m031_cap_proposals(db: Database) -> None:
+    """CAP 1.2 alerts from the campus alerting system (#19, CAP in). Each alert received is one
+    ``cap_proposals`` row, unique by (sender, identifier) so a repeated alert is the same proposal;
+    ``kind`` 'declare' proposes a declaration with ``playbook``, 'resolve' (a CAP Cancel of an alert
+    that led to an incident) the resolution of ``incident_id``; ``state`` is 'proposed' until a press
+    officer declares (or resolves) it or dismisses it, 'cancelled' when a later Cancel withdrew it,
+    and 'recorded' for Test, Draft and System alerts, kept and never proposed. The new role
+    ``alerting`` (the campus system's token) needs ``user_roles`` rebuilt, and the press team's
+    notice ``cap_proposed`` the outbox (the rebuild keeps every event m028 admits). Independent of
+    m030."""
+    db.executescript(
+        """
+        CREATE TABLE user_roles_new (
+            user_id INTEGER NOT NULL REFERENCES users(id),
+            role TEXT NOT NULL CHECK (role IN ('ermc', 'press', 'manager', 'alerting')),
+            PRIMARY KEY (user_id, role)
+        ) WITHOUT ROWID;
+        INSERT INTO user_roles_new SELECT user_id, role FROM user_roles;
+        DROP TABLE user_roles;
+        ALTER TABLE user_roles_new RENAME TO user_roles;
+        CREATE TABLE cap_proposals (
+            id INTEGER PRIMARY KEY,
+            identifier TEXT NOT NULL,
+            sender TEXT NOT NULL,
+            sent TEXT NOT NULL,
+            status TEXT NOT NULL,
+            msg_type TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('declare', 'resolve', 'record')),
+            playbook TEXT,
+            title TEXT NOT NULL,
+            event TEXT,
+            severity TEXT,
+            headline TEXT,
+            area TEXT,
+            text TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('proposed', 'declared', 'resolved', 'dismissed', 'cancelled',
+                'recorded')),
+            refers_to INTEGER REFERENCES cap_proposals(id),
+            incident_id INTEGER REFERENCES incidents(id),
+            received_by INTEGER REFERENCES users(id),
+            received_at TEXT NOT NULL,
+            decided_by INTEGER REFERENCES users(id),
+            decided_at TEXT,
+            dismiss_reason TEXT,
+            UNIQUE (sender, identifier)
+        );
+        CREATE INDEX cap_proposals_waiting ON cap_proposals(id) WHERE state = 'proposed';
+        CREATE INDEX cap_proposals_by_incident ON cap_proposals(incident_id) WHERE incident_id IS NOT NULL;
+        CREATE TABLE notifications_new (
+            id INTEGER PRIMARY KEY,
+            incident_id INTEGER REFERENCES incidents(id),
+            event TEXT NOT NULL CHECK (event IN ('declared', 'resolved', 'revealed', 'rotation_due',
+                'rotation_summary', 'connector_secrets_dropped', 'readiness_failing', 'readiness_ready',
+                'approval_requested', 'out_of_band_post', 'escalation_filed', 'break_glass_sign_in',
+                'kit_stale', 'cap_proposed')),
+            channel TEXT NOT NULL CHECK (channel IN ('email', 'webhook')),
+            user_id INTEGER REFERENCES users(id),
+            recipient TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            body TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'failed')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT NOT NULL,
+            sent_at TEXT,
+            error TEXT,
+            created_at TEXT NOT NULL,
+            message_id INTEGER REFERENCES incident_messages(id)
+        );
+        INSERT INTO notifications_new SELECT * FROM notifications;
+        DROP TABLE notifications;
+        ALTER TABLE notifications_new RENAME TO notifications;
+        CREATE INDEX notifications_due ON notifications(next_attempt_at) WHERE state = 'pending';
+        CREATE UNIQUE INDEX notifications_one_approval_request
+            ON notifications(message_id, channel, COALESCE(user_id, 0))
+            WHERE event = 'approval_requested' AND state = 'pending';
+        CREATE INDEX notifications_by_message ON notifications(message_id) WHERE message_id IS NOT NULL;
+        """
+    )
+
+
 def migrate(db: Database) -> list[str]:
     """Turn on WAL and apply pending migrations; return the names applied."""
     if db.conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal" and db.memory is False:

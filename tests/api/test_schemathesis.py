@@ -31,7 +31,8 @@ from tests.conftest import Login, fuzz_budget
 
 # An editor is not a role (lockdown.people.users.ROLES): it is a user named in an account's editors,
 # who may draft and approve its posts. Here one who holds the manager role but manages nothing.
-ROLES = {"ermc": ("ermc",), "press": ("press",), "manager": ("manager",), "editor": ("manager",)}
+ROLES = {"ermc": ("ermc",), "press": ("press",), "manager": ("manager",), "editor": ("manager",),
+         "alerting": ("alerting",)}  # fmt: skip
 POSITIVE = fuzz_budget("LOCKDOWN_FUZZ_EXAMPLES", 40)
 EXAMPLES = {GenerationMode.POSITIVE: POSITIVE, GenerationMode.NEGATIVE: max(1, POSITIVE * 5 // 8)}
 # The register's rules (a manager who exists, a livuni handle unless excepted) cannot all be
