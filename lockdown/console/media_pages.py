@@ -14,7 +14,7 @@ from lockdown.api.media import keep_upload
 from lockdown.api.state import app_state, request_context
 from lockdown.console.auth import login_required
 from lockdown.console.blueprint import bp
-from lockdown.console.draft_media import MAX_WAITING, WAITING, forget_waiting
+from lockdown.console.draft_media import MAX_WAITING, WAITING
 from lockdown.console.post_pages import back_page, me
 from lockdown.errors import InvalidInput, LockdownError, NotFound
 from lockdown.posting import media
@@ -46,15 +46,6 @@ def upload_media() -> BaseResponse:
     # Straight to the draft form, where the upload is previewed: writing the post is what is next.
     back = back_page()
     return redirect(back if "#" in back else f"{back}#draft-heading")
-
-
-@bp.post("/uploads/<int:media_id>/forget")
-@login_required
-def forget_media(media_id: int) -> BaseResponse:
-    """Take an upload off the list for the next post (the sweep removes it later)."""
-    forget_waiting([media_id])
-    flash("The upload is taken off the next post.", "ok")
-    return redirect(back_page())
 
 
 @bp.get("/uploads/<int:media_id>")
