@@ -50,7 +50,7 @@ def keep_upload(file: FileStorage, captions: FileStorage | None, fields: media.U
     try:
         file.save(upload_path)
     except BaseException:
-        media.discard_upload(upload_path)
+        upload_path.unlink(missing_ok=True)
         raise
     finally:
         file.close()  # werkzeug spools a large upload to a temporary file

@@ -9,7 +9,6 @@ in the same write transaction that records it and its audit entry, so the media 
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -297,12 +296,6 @@ def _outgoing_one(medium: Medium, store: MediaStore, links: MediaLinks | None, n
         transcript_contact=medium.transcript_contact or "",
         public_url=links.link(medium.sha256, medium.extension, now) if links else None,
     )  # fmt: skip
-
-
-def discard_upload(path: Path) -> None:
-    """Remove an upload that was refused before it was checked."""
-    with contextlib.suppress(FileNotFoundError):
-        path.unlink()
 
 
 @dataclass(frozen=True)
