@@ -249,3 +249,34 @@ def test_the_drill_on_the_full_demo_register_fits_a_phone(
     )
     assert len(declaring.done) == 8, declaring.done
     assert len(approving.done) == 5, approving.done
+
+
+def test_a_manager_adds_a_photo_to_a_post_on_the_full_demo_register(
+    demo: Demo, chromium: Any, axe_source: str, tmp_path: Path
+) -> None:
+    """Issue 16 on the 250-account register: the posts page with its account picker, the upload
+    folded away, and after an upload the draft form with the preview on the first screen."""
+    from playwright.sync_api import expect
+
+    from tests.media_samples import image_bytes
+
+    photo = tmp_path / "open-day.jpg"
+    photo.write_bytes(image_bytes(size=(1200, 800), gps=True))
+    chemistry = demo.db_value(
+        "SELECT a.id FROM accounts a JOIN users u ON u.id = a.manager_id WHERE u.email = ? AND a.platform = 'x' "
+        "ORDER BY a.id",
+        MANAGER,
+    )
+    dan = phone(chromium, demo)
+    dan.goto(f"/posts?account_id={chemistry}")
+    Inputs().sign_in(dan, MANAGER, None)
+    dan.goto(f"/posts?account_id={chemistry}")
+    fits_a_phone(dan, axe_source, "media-0-posts-demo-phone", tmp_path, readme=False)
+    dan.get_by_text("Add a photo or video").click()
+    dan.get_by_label("Photo (JPEG, PNG, WebP, GIF) or video (MP4)").set_input_files(str(photo))
+    dan.get_by_label("Alt text: what it shows").fill("Students at the open day stand")
+    dan.get_by_role("button", name="Upload").click()
+    expect(dan.get_by_role("img", name="Students at the open day stand")).to_be_visible()
+    # The upload lands on the draft form: writing the post is what comes next.
+    above_the_fold(dan.get_by_label("Text", exact=True))
+    fits_a_phone(dan, axe_source, "media-4-draft-demo-phone", tmp_path, readme=False)
